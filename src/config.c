@@ -1,0 +1,509 @@
+/*
+ * The echod.conf(5) parser.
+ *
+ * The format is line-oriented: a keyword and its arguments, separated by
+ * blanks; "#" starts a comment; a word may be put in double quotes to
+ * hold blanks or "#".  Every error names the file, the line and what is
+ * wrong, and the first error ends the parse: echod never runs with a
+ * configuration that it only partly understood.
+ *
+ * Names (users, groups, hosts) are resolved here, while parsing, so that
+ * "echod -n" and a reload catch a misspelt name before anything changes.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "config.h"
+
+#define MAX_WORDS	16
+
+struct parser {
+	const char	*name;		/* file name, for messages */
+	int		 line;
+	char		*err;
+	size_t		 errlen;
+	struct config	*conf;
+	int		 user_line;	/* where "user" was, 0 if nowhere */
+	int		 group_line;
+};
+
+struct keyword {
+	const char	*name;
+	int		 nargs;		/* exact count; -1: checked by parse */
+	int		 (*parse)(struct parser *, int, char **);
+};
+
+static int	parse_listen(struct parser *, int, char **);
+static int	parse_prefork(struct parser *, int, char **);
+static int	parse_pidfile(struct parser *, int, char **);
+static int	parse_user(struct parser *, int, char **);
+static int	parse_group(struct parser *, int, char **);
+static int	parse_drain_timeout(struct parser *, int, char **);
+static int	parse_syslog(struct parser *, int, char **);
+
+static const struct keyword keywords[] = {
+	{ "listen",		-1,	parse_listen },
+	{ "prefork",		1,	parse_prefork },
+	{ "pidfile",		1,	parse_pidfile },
+	{ "user",		1,	parse_user },
+	{ "group",		1,	parse_group },
+	{ "drain-timeout",	1,	parse_drain_timeout },
+	{ "syslog",		2,	parse_syslog },
+};
+#define NKEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))
+
+static const struct {
+	const char	*name;
+	int		 value;
+} facilities[] = {
+	{ "auth",	LOG_AUTH },	{ "authpriv",	LOG_AUTHPRIV },
+	{ "cron",	LOG_CRON },	{ "daemon",	LOG_DAEMON },
+	{ "ftp",	LOG_FTP },	{ "kern",	LOG_KERN },
+	{ "lpr",	LOG_LPR },	{ "mail",	LOG_MAIL },
+	{ "news",	LOG_NEWS },	{ "syslog",	LOG_SYSLOG },
+	{ "user",	LOG_USER },	{ "uucp",	LOG_UUCP },
+	{ "local0",	LOG_LOCAL0 },	{ "local1",	LOG_LOCAL1 },
+	{ "local2",	LOG_LOCAL2 },	{ "local3",	LOG_LOCAL3 },
+	{ "local4",	LOG_LOCAL4 },	{ "local5",	LOG_LOCAL5 },
+	{ "local6",	LOG_LOCAL6 },	{ "local7",	LOG_LOCAL7 },
+};
+
+static int	perror_at(struct parser *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+
+/* Record the first error as "FILE:LINE: message"; always returns -1. */
+static int
+perror_at(struct parser *p, const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(p->err, p->errlen, "%s:%d: %s", p->name, p->line, msg);
+	return -1;
+}
+
+static struct config *
+config_new(void)
+{
+	struct config	*conf;
+
+	if ((conf = calloc(1, sizeof(*conf))) == NULL)
+		return NULL;
+	conf->prefork = DEFAULT_PREFORK;
+	conf->drain_timeout = DEFAULT_DRAIN_TIMEOUT;
+	conf->syslog_facility = LOG_DAEMON;
+	if ((conf->pidfile = strdup(DEFAULT_PIDFILE)) == NULL) {
+		free(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+void
+config_free(struct config *conf)
+{
+	if (conf == NULL)
+		return;
+	free(conf->path);
+	free(conf->listens);
+	free(conf->pidfile);
+	free(conf->user);
+	free(conf->group);
+	free(conf);
+}
+
+/* A number in [min, max], or an error naming the keyword. */
+static int
+parse_number(struct parser *p, const char *keyword, const char *word,
+    long long min, long long max, long long *value)
+{
+	const char	*errstr;
+
+	*value = strtonum(word, min, max, &errstr);
+	if (errstr != NULL)
+		return perror_at(p, "%s: \"%s\" is %s (allowed: %lld to %lld)",
+		    keyword, word, errstr, min, max);
+	return 0;
+}
+
+int
+listen_addr_equal(const struct listen_addr *a, const struct listen_addr *b)
+{
+	if (a->wildcard || b->wildcard)
+		return a->wildcard == b->wildcard && a->port == b->port;
+	return a->sslen == b->sslen && memcmp(&a->ss, &b->ss, a->sslen) == 0;
+}
+
+static int
+add_listen_addr(struct parser *p, const struct listen_addr *la)
+{
+	struct config		*conf = p->conf;
+	struct listen_addr	*grown;
+	size_t			 i;
+
+	for (i = 0; i < conf->nlistens; i++) {
+		if (listen_addr_equal(&conf->listens[i], la))
+			return perror_at(p, "listen: %s is already configured "
+			    "on line %d", la->name, conf->listens[i].line);
+	}
+	grown = reallocarray(conf->listens, conf->nlistens + 1,
+	    sizeof(*conf->listens));
+	if (grown == NULL)
+		return perror_at(p, "out of memory");
+	conf->listens = grown;
+	conf->listens[conf->nlistens++] = *la;
+	return 0;
+}
+
+/* listen on ADDRESS port PORT */
+static int
+parse_listen(struct parser *p, int argc, char **argv)
+{
+	struct addrinfo		 hints, *res, *ai;
+	struct listen_addr	 la;
+	const char		*host;
+	char			 hostbuf[256], numeric[INET6_ADDRSTRLEN];
+	long long		 port;
+	size_t			 len;
+	int			 error;
+
+	if (argc != 5 || strcmp(argv[1], "on") != 0 ||
+	    strcmp(argv[3], "port") != 0)
+		return perror_at(p, "listen: expected \"listen on ADDRESS "
+		    "port PORT\"");
+	if (parse_number(p, "listen: port", argv[4], 1, 65535, &port) == -1)
+		return -1;
+
+	memset(&la, 0, sizeof(la));
+	la.port = port;
+	la.line = p->line;
+	host = argv[2];
+	if (strcmp(host, "*") == 0) {
+		la.wildcard = 1;
+		snprintf(la.name, sizeof(la.name), "*:%lld", port);
+		return add_listen_addr(p, &la);
+	}
+
+	/* Accept an IPv6 literal in brackets too, as it is printed. */
+	len = strlen(host);
+	if (host[0] == '[' && len > 2 && host[len - 1] == ']' &&
+	    len - 2 < sizeof(hostbuf)) {
+		memcpy(hostbuf, host + 1, len - 2);
+		hostbuf[len - 2] = '\0';
+		host = hostbuf;
+	}
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((error = getaddrinfo(host, NULL, &hints, &res)) != 0)
+		return perror_at(p, "listen: cannot resolve \"%s\": %s",
+		    argv[2], gai_strerror(error));
+
+	error = 0;
+	for (ai = res; ai != NULL && error == 0; ai = ai->ai_next) {
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    ai->ai_addrlen > sizeof(la.ss))
+			continue;
+		memset(&la.ss, 0, sizeof(la.ss));
+		memcpy(&la.ss, ai->ai_addr, ai->ai_addrlen);
+		la.sslen = ai->ai_addrlen;
+		if (ai->ai_family == AF_INET)
+			((struct sockaddr_in *)&la.ss)->sin_port = htons(port);
+		else
+			((struct sockaddr_in6 *)&la.ss)->sin6_port =
+			    htons(port);
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, numeric,
+		    sizeof(numeric), NULL, 0, NI_NUMERICHOST) != 0)
+			strlcpy(numeric, "?", sizeof(numeric));
+		snprintf(la.name, sizeof(la.name),
+		    ai->ai_family == AF_INET6 ? "[%s]:%lld" : "%s:%lld",
+		    numeric, port);
+		/* A name may resolve to one address twice (per protocol). */
+		if (p->conf->nlistens > 0 && listen_addr_equal(&la,
+		    &p->conf->listens[p->conf->nlistens - 1]) &&
+		    p->conf->listens[p->conf->nlistens - 1].line == p->line)
+			continue;
+		error = add_listen_addr(p, &la);
+	}
+	freeaddrinfo(res);
+	return error;
+}
+
+/* prefork N */
+static int
+parse_prefork(struct parser *p, int argc, char **argv)
+{
+	long long	 n;
+
+	(void)argc;
+	if (parse_number(p, argv[0], argv[1], 1, MAX_WORKERS_LIMIT, &n) == -1)
+		return -1;
+	p->conf->prefork = n;
+	return 0;
+}
+
+/* pidfile PATH */
+static int
+parse_pidfile(struct parser *p, int argc, char **argv)
+{
+	(void)argc;
+	/* A daemon works from "/": a relative path would move. */
+	if (argv[1][0] != '/')
+		return perror_at(p, "pidfile: \"%s\" is not an absolute path",
+		    argv[1]);
+	free(p->conf->pidfile);
+	if ((p->conf->pidfile = strdup(argv[1])) == NULL)
+		return perror_at(p, "out of memory");
+	return 0;
+}
+
+/* user NAME */
+static int
+parse_user(struct parser *p, int argc, char **argv)
+{
+	struct passwd	*pw;
+
+	(void)argc;
+	errno = 0;
+	if ((pw = getpwnam(argv[1])) == NULL)
+		return perror_at(p, "user: unknown user \"%s\"", argv[1]);
+	if ((p->conf->user = strdup(argv[1])) == NULL)
+		return perror_at(p, "out of memory");
+	p->conf->uid = pw->pw_uid;
+	/* The user's own group, unless a "group" line says otherwise. */
+	if (p->group_line == 0)
+		p->conf->gid = pw->pw_gid;
+	p->user_line = p->line;
+	return 0;
+}
+
+/* group NAME */
+static int
+parse_group(struct parser *p, int argc, char **argv)
+{
+	struct group	*gr;
+
+	(void)argc;
+	errno = 0;
+	if ((gr = getgrnam(argv[1])) == NULL)
+		return perror_at(p, "group: unknown group \"%s\"", argv[1]);
+	if ((p->conf->group = strdup(argv[1])) == NULL)
+		return perror_at(p, "out of memory");
+	p->conf->gid = gr->gr_gid;
+	p->group_line = p->line;
+	return 0;
+}
+
+/* drain-timeout SECONDS */
+static int
+parse_drain_timeout(struct parser *p, int argc, char **argv)
+{
+	long long	 n;
+
+	(void)argc;
+	if (parse_number(p, argv[0], argv[1], 0, MAX_DRAIN_TIMEOUT, &n) == -1)
+		return -1;
+	p->conf->drain_timeout = n;
+	return 0;
+}
+
+/* syslog facility NAME */
+static int
+parse_syslog(struct parser *p, int argc, char **argv)
+{
+	size_t	 i;
+
+	(void)argc;
+	if (strcmp(argv[1], "facility") != 0)
+		return perror_at(p, "syslog: expected \"syslog facility "
+		    "NAME\"");
+	for (i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++) {
+		if (strcmp(argv[2], facilities[i].name) == 0) {
+			p->conf->syslog_facility = facilities[i].value;
+			return 0;
+		}
+	}
+	return perror_at(p, "syslog: unknown facility \"%s\"", argv[2]);
+}
+
+const char *
+facility_name(int facility)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+		if (facilities[i].value == facility)
+			return facilities[i].name;
+	return "?";
+}
+
+/*
+ * Split a line into words in place.  Blanks separate words, "#" outside
+ * quotes ends the line, and "..." is one word in which \" and \\ stand
+ * for themselves.  Returns the number of words, or -1 after an error.
+ */
+static int
+split_words(struct parser *p, char *line, char **words)
+{
+	char	*in = line, *out;
+	int	 n = 0;
+
+	for (;;) {
+		while (*in == ' ' || *in == '\t' || *in == '\r' ||
+		    *in == '\n')
+			in++;
+		if (*in == '\0' || *in == '#')
+			return n;
+		if (n == MAX_WORDS)
+			return perror_at(p, "too many words on one line");
+		words[n++] = out = in;
+		if (*in == '"') {
+			for (in++; *in != '"'; in++) {
+				if (*in == '\0' || *in == '\n')
+					return perror_at(p, "unterminated "
+					    "quoted string");
+				if (*in == '\\' && (in[1] == '"' ||
+				    in[1] == '\\'))
+					in++;
+				*out++ = *in;
+			}
+			in++;
+			if (*in != '\0' && *in != ' ' && *in != '\t' &&
+			    *in != '\r' && *in != '\n' && *in != '#')
+				return perror_at(p, "a blank must follow a "
+				    "quoted string");
+			if (out == words[n - 1])
+				return perror_at(p, "empty quoted string");
+		} else {
+			while (*in != '\0' && *in != ' ' && *in != '\t' &&
+			    *in != '\r' && *in != '\n' && *in != '#') {
+				if (*in == '"')
+					return perror_at(p, "a quote inside "
+					    "a word");
+				in++;
+			}
+			out = in;
+		}
+		if (*in == '#') {
+			*out = '\0';
+			return n;
+		}
+		if (*in != '\0')
+			in++;
+		*out = '\0';
+	}
+}
+
+static int
+parse_line(struct parser *p, char *line, int *seen)
+{
+	char	*words[MAX_WORDS];
+	size_t	 i;
+	int	 n;
+
+	if ((n = split_words(p, line, words)) <= 0)
+		return n;
+
+	for (i = 0; i < NKEYWORDS; i++)
+		if (strcmp(words[0], keywords[i].name) == 0)
+			break;
+	if (i == NKEYWORDS)
+		return perror_at(p, "unknown keyword \"%s\"", words[0]);
+	if (keywords[i].nargs >= 0 && n - 1 < keywords[i].nargs)
+		return perror_at(p, "%s: missing argument", words[0]);
+	if (keywords[i].nargs >= 0 && n - 1 > keywords[i].nargs)
+		return perror_at(p, "%s: unexpected \"%s\"", words[0],
+		    words[keywords[i].nargs + 1]);
+	/* Every keyword but "listen" may be given once. */
+	if (keywords[i].parse != parse_listen) {
+		if (seen[i] != 0)
+			return perror_at(p, "%s: already set on line %d",
+			    words[0], seen[i]);
+		seen[i] = p->line;
+	}
+	return keywords[i].parse(p, n, words);
+}
+
+struct config *
+config_parse(FILE *fp, const char *name, char *err, size_t errlen)
+{
+	struct parser	 p;
+	struct listen_addr defaults;
+	char		*line = NULL;
+	size_t		 linesize = 0;
+	ssize_t		 len;
+	int		 seen[NKEYWORDS] = { 0 };
+	int		 rc = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.name = name;
+	p.err = err;
+	p.errlen = errlen;
+	if ((p.conf = config_new()) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return NULL;
+	}
+	while (rc == 0 && (len = getline(&line, &linesize, fp)) != -1) {
+		p.line++;
+		if ((size_t)len != strlen(line))
+			rc = perror_at(&p, "NUL byte in line");
+		else
+			rc = parse_line(&p, line, seen);
+	}
+	if (rc == 0 && ferror(fp))
+		rc = perror_at(&p, "read error");
+	free(line);
+
+	if (rc == 0 && p.group_line != 0 && p.user_line == 0) {
+		p.line = p.group_line;
+		rc = perror_at(&p, "group: needs a \"user\" line too");
+	}
+	if (rc == 0 && p.conf->nlistens == 0) {
+		/* Like net.Listen("tcp", ":2000"): every address, both IPs. */
+		memset(&defaults, 0, sizeof(defaults));
+		defaults.wildcard = 1;
+		defaults.port = DEFAULT_PORT;
+		snprintf(defaults.name, sizeof(defaults.name), "*:%d",
+		    DEFAULT_PORT);
+		rc = add_listen_addr(&p, &defaults);
+	}
+	if (rc == 0 && (p.conf->path = strdup(name)) == NULL)
+		rc = perror_at(&p, "out of memory");
+	if (rc != 0) {
+		config_free(p.conf);
+		return NULL;
+	}
+	return p.conf;
+}
+
+struct config *
+config_load(const char *path, char *err, size_t errlen)
+{
+	struct config	*conf;
+	FILE		*fp;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	conf = config_parse(fp, path, err, errlen);
+	fclose(fp);
+	return conf;
+}

@@ -1,0 +1,70 @@
+/*
+ * echod.conf(5): the configuration, parsed into a fresh structure each
+ * time it is read, so that a reload that fails leaves the running one
+ * untouched.
+ */
+
+#ifndef ECHOD_CONFIG_H
+#define ECHOD_CONFIG_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <stdio.h>
+
+#define DEFAULT_PORT		2000
+#define DEFAULT_PREFORK		4
+#define DEFAULT_DRAIN_TIMEOUT	60
+#define MAX_WORKERS_LIMIT	16384
+#define MAX_DRAIN_TIMEOUT	86400
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc"
+#endif
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR	"/var/run"
+#endif
+#define DEFAULT_CONFIG	SYSCONFDIR "/echod.conf"
+#define DEFAULT_PIDFILE	RUNSTATEDIR "/echod.pid"
+
+/* Wide enough for "[ffff:...:ffff%ifname]:65535". */
+#define LISTEN_NAME_MAX	96
+
+/*
+ * One address to listen on.  A host name in the file becomes one of
+ * these per address it resolves to; "*" stays a single wildcard entry
+ * whose family (dual-stack IPv6, else IPv4) is settled when it is bound.
+ */
+struct listen_addr {
+	int			 wildcard;
+	struct sockaddr_storage	 ss;	/* unused when wildcard */
+	socklen_t		 sslen;
+	in_port_t		 port;	/* host byte order */
+	int			 line;	/* where it was configured */
+	char			 name[LISTEN_NAME_MAX];
+};
+
+struct config {
+	char			*path;
+	struct listen_addr	*listens;
+	size_t			 nlistens;
+	int			 prefork;
+	char			*pidfile;
+	char			*user;		/* NULL: no privilege drop */
+	char			*group;
+	uid_t			 uid;
+	gid_t			 gid;
+	int			 drain_timeout;	/* seconds */
+	int			 syslog_facility;
+};
+
+struct config	*config_load(const char *path, char *err, size_t errlen);
+struct config	*config_parse(FILE *fp, const char *name, char *err,
+		    size_t errlen);
+void		 config_free(struct config *);
+int		 listen_addr_equal(const struct listen_addr *,
+		    const struct listen_addr *);
+const char	*facility_name(int facility);
+
+#endif /* ECHOD_CONFIG_H */

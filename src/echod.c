@@ -1,0 +1,136 @@
+/*
+ * echod: command line, start-up and hand-over to the master.
+ *
+ * Start-up order matters, and each step is here for a reason:
+ *   1. read the configuration           (errors: stderr, exit 1)
+ *   2. take the pidfile's lock          (a second copy stops here)
+ *   3. bind the listening sockets       (a busy port stops here)
+ *   4. become a daemon, unless -d
+ *   5. write our pid                    (only now is there a server)
+ *   6. fork the workers and serve
+ * Everything that can fail for a reason the user must see happens before
+ * step 4, while stderr still reaches them.
+ */
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <libutil.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "echod.h"
+#include "log.h"
+
+extern char	**environ;
+
+static void __attribute__((__noreturn__))
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-dnv] [-f file]\n", getprogname());
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct config	*conf;
+	struct listener	*ls;
+	struct pidfh	*pfh;
+	const char	*conffile = DEFAULT_CONFIG;
+	char		 err[1024], cwd[PATH_MAX], abspath[PATH_MAX];
+	size_t		 nls;
+	pid_t		 otherpid;
+	int		 ch, debug = 0, noaction = 0, verbose = 0;
+
+	setproctitle_init(argc, argv, environ);
+	log_init(1, 0, 0);
+
+	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			conffile = optarg;
+			break;
+		case 'n':
+			noaction = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init(1, verbose, 0);
+
+	/* A daemon works from "/": a reload must find the same file. */
+	if (conffile[0] != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL) {
+			fprintf(stderr, "%s: getcwd: %s\n", getprogname(),
+			    strerror(errno));
+			exit(1);
+		}
+		if (snprintf(abspath, sizeof(abspath), "%s/%s", cwd,
+		    conffile) >= (int)sizeof(abspath)) {
+			fprintf(stderr, "%s: %s: path too long\n",
+			    getprogname(), conffile);
+			exit(1);
+		}
+		conffile = abspath;
+	}
+
+	if ((conf = config_load(conffile, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		exit(1);
+	}
+	if (noaction) {
+		fprintf(stderr, "configuration OK\n");
+		config_free(conf);
+		exit(0);
+	}
+
+	/*
+	 * From here until the master waits for them, signals stay pending:
+	 * a SIGHUP or SIGTERM sent as soon as the pidfile appears is acted
+	 * on, not fatal to a half-started daemon.
+	 */
+	master_block_signals();
+
+	/*
+	 * The lock, not the file, says whether echod runs: a pidfile left by
+	 * a killed master is unlocked and simply taken over.
+	 */
+	if ((pfh = pidfile_open(conf->pidfile, 0644, &otherpid)) == NULL) {
+		if (errno == EEXIST)
+			fprintf(stderr, "%s: already running as pid %ld "
+			    "(pidfile %s)\n", getprogname(), (long)otherpid,
+			    conf->pidfile);
+		else
+			fprintf(stderr, "%s: pidfile %s: %s\n", getprogname(),
+			    conf->pidfile, strerror(errno));
+		exit(1);
+	}
+
+	if (listeners_open(conf, NULL, 0, &ls, &nls, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", getprogname(), err);
+		pidfile_remove(pfh);
+		exit(1);
+	}
+
+	if (!debug) {
+		daemonize();
+		log_init(0, verbose, conf->syslog_facility);
+	}
+	if (pidfile_write(pfh) == -1)
+		log_warn("pidfile %s", conf->pidfile);
+
+	return master_run(conf, ls, nls, pfh);
+}

@@ -1,0 +1,64 @@
+/*
+ * echod: a preforked Echo Protocol (RFC 862) daemon.
+ *
+ * One process, the master, reads the configuration, binds the listening
+ * sockets and forks the workers; each worker blocks in accept() on the
+ * shared sockets and echoes one connection at a time (Stevens, UNIX
+ * Network Programming vol. 1, section 30.6).  Prototypes are grouped by
+ * the file that defines them.
+ */
+
+#ifndef ECHOD_H
+#define ECHOD_H
+
+#include <sys/types.h>
+
+#include "config.h"
+
+struct pidfh;
+
+/* A bound, listening socket, shared by the master and its workers. */
+struct listener {
+	struct listen_addr	 addr;	/* as configured */
+	int			 fd;
+	char			 bound[LISTEN_NAME_MAX]; /* e.g. "[::]:2000" */
+};
+
+/* What a worker is handed by the master when it is forked. */
+struct worker_args {
+	const struct config	*conf;
+	struct listener		*listeners;
+	size_t			 nlisteners;
+	unsigned int		 generation;
+	pid_t			 master_pid;
+};
+
+/*
+ * A worker that cannot set itself up (privilege drop failed) exits with
+ * this status; the master then stops, since every new worker would fail
+ * the same way.
+ */
+#define WORKER_EXIT_SETUP	3
+
+/* daemon.c */
+void	daemonize(void);
+
+/* listener.c */
+int	listeners_open(const struct config *, struct listener *, size_t,
+	    struct listener **, size_t *, char *, size_t);
+void	listeners_close(struct listener *, size_t);
+
+/* master.c */
+void	master_block_signals(void);
+int	master_run(struct config *, struct listener *, size_t,
+	    struct pidfh *);
+
+/* privdrop.c */
+int	privdrop_applies(const struct config *);
+int	privdrop(const struct config *);
+
+/* worker.c */
+void	worker_run(const struct worker_args *)
+	    __attribute__((__noreturn__));
+
+#endif /* ECHOD_H */

@@ -1,0 +1,219 @@
+/*
+ * Listening sockets: opened by the master, shared by every worker, and
+ * carried across reloads.
+ *
+ * On a reload the new configuration's addresses are matched against the
+ * open sockets: a socket whose address is still wanted is handed on as
+ * it is (the very same socket, so its accept queue and the clients in it
+ * survive); only new addresses are bound and only dropped ones closed.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "echod.h"
+#include "log.h"
+
+static int
+set_nonblocking(int fd, int on)
+{
+	int	 flags;
+
+	if ((flags = fcntl(fd, F_GETFL)) == -1)
+		return -1;
+	flags = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+	return fcntl(fd, F_SETFL, flags);
+}
+
+static void
+format_bound(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	char			 host[NI_MAXHOST], serv[NI_MAXSERV];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
+	    getnameinfo((struct sockaddr *)&ss, sslen, host, sizeof(host),
+	    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		strlcpy(buf, "?", len);
+		return;
+	}
+	snprintf(buf, len, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
+	    host, serv);
+}
+
+/* A socket of the given family, bound and listening, or -1 and errno. */
+static int
+bind_one(const struct sockaddr *sa, socklen_t salen, int v6only,
+    const char **what)
+{
+	int	 fd, on = 1, saved_errno;
+
+	*what = "socket";
+	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	/* A restart must bind at once, despite connections in TIME_WAIT. */
+	*what = "setsockopt SO_REUSEADDR";
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		goto fail;
+	if (sa->sa_family == AF_INET6) {
+		*what = "setsockopt IPV6_V6ONLY";
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+		    sizeof(v6only)) == -1)
+			goto fail;
+	}
+	*what = "bind";
+	if (bind(fd, sa, salen) == -1)
+		goto fail;
+	*what = "listen";
+	if (listen(fd, SOMAXCONN) == -1)
+		goto fail;
+	return fd;
+fail:
+	saved_errno = errno;
+	close(fd);
+	errno = saved_errno;
+	return -1;
+}
+
+/*
+ * Bind one configured address.  "*" is one dual-stack IPv6 socket, so
+ * IPv4 clients arrive as ::ffff:a.b.c.d (as with Go's net.Listen); where
+ * the host has no IPv6 it falls back to IPv4.  An explicit "::" is IPv6
+ * only, so that "::" and "0.0.0.0" can be listed side by side.
+ */
+static int
+listener_bind(const struct listen_addr *la, char *err, size_t errlen)
+{
+	struct sockaddr_in6	 sin6;
+	struct sockaddr_in	 sin;
+	const char		*what;
+	int			 fd;
+
+	if (!la->wildcard)
+		fd = bind_one((const struct sockaddr *)&la->ss, la->sslen, 1,
+		    &what);
+	else {
+		memset(&sin6, 0, sizeof(sin6));
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_addr = in6addr_any;
+		sin6.sin6_port = htons(la->port);
+		fd = bind_one((struct sockaddr *)&sin6, sizeof(sin6), 0,
+		    &what);
+		if (fd == -1 && (errno == EAFNOSUPPORT ||
+		    errno == EADDRNOTAVAIL)) {
+			memset(&sin, 0, sizeof(sin));
+			sin.sin_family = AF_INET;
+			sin.sin_addr.s_addr = htonl(INADDR_ANY);
+			sin.sin_port = htons(la->port);
+			fd = bind_one((struct sockaddr *)&sin, sizeof(sin), 0,
+			    &what);
+		}
+	}
+	if (fd == -1)
+		snprintf(err, errlen, "listen on %s (line %d): %s: %s",
+		    la->name, la->line, what, strerror(errno));
+	return fd;
+}
+
+/*
+ * Make the listeners for conf, reusing the sockets in old[] whose address
+ * is still configured.  On success the reused entries of old[] are marked
+ * fd -1, so that closing old[] afterwards closes exactly the dropped
+ * addresses.  On failure nothing in old[] has changed and every socket
+ * opened here is closed again: a reload that cannot bind is refused
+ * whole.
+ */
+int
+listeners_open(const struct config *conf, struct listener *old, size_t nold,
+    struct listener **out, size_t *nout, char *err, size_t errlen)
+{
+	struct listener	*ls;
+	size_t		*reuse, i, j;
+	int		 nonblocking;
+
+	if ((ls = calloc(conf->nlistens, sizeof(*ls))) == NULL ||
+	    (reuse = calloc(conf->nlistens, sizeof(*reuse))) == NULL) {
+		free(ls);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < conf->nlistens; i++) {
+		ls[i].addr = conf->listens[i];
+		ls[i].fd = -1;
+		reuse[i] = nold;
+		for (j = 0; j < nold; j++) {
+			if (old[j].fd != -1 &&
+			    listen_addr_equal(&old[j].addr, &ls[i].addr)) {
+				reuse[i] = j;
+				break;
+			}
+		}
+		if (reuse[i] == nold &&
+		    (ls[i].fd = listener_bind(&ls[i].addr, err, errlen)) == -1)
+			goto fail;
+	}
+
+	/*
+	 * A worker with one listener blocks in accept(); with several it
+	 * polls them all and must not then block in accept() on one that
+	 * another worker emptied first.  O_NONBLOCK belongs to the socket,
+	 * shared by every process, so it is set here, for the generation
+	 * about to be forked.
+	 */
+	nonblocking = conf->nlistens > 1;
+	for (i = 0; i < conf->nlistens; i++) {
+		int	 fd = reuse[i] < nold ? old[reuse[i]].fd : ls[i].fd;
+
+		if (set_nonblocking(fd, nonblocking) == -1) {
+			snprintf(err, errlen, "listen on %s: fcntl: %s",
+			    ls[i].addr.name, strerror(errno));
+			goto fail;
+		}
+	}
+
+	for (i = 0; i < conf->nlistens; i++) {
+		if (reuse[i] < nold) {
+			ls[i].fd = old[reuse[i]].fd;
+			strlcpy(ls[i].bound, old[reuse[i]].bound,
+			    sizeof(ls[i].bound));
+			old[reuse[i]].fd = -1;
+		} else
+			format_bound(ls[i].fd, ls[i].bound,
+			    sizeof(ls[i].bound));
+	}
+	free(reuse);
+	*out = ls;
+	*nout = conf->nlistens;
+	return 0;
+
+fail:
+	for (i = 0; i < conf->nlistens; i++)
+		if (reuse[i] == nold && ls[i].fd != -1)
+			close(ls[i].fd);
+	free(reuse);
+	free(ls);
+	return -1;
+}
+
+void
+listeners_close(struct listener *ls, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (ls[i].fd != -1) {
+			close(ls[i].fd);
+			ls[i].fd = -1;
+		}
+	}
+}

@@ -1,0 +1,29 @@
+/*
+ * Logging for echod, after OpenNTPD's log.c: messages go to stderr
+ * while echod runs in the foreground (-d, or before it daemonizes) and
+ * to syslog once it has become a daemon.  errno is preserved, so a
+ * caller may log and then still look at it.
+ */
+
+#ifndef ECHOD_LOG_H
+#define ECHOD_LOG_H
+
+#include <stdarg.h>
+
+void	log_init(int to_stderr, int verbose, int facility);
+void	log_setfacility(int facility);
+int	log_getverbose(void);
+void	log_warn(const char *, ...)
+	    __attribute__((__format__ (printf, 1, 2)));
+void	log_warnx(const char *, ...)
+	    __attribute__((__format__ (printf, 1, 2)));
+void	log_info(const char *, ...)
+	    __attribute__((__format__ (printf, 1, 2)));
+void	log_debug(const char *, ...)
+	    __attribute__((__format__ (printf, 1, 2)));
+void	fatal(const char *, ...)
+	    __attribute__((__format__ (printf, 1, 2), __noreturn__));
+void	fatalx(const char *, ...)
+	    __attribute__((__format__ (printf, 1, 2), __noreturn__));
+
+#endif /* ECHOD_LOG_H */

@@ -1,0 +1,621 @@
+/*
+ * echotest: the client the test suite talks to echod with.
+ *
+ *   echotest echo    -p PORT [-H HOST] [-n BYTES] [-c CONNS] [-s]
+ *	C connections at once, each sending BYTES pseudo-random bytes and
+ *	checking that every byte comes back in order; -s half-closes each
+ *	connection (shutdown SHUT_WR) once all is sent and then requires
+ *	EOF after the last byte.
+ *   echotest load    -p PORT -f STOPFILE [-H HOST] [-c CONNS]
+ *	Connects nonstop, CONNS at a time, one short round trip each,
+ *	until STOPFILE exists.  Prints "attempted N failed M".
+ *   echotest session -p PORT -f STOPFILE [-H HOST] [-r READYFILE]
+ *	One long connection with a round trip every 20 ms until STOPFILE
+ *	exists; READYFILE is created after the first round trip.  With
+ *	-m, once MARKFILE exists, MARKFILE.done is created after five more
+ *	round trips: proof that the session still echoes after whatever
+ *	the test did before creating MARKFILE.
+ *   echotest reset   -p PORT [-H HOST] [-n BYTES]
+ *	Sends up to BYTES without reading any echo, then closes with an
+ *	RST (SO_LINGER 0), leaving the server's worker in the middle of a
+ *	write.  With -s it half-closes after sending (so the server's side
+ *	is in CLOSE_WAIT), waits for the first echoed bytes and then
+ *	closes: the server's next write meets EPIPE, and SIGPIPE.
+ *   echotest freeport [-H HOST]
+ *	Prints a TCP port that is free on HOST now.
+ *
+ * Every mode checks each byte, has a deadline (-t SECONDS, default 20)
+ * and exits 0 only if nothing went wrong.  Data comes from a generator
+ * that the checker replays, so 16 MiB need no 16 MiB buffer.
+ */
+
+#include <sys/types.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <netinet/in.h>
+#include <linux/sockios.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK	(16 * 1024)
+
+/* xorshift64*: a cheap stream of bytes that can be replayed. */
+struct stream {
+	uint64_t	 state;
+	uint64_t	 word;
+	int		 left;		/* bytes of word not yet used */
+};
+
+struct conn {
+	int		 fd;
+	int		 connected;
+	int		 done;
+	int		 failed;
+	size_t		 total;		/* bytes to send */
+	size_t		 sent;
+	size_t		 received;
+	int		 shut;		/* SHUT_WR done */
+	struct stream	 tx, rx;
+	char		 txbuf[CHUNK];
+	size_t		 txoff, txlen;
+};
+
+static const char	*host = "127.0.0.1";
+static const char	*port;
+static int		 timeout_s = 20;
+static int		 verbose;
+
+static void
+stream_init(struct stream *s, uint64_t seed)
+{
+	s->state = seed ? seed : 0x9e3779b97f4a7c15ULL;
+	s->left = 0;
+}
+
+static void
+stream_fill(struct stream *s, unsigned char *buf, size_t n)
+{
+	while (n-- > 0) {
+		if (s->left == 0) {
+			s->state ^= s->state >> 12;
+			s->state ^= s->state << 25;
+			s->state ^= s->state >> 27;
+			s->word = s->state * 0x2545f4914f6cdd1dULL;
+			s->left = 8;
+		}
+		*buf++ = s->word & 0xff;
+		s->word >>= 8;
+		s->left--;
+	}
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+file_exists(const char *path)
+{
+	struct stat	 st;
+
+	return stat(path, &st) == 0;
+}
+
+static struct addrinfo *
+resolve(void)
+{
+	struct addrinfo	 hints, *res;
+	int		 error;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((error = getaddrinfo(host, port, &hints, &res)) != 0)
+		errx(2, "%s port %s: %s", host, port ? port : "-",
+		    gai_strerror(error));
+	return res;
+}
+
+static int		 failures_reported;
+
+static void
+conn_fail(struct conn *c, const char *what, int error)
+{
+	/* Enough to see the pattern; a broken server must not flood. */
+	if (!c->failed && ++failures_reported <= 10)
+		fprintf(stderr, "echotest: connection %d: %s%s%s (sent %zu, "
+		    "received %zu of %zu)\n", c->fd, what,
+		    error ? ": " : "", error ? strerror(error) : "",
+		    c->sent, c->received, c->total);
+	c->failed = 1;
+	c->done = 1;
+}
+
+static void
+conn_start(struct conn *c, const struct addrinfo *ai, size_t total,
+    uint64_t seed)
+{
+	memset(c, 0, sizeof(*c));
+	c->total = total;
+	stream_init(&c->tx, seed);
+	stream_init(&c->rx, seed);
+	c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (c->fd == -1) {
+		conn_fail(c, "socket", errno);
+		return;
+	}
+	if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		c->connected = 1;
+	else if (errno != EINPROGRESS)
+		conn_fail(c, "connect", errno);
+}
+
+static void
+conn_send(struct conn *c, int halfclose)
+{
+	ssize_t	 n;
+
+	while (c->sent < c->total) {
+		if (c->txlen == 0) {
+			c->txlen = c->total - c->sent;
+			if (c->txlen > CHUNK)
+				c->txlen = CHUNK;
+			stream_fill(&c->tx, (unsigned char *)c->txbuf,
+			    c->txlen);
+			c->txoff = 0;
+		}
+		n = send(c->fd, c->txbuf + c->txoff, c->txlen - c->txoff,
+		    MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			conn_fail(c, "send", errno);
+			return;
+		}
+		c->sent += n;
+		c->txoff += n;
+		if (c->txoff == c->txlen)
+			c->txlen = 0;
+	}
+	if (halfclose && !c->shut) {
+		if (shutdown(c->fd, SHUT_WR) == -1)
+			conn_fail(c, "shutdown", errno);
+		c->shut = 1;
+	}
+}
+
+static void
+conn_recv(struct conn *c, int halfclose)
+{
+	unsigned char	 buf[CHUNK], want[CHUNK];
+	ssize_t		 n, i;
+
+	for (;;) {
+		n = recv(c->fd, buf, sizeof(buf), 0);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			conn_fail(c, "recv", errno);
+			return;
+		}
+		if (n == 0) {
+			if (!halfclose || c->received != c->total)
+				conn_fail(c, "early EOF", 0);
+			else
+				c->done = 1;	/* all echoed, then EOF */
+			return;
+		}
+		if (c->received + n > c->sent) {
+			conn_fail(c, "more bytes back than sent", 0);
+			return;
+		}
+		stream_fill(&c->rx, want, n);
+		for (i = 0; i < n; i++) {
+			if (buf[i] != want[i]) {
+				char	 what[96];
+
+				snprintf(what, sizeof(what), "wrong byte at "
+				    "offset %zu", c->received + i);
+				conn_fail(c, what, 0);
+				return;
+			}
+		}
+		c->received += n;
+		if (c->received == c->total && !halfclose) {
+			c->done = 1;
+			return;
+		}
+	}
+}
+
+/*
+ * Run n connections to completion or the deadline; returns how many
+ * failed.  Each sends total bytes; with halfclose each also expects EOF.
+ */
+static int
+run_conns(const struct addrinfo *ai, int n, size_t total, int halfclose,
+    int64_t deadline)
+{
+	struct conn	*c;
+	struct pollfd	*pfd;
+	int		 i, active, failed = 0, error;
+	socklen_t	 len;
+
+	if ((c = calloc(n, sizeof(*c))) == NULL ||
+	    (pfd = calloc(n, sizeof(*pfd))) == NULL)
+		err(2, "calloc");
+	for (i = 0; i < n; i++) {
+		conn_start(&c[i], ai, total,
+		    ((uint64_t)now_ms() << 20) ^ (uint64_t)i * 7919 ^ getpid());
+		if (c[i].done && c[i].fd != -1) {
+			close(c[i].fd);
+			c[i].fd = -1;
+		}
+	}
+
+	for (;;) {
+		active = 0;
+		for (i = 0; i < n; i++) {
+			pfd[i].fd = c[i].done ? -1 : c[i].fd;
+			pfd[i].events = POLLIN;
+			if (!c[i].connected || c[i].sent < c[i].total)
+				pfd[i].events |= POLLOUT;
+			pfd[i].revents = 0;
+			if (!c[i].done)
+				active++;
+		}
+		if (active == 0)
+			break;
+		if (now_ms() >= deadline) {
+			for (i = 0; i < n; i++)
+				if (!c[i].done)
+					conn_fail(&c[i], "timed out", 0);
+			break;
+		}
+		if (poll(pfd, n, 100) == -1 && errno != EINTR)
+			err(2, "poll");
+		for (i = 0; i < n; i++) {
+			if (c[i].done || pfd[i].revents == 0)
+				continue;
+			if (!c[i].connected) {
+				len = sizeof(error);
+				if (getsockopt(c[i].fd, SOL_SOCKET, SO_ERROR,
+				    &error, &len) == -1)
+					error = errno;
+				if (error != 0) {
+					conn_fail(&c[i], "connect", error);
+					continue;
+				}
+				c[i].connected = 1;
+			}
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				conn_recv(&c[i], halfclose);
+			if (!c[i].done)
+				conn_send(&c[i], halfclose);
+			/*
+			 * Close as soon as it is complete: a preforked
+			 * server's worker is busy until the client closes.
+			 */
+			if (c[i].done && c[i].fd != -1) {
+				close(c[i].fd);
+				c[i].fd = -1;
+			}
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (c[i].failed)
+			failed++;
+		if (c[i].fd != -1)
+			close(c[i].fd);
+	}
+	free(c);
+	free(pfd);
+	return failed;
+}
+
+static int
+mode_echo(int nconns, size_t nbytes, int halfclose)
+{
+	struct addrinfo	*ai = resolve();
+	int		 failed;
+
+	failed = run_conns(ai, nconns, nbytes, halfclose,
+	    now_ms() + (int64_t)timeout_s * 1000);
+	freeaddrinfo(ai);
+	printf("echo: %d connections of %zu bytes%s, %d failed\n", nconns,
+	    nbytes, halfclose ? " (half-closed)" : "", failed);
+	return failed == 0 ? 0 : 1;
+}
+
+static int
+mode_load(const char *stopfile, int nconns)
+{
+	struct addrinfo	*ai = resolve();
+	long		 attempted = 0, failed = 0;
+	int64_t		 hard_deadline = now_ms() + (int64_t)timeout_s * 1000;
+
+	while (!file_exists(stopfile) && now_ms() < hard_deadline) {
+		failed += run_conns(ai, nconns, 32, 0, now_ms() + 5000);
+		attempted += nconns;
+	}
+	freeaddrinfo(ai);
+	if (!file_exists(stopfile)) {
+		fprintf(stderr, "echotest: load: %s never appeared\n",
+		    stopfile);
+		failed++;
+	}
+	printf("attempted %ld failed %ld\n", attempted, failed);
+	return failed == 0 && attempted > 0 ? 0 : 1;
+}
+
+static void
+touch(const char *path)
+{
+	int	 fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT, 0644)) == -1)
+		err(2, "%s", path);
+	close(fd);
+}
+
+static int
+mode_session(const char *stopfile, const char *readyfile,
+    const char *markfile)
+{
+	char		 donefile[4096];
+	long		 marked = 0;
+	struct addrinfo	*ai = resolve();
+	struct conn	*c;
+	struct pollfd	 pfd;
+	long		 rounds = 0;
+	size_t		 target;
+	int64_t		 deadline = now_ms() + (int64_t)timeout_s * 1000;
+	int		 error;
+	socklen_t	 len;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		err(2, "calloc");
+	conn_start(c, ai, 0, (uint64_t)now_ms() ^ getpid());
+	freeaddrinfo(ai);
+
+	/* Each round adds 64 bytes to send and waits for all of it back. */
+	while (!c->failed) {
+		if (rounds > 0 && file_exists(stopfile))
+			break;
+		if (now_ms() >= deadline) {
+			conn_fail(c, "stop file never appeared", 0);
+			break;
+		}
+		target = c->total + 64;
+		c->total = target;
+		while (!c->failed && c->received < target) {
+			if (now_ms() >= deadline) {
+				conn_fail(c, "timed out", 0);
+				break;
+			}
+			pfd.fd = c->fd;
+			pfd.events = POLLIN | (c->sent < c->total ||
+			    !c->connected ? POLLOUT : 0);
+			if (poll(&pfd, 1, 100) == -1 && errno != EINTR)
+				err(2, "poll");
+			if (pfd.revents == 0)
+				continue;
+			if (!c->connected) {
+				len = sizeof(error);
+				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error,
+				    &len);
+				if (error != 0) {
+					conn_fail(c, "connect", error);
+					break;
+				}
+				c->connected = 1;
+			}
+			if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
+				conn_recv(c, 0);
+			c->done = 0;	/* a round's end is not the end */
+			if (!c->failed)
+				conn_send(c, 0);
+		}
+		if (c->failed)
+			break;
+		if (++rounds == 1 && readyfile != NULL)
+			touch(readyfile);
+		if (markfile != NULL && file_exists(markfile) &&
+		    ++marked == 5) {
+			snprintf(donefile, sizeof(donefile), "%s.done",
+			    markfile);
+			touch(donefile);
+		}
+		poll(NULL, 0, 20);
+	}
+	printf("session: %ld round trips (%ld after the mark), %zu bytes "
+	    "echoed, %s\n", rounds, marked, c->received,
+	    c->failed ? "FAILED" : "ok");
+	error = c->failed;
+	close(c->fd);
+	free(c);
+	return error ? 1 : 0;
+}
+
+static int
+mode_reset(size_t nbytes, int plainclose)
+{
+	struct addrinfo	*ai = resolve();
+	struct timeval	 tv = { 1, 0 };
+	struct linger	 lg = { 1, 0 };
+	char		 buf[CHUNK];
+	size_t		 sent = 0;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) == -1)
+		err(2, "socket");
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+		err(1, "connect");
+	freeaddrinfo(ai);
+	/* The server fills our receive buffer, then its own, then stops. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
+		err(2, "SO_SNDTIMEO");
+	memset(buf, 'r', sizeof(buf));
+	while (sent < nbytes) {
+		if ((n = send(fd, buf, sizeof(buf), MSG_NOSIGNAL)) == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			err(1, "send");
+		}
+		sent += n;
+	}
+	if (plainclose) {
+		int	 queued = 1, tries;
+
+		if (shutdown(fd, SHUT_WR) == -1)
+			err(1, "shutdown");
+		/* Everything, FIN included, must have reached the server. */
+		for (tries = 0; tries < 500 && queued > 0; tries++) {
+			if (ioctl(fd, SIOCOUTQ, &queued) == -1)
+				err(2, "SIOCOUTQ");
+			if (queued > 0)
+				poll(NULL, 0, 10);
+		}
+		if (queued > 0)
+			errx(1, "data still unsent after 5 s");
+		if (recv(fd, buf, 1, MSG_PEEK) == -1)
+			err(1, "recv");
+	} else if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg))
+	    == -1)
+		err(2, "SO_LINGER");
+	close(fd);
+	printf("reset: sent %zu bytes unread, then %s\n", sent,
+	    plainclose ? "half-close and close" : "RST");
+	return 0;
+}
+
+static int
+mode_freeport(void)
+{
+	struct addrinfo		 hints, *res;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	char			 serv[NI_MAXSERV];
+	int			 fd, error;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((error = getaddrinfo(host, "0", &hints, &res)) != 0)
+		errx(2, "%s: %s", host, gai_strerror(error));
+	if ((fd = socket(res->ai_family, SOCK_STREAM, 0)) == -1 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		err(2, "bind %s port 0", host);
+	if (getnameinfo((struct sockaddr *)&ss, len, NULL, 0, serv,
+	    sizeof(serv), NI_NUMERICSERV) != 0)
+		errx(2, "getnameinfo");
+	printf("%s\n", serv);
+	close(fd);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void __attribute__((__noreturn__))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: echotest echo -p port [-H host] [-n bytes] [-c conns] "
+	    "[-s] [-t secs]\n"
+	    "       echotest load -p port -f stopfile [-H host] [-c conns]\n"
+	    "       echotest session -p port -f stopfile [-r readyfile] "
+	    "[-m markfile]\n"
+	    "       echotest reset -p port [-H host] [-n bytes] [-s]\n"
+	    "       echotest freeport [-H host]\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*mode, *stopfile = NULL, *readyfile = NULL, *errstr;
+	const char	*markfile = NULL;
+	long long	 nbytes = 1;
+	int		 ch, nconns = 1, halfclose = 0;
+
+	if (argc < 2)
+		usage();
+	mode = argv[1];
+	optind = 2;
+	while ((ch = getopt(argc, argv, "c:f:H:m:n:p:r:st:v")) != -1) {
+		switch (ch) {
+		case 'c':
+			nconns = strtonum(optarg, 1, 100000, &errstr);
+			if (errstr != NULL)
+				errx(2, "-c %s: %s", optarg, errstr);
+			break;
+		case 'f':
+			stopfile = optarg;
+			break;
+		case 'H':
+			host = optarg;
+			break;
+		case 'm':
+			markfile = optarg;
+			break;
+		case 'n':
+			nbytes = strtonum(optarg, 1, 1LL << 34, &errstr);
+			if (errstr != NULL)
+				errx(2, "-n %s: %s", optarg, errstr);
+			break;
+		case 'p':
+			port = optarg;
+			break;
+		case 'r':
+			readyfile = optarg;
+			break;
+		case 's':
+			halfclose = 1;
+			break;
+		case 't':
+			timeout_s = strtonum(optarg, 1, 3600, &errstr);
+			if (errstr != NULL)
+				errx(2, "-t %s: %s", optarg, errstr);
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if (strcmp(mode, "freeport") == 0)
+		return mode_freeport();
+	if (port == NULL)
+		usage();
+	if (strcmp(mode, "echo") == 0)
+		return mode_echo(nconns, nbytes, halfclose);
+	if (strcmp(mode, "reset") == 0)
+		return mode_reset(nbytes, halfclose);
+	if (strcmp(mode, "load") == 0 && stopfile != NULL)
+		return mode_load(stopfile, nconns);
+	if (strcmp(mode, "session") == 0 && stopfile != NULL)
+		return mode_session(stopfile, readyfile, markfile);
+	usage();
+}

@@ -1,0 +1,202 @@
+# Test harness for echod, sourced by every tests/t_*.sh (bash).
+#
+# Each test gets its own directory ($T), port ($PORT), configuration
+# ($CONF), pidfile ($PIDFILE) and log ($LOG), starts the real daemon, and
+# waits for conditions by polling with a deadline, never by sleeping a
+# fixed time.  Whatever happens, cleanup (on EXIT) stops every process the
+# test started.  The test fails if the daemon's log shows a sanitizer
+# report.
+#
+# Environment (set by make check): ECHOD, ECHOTEST, TESTS_BUILDDIR,
+# TESTS_SRCDIR.
+
+set -u
+
+NAME=$(basename "$0" .sh)
+: "${ECHOD:?run through make check}"
+: "${ECHOTEST:?run through make check}"
+: "${TESTS_BUILDDIR:?run through make check}"
+
+T="$TESTS_BUILDDIR/$NAME.tmp"
+CONF="$T/echod.conf"
+PIDFILE="$T/echod.pid"
+LOG="$T/echod.log"
+rm -rf "$T"
+mkdir -p "$T"
+# Workers may run as nobody: let them reach nothing here, but let the
+# master (root) and the test read everything.
+chmod 755 "$T"
+
+# Sanitizer reports of every process (workers included) land here.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$T/asan"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$T/ubsan"
+
+PORT=$("$ECHOTEST" freeport) || { echo "no free port"; exit 99; }
+BG_PIDS=""
+
+pass_count=0
+
+log() {
+	echo "[$NAME] $*"
+}
+
+fail() {
+	echo "[$NAME] FAIL: $*"
+	if [ -f "$LOG" ]; then
+		echo "--- daemon log (last 40 lines) ---"
+		tail -n 40 "$LOG"
+	fi
+	exit 1
+}
+
+ok() {
+	pass_count=$((pass_count + 1))
+	echo "[$NAME] ok - $*"
+}
+
+skip() {
+	echo "[$NAME] SKIP: $*"
+	exit 77
+}
+
+now_ms() {
+	local t=${EPOCHREALTIME/./}
+	echo $((t / 1000))
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND until it succeeds,
+# or fail once SECONDS have passed.
+wait_for() {
+	local secs=$1 what=$2 deadline
+	shift 2
+	deadline=$(( $(now_ms) + secs * 1000 ))
+	until "$@"; do
+		if [ "$(now_ms)" -ge "$deadline" ]; then
+			fail "timed out after ${secs}s waiting for: $what"
+		fi
+		sleep 0.02
+	done
+}
+
+# write_conf [LINES...]: a configuration with this test's port, pidfile
+# and a short drain-timeout, plus the given lines.
+write_conf() {
+	{
+		echo "# written by $NAME"
+		echo "pidfile $PIDFILE"
+		for line in "$@"; do
+			echo "$line"
+		done
+		case "$*" in
+		*"listen on"*) ;;
+		*) echo "listen on 127.0.0.1 port $PORT" ;;
+		esac
+	} > "$CONF"
+}
+
+alive() {
+	[ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null &&
+	    ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}
+
+master_pid() {
+	cat "$PIDFILE" 2>/dev/null
+}
+
+pidfile_ready() {
+	local pid
+	pid=$(master_pid) && [ -n "$pid" ] && alive "$pid"
+}
+
+# The master's children: its workers.
+workers() {
+	local m=${1:-$(master_pid)}
+	[ -n "$m" ] && pgrep -P "$m" | sort -n
+}
+
+nworkers() {
+	workers "$@" | wc -l
+}
+
+# Children of the master in state Z (reaped late or never).
+zombies() {
+	local m=${1:-$(master_pid)} p n=0
+	for p in $(pgrep -P "$m"); do
+		grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null && n=$((n + 1))
+	done
+	echo "$n"
+}
+
+has_workers() {
+	[ "$(nworkers)" -eq "$1" ]
+}
+
+# start_echod [ARGS...]: start in the foreground (-d) with this test's
+# configuration and wait until the pidfile names a master with its
+# workers (count: $WANT_WORKERS, default 4).
+start_echod() {
+	"$ECHOD" -d -f "$CONF" "$@" >>"$LOG" 2>&1 &
+	ECHOD_PID=$!
+	BG_PIDS="$BG_PIDS $ECHOD_PID"
+	wait_for 10 "pidfile of a running master" pidfile_ready
+	[ "$(master_pid)" = "$ECHOD_PID" ] ||
+	    fail "pidfile says $(master_pid), started $ECHOD_PID"
+	wait_for 10 "${WANT_WORKERS:-4} workers" has_workers "${WANT_WORKERS:-4}"
+}
+
+# Run a background helper process whose pid is remembered for cleanup.
+background() {
+	"$@" &
+	BG_PIDS="$BG_PIDS $!"
+	LAST_BG=$!
+}
+
+# log_has PATTERN: the daemon's log contains an extended regex.
+log_has() {
+	grep -Eq -- "$1" "$LOG" 2>/dev/null
+}
+
+# The inode of the listening TCP socket on $1 (default $PORT), IPv4 or
+# IPv6, from /proc/net: the same number means the very same socket.
+listen_inode() {
+	local hex
+	hex=$(printf '%04X' "${1:-$PORT}")
+	awk -v port=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == port \
+	    { print $10 }' /proc/net/tcp /proc/net/tcp6 | sort -u
+}
+
+sanitizer_reports() {
+	cat "$T"/asan* "$T"/ubsan* 2>/dev/null
+	grep -hE 'Sanitizer|runtime error:' "$LOG" 2>/dev/null
+}
+
+cleanup() {
+	local rc=$? m p
+	m=$(master_pid)
+	for p in $m $BG_PIDS; do
+		alive "$p" && kill -TERM "$p" 2>/dev/null
+	done
+	# Whatever ignored SIGTERM (nothing should) goes now.
+	for p in $m $BG_PIDS; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			alive "$p" || break
+			sleep 0.1
+		done
+		alive "$p" && kill -KILL "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	if [ -n "$(sanitizer_reports)" ]; then
+		echo "[$NAME] FAIL: sanitizer report:"
+		sanitizer_reports | head -n 60
+		rc=1
+	fi
+	if [ "$rc" -eq 0 ]; then
+		echo "[$NAME] PASS ($pass_count checks)"
+		rm -rf "$T"
+	elif [ "$rc" -ne 77 ]; then
+		echo "[$NAME] files kept in $T"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
