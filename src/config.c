@@ -149,6 +149,36 @@ listen_addr_equal(const struct listen_addr *a, const struct listen_addr *b)
 	return a->sslen == b->sslen && memcmp(&a->ss, &b->ss, a->sslen) == 0;
 }
 
+/* The unspecified address of a family: 0.0.0.0 or ::. */
+static int
+is_unspecified(const struct listen_addr *la)
+{
+	const struct sockaddr_in	*sin = (const void *)&la->ss;
+	const struct sockaddr_in6	*sin6 = (const void *)&la->ss;
+
+	if (la->ss.ss_family == AF_INET)
+		return sin->sin_addr.s_addr == htonl(INADDR_ANY);
+	return la->ss.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+}
+
+/*
+ * Whether two addresses on one port cannot both be bound: "*" covers
+ * every address, 0.0.0.0 every IPv4 address and :: every IPv6 address.
+ * Found here, "echod -n" reports it instead of the bind at start-up.
+ */
+static int
+listen_addr_overlap(const struct listen_addr *a, const struct listen_addr *b)
+{
+	if (a->port != b->port)
+		return 0;
+	if (a->wildcard || b->wildcard)
+		return 1;
+	if (a->ss.ss_family != b->ss.ss_family)
+		return 0;
+	return is_unspecified(a) || is_unspecified(b);
+}
+
 static int
 add_listen_addr(struct parser *p, const struct listen_addr *la)
 {
@@ -160,6 +190,10 @@ add_listen_addr(struct parser *p, const struct listen_addr *la)
 		if (listen_addr_equal(&conf->listens[i], la))
 			return perror_at(p, "listen: %s is already configured "
 			    "on line %d", la->name, conf->listens[i].line);
+		if (listen_addr_overlap(&conf->listens[i], la))
+			return perror_at(p, "listen: %s overlaps %s on line %d",
+			    la->name, conf->listens[i].name,
+			    conf->listens[i].line);
 	}
 	grown = reallocarray(conf->listens, conf->nlistens + 1,
 	    sizeof(*conf->listens));

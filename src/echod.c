@@ -46,6 +46,8 @@ main(int argc, char *argv[])
 	pid_t		 otherpid;
 	int		 ch, debug = 0, noaction = 0, verbose = 0;
 
+	/* Descriptors leaked by whoever started us are not ours to keep. */
+	closefrom(STDERR_FILENO + 1);
 	setproctitle_init(argc, argv, environ);
 	log_init(1, 0, 0);
 

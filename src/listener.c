@@ -119,7 +119,10 @@ listener_bind(const struct listen_addr *la, char *err, size_t errlen)
 			    &what);
 		}
 	}
-	if (fd == -1)
+	if (fd == -1 && la->line == 0)
+		snprintf(err, errlen, "listen on %s (the default): %s: %s",
+		    la->name, what, strerror(errno));
+	else if (fd == -1)
 		snprintf(err, errlen, "listen on %s (line %d): %s: %s",
 		    la->name, la->line, what, strerror(errno));
 	return fd;

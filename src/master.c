@@ -79,6 +79,7 @@ struct master {
 	int		 exit_status;
 	int		 start_failures;	/* in a row */
 	int64_t		 next_start;		/* no fork before this */
+	pid_t		 probe;		/* started after a failure */
 };
 
 static volatile sig_atomic_t	 got_sighup;
@@ -278,22 +279,41 @@ spawn_worker(struct master *m, int64_t now)
 	w->state = W_SERVING;
 	w->started = now;
 	w->deadline = 0;
+	if (m->start_failures > 0)
+		m->probe = pid;
 	log_debug("worker %ld started (generation %u)", (long)pid,
 	    m->generation);
 	return 0;
 }
 
-/* Start the workers the current generation lacks, unless throttled. */
+/*
+ * Start the workers the current generation lacks.  After a start-up
+ * failure, one worker at a time is started as a probe, each after the
+ * failure's delay; once a probe has lived through START_FAILURE_MS the
+ * failures are forgotten and the rest start together.
+ */
 static void
 fill_pool(struct master *m, int64_t now)
 {
-	size_t	 have = count_workers(m, 1);
+	struct worker	*probe;
+	size_t		 have = count_workers(m, 1);
 
+	/* Only the probe's survival proves that workers can start again. */
+	if (m->start_failures > 0 && m->probe != 0 &&
+	    (probe = worker_by_pid(m, m->probe)) != NULL &&
+	    now - probe->started >= START_FAILURE_MS) {
+		m->start_failures = 0;
+		m->probe = 0;
+	}
 	while (have < (size_t)m->conf->prefork && now >= m->next_start &&
 	    m->stop == RUNNING) {
 		if (spawn_worker(m, now) == -1)
 			return;
 		have++;
+		if (m->start_failures > 0) {
+			m->next_start = now + START_FAILURE_MS;
+			break;
+		}
 	}
 }
 
@@ -492,8 +512,8 @@ reload(struct master *m, int64_t now)
 	drain_old(m, now, 0);
 	fill_pool(m, now);
 	master_title(m);
-	log_info("reloaded: generation %u, %d workers, %zu listeners",
-	    m->generation, conf->prefork, nls);
+	log_info("reloaded: generation %u, %d workers, %zu listening "
+	    "socket%s", m->generation, conf->prefork, nls, nls == 1 ? "" : "s");
 }
 
 /* How long ppoll() may sleep: until the next deadline or start. */
@@ -537,8 +557,9 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	m.generation = 1;
 	master_install_handlers(&waitmask);
 
-	log_info("echod %s starting: %d workers, configuration %s",
-	    PACKAGE_VERSION, conf->prefork, conf->path);
+	log_info("echod %s starting: %d worker%s, configuration %s",
+	    PACKAGE_VERSION, conf->prefork, conf->prefork == 1 ? "" : "s",
+	    conf->path);
 	for (i = 0; i < nls; i++)
 		log_info("listening on %s", ls[i].bound);
 	if (conf->user != NULL && !privdrop_applies(conf))

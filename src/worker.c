@@ -106,11 +106,27 @@ worker_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/*
+ * "worker [192.0.2.7:57032]": an IPv4 client of the dual-stack socket is
+ * shown as IPv4, not as ::ffff:192.0.2.7.  This costs no system call.
+ */
 static void
 title_peer(const struct sockaddr_storage *ss, socklen_t sslen)
 {
-	char	 host[NI_MAXHOST], serv[NI_MAXSERV];
+	const struct sockaddr_in6	*sin6 = (const void *)ss;
+	struct sockaddr_storage		 v4;
+	struct sockaddr_in		*sin = (void *)&v4;
+	char				 host[NI_MAXHOST], serv[NI_MAXSERV];
 
+	if (ss->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		memset(&v4, 0, sizeof(v4));
+		sin->sin_family = AF_INET;
+		sin->sin_port = sin6->sin6_port;
+		memcpy(&sin->sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+		ss = &v4;
+		sslen = sizeof(*sin);
+	}
 	if (getnameinfo((const struct sockaddr *)ss, sslen, host, sizeof(host),
 	    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		setproctitle("worker [busy]");
@@ -328,5 +344,6 @@ worker_run(const struct worker_args *wa)
 		serve_one(wa->listeners[0].fd);
 	else
 		serve_many(wa->listeners, wa->nlisteners);
-	exit(0);
+	/* Told to drain, or a listener broke (logged): the master decides. */
+	exit(draining ? 0 : 1);
 }

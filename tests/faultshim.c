@@ -1,0 +1,87 @@
+/*
+ * faultshim.so: an LD_PRELOAD library with which the tests make echod's
+ * system calls fail on purpose.  ECHOD_FAULT names the fault:
+ *
+ *   crash-accept     accept() aborts: every worker dies at start-up,
+ *                    as a worker with a start-up bug would.
+ *   crash-accept-after
+ *                    the first ECHOD_FAULT_HEALTHY workers run normally,
+ *                    every later one aborts in accept(): one slot of the
+ *                    pool keeps failing beside healthy ones.  Workers
+ *                    count themselves by creating numbered directories
+ *                    in ECHOD_FAULT_DIR (mkdir is atomic).
+ *   fail-setresuid   setresuid() fails with EPERM: the privilege drop
+ *                    of every worker fails.
+ *
+ * Only workers call these, so the master runs unharmed and its handling
+ * of the failing workers is what the tests see.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int
+fault_is(const char *name)
+{
+	const char	*fault = getenv("ECHOD_FAULT");
+
+	return fault != NULL && strcmp(fault, name) == 0;
+}
+
+/* This worker's number among all workers started, from 0. */
+static long
+worker_number(void)
+{
+	static long	 number = -1;
+	const char	*dir = getenv("ECHOD_FAULT_DIR");
+	char		 path[4096];
+
+	if (number >= 0 || dir == NULL)
+		return number;
+	for (number = 0; number < 100000; number++) {
+		snprintf(path, sizeof(path), "%s/%ld", dir, number);
+		if (mkdir(path, 0700) == 0)
+			break;
+	}
+	return number;
+}
+
+int
+accept(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	static int	(*real_accept)(int, struct sockaddr *, socklen_t *);
+	const char	*healthy = getenv("ECHOD_FAULT_HEALTHY");
+
+	if (fault_is("crash-accept"))
+		abort();
+	if (fault_is("crash-accept-after") && healthy != NULL &&
+	    worker_number() >= atol(healthy))
+		abort();
+	if (real_accept == NULL)
+		real_accept = (int (*)(int, struct sockaddr *, socklen_t *))
+		    dlsym(RTLD_NEXT, "accept");
+	return real_accept(fd, sa, len);
+}
+
+int
+setresuid(uid_t r, uid_t e, uid_t s)
+{
+	static int	(*real_setresuid)(uid_t, uid_t, uid_t);
+
+	if (fault_is("fail-setresuid")) {
+		errno = EPERM;
+		return -1;
+	}
+	if (real_setresuid == NULL)
+		real_setresuid = (int (*)(uid_t, uid_t, uid_t))
+		    dlsym(RTLD_NEXT, "setresuid");
+	return real_setresuid(r, e, s);
+}
