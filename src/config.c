@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 
 #include <errno.h>
@@ -502,7 +503,7 @@ config_parse(FILE *fp, const char *name, char *err, size_t errlen)
 			rc = parse_line(&p, line, seen);
 	}
 	if (rc == 0 && ferror(fp))
-		rc = perror_at(&p, "read error");
+		rc = perror_at(&p, "read error: %s", strerror(errno));
 	free(line);
 
 	if (rc == 0 && p.group_line != 0 && p.user_line == 0) {
@@ -531,10 +532,21 @@ struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
 	struct config	*conf;
+	struct stat	 st;
 	FILE		*fp;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(fp), &st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		fclose(fp);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		fclose(fp);
 		return NULL;
 	}
 	conf = config_parse(fp, path, err, errlen);

@@ -4,7 +4,6 @@
  */
 
 #include <sys/types.h>
-#include <sys/stat.h>
 
 #include <fcntl.h>
 #include <paths.h>
@@ -33,10 +32,9 @@ daemonize(void)
 	if (pid != 0)
 		_exit(0);
 
-	/* Hold no mount point busy; create files with known modes. */
+	/* Hold no mount point busy.  (main() has set the umask already.) */
 	if (chdir("/") == -1)
 		fatal("chdir /");
-	umask(022);
 
 	if ((fd = open(_PATH_DEVNULL, O_RDWR)) == -1)
 		fatal("open %s", _PATH_DEVNULL);

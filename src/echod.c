@@ -13,10 +13,13 @@
  */
 
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <libutil.h>
+#include <paths.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +51,23 @@ main(int argc, char *argv[])
 
 	/* Descriptors leaked by whoever started us are not ours to keep. */
 	closefrom(STDERR_FILENO + 1);
+	/*
+	 * And 0-2 must be open: otherwise the pidfile or a listening socket
+	 * would get one of those numbers, and daemonize() would point it at
+	 * /dev/null (and -d would log into it).
+	 */
+	for (;;) {
+		int	 fd = open(_PATH_DEVNULL, O_RDWR);
+
+		if (fd == -1)
+			exit(1);	/* no stderr to say so */
+		if (fd > STDERR_FILENO) {
+			close(fd);
+			break;
+		}
+	}
+	/* The pidfile's mode must not depend on who started us. */
+	umask(022);
 	setproctitle_init(argc, argv, environ);
 	log_init(1, 0, 0);
 

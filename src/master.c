@@ -172,8 +172,9 @@ master_title(const struct master *m)
 	if (m->stop != RUNNING)
 		setproctitle("master [stopping] %s", m->conf->path);
 	else
-		setproctitle("master [gen %u, %d workers] %s", m->generation,
-		    m->conf->prefork, m->conf->path);
+		setproctitle("master [gen %u, %d worker%s] %s", m->generation,
+		    m->conf->prefork, m->conf->prefork == 1 ? "" : "s",
+		    m->conf->path);
 }
 
 static struct worker *

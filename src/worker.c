@@ -52,6 +52,7 @@
 static volatile sig_atomic_t	 draining;
 static int			*drain_fds;
 static size_t			 ndrain_fds;
+static struct pollfd		*listen_pfd;	/* serve_many() */
 static int			 dead_fd = -1;
 static char			 echo_buf[ECHO_BUFSIZE];
 
@@ -263,20 +264,14 @@ serve_one(int lfd)
 
 /* Several listeners: poll them all; they are non-blocking. */
 static void
-serve_many(struct listener *ls, size_t n)
+serve_many(size_t n)
 {
 	struct sockaddr_storage	 ss;
-	struct pollfd		*pfd;
+	struct pollfd		*pfd = listen_pfd;
 	socklen_t		 sslen;
 	size_t			 i;
 	int			 fd;
 
-	if ((pfd = calloc(n, sizeof(*pfd))) == NULL)
-		fatal("calloc");
-	for (i = 0; i < n; i++) {
-		pfd[i].fd = ls[i].fd;
-		pfd[i].events = POLLIN;
-	}
 	while (!draining) {
 		if (poll(pfd, n, -1) == -1) {
 			if (errno == EINTR)
@@ -290,14 +285,12 @@ serve_many(struct listener *ls, size_t n)
 			fd = accept(pfd[i].fd, (struct sockaddr *)&ss, &sslen);
 			if (fd == -1) {
 				if (accept_failed(errno))
-					goto done;
+					return;
 				continue;
 			}
 			serve_accepted(fd, &ss, sslen);
 		}
 	}
-done:
-	free(pfd);
 }
 
 void
@@ -323,12 +316,18 @@ worker_run(const struct worker_args *wa)
 		log_warn("open %s", _PATH_DEVNULL);
 		_exit(WORKER_EXIT_SETUP);
 	}
-	if ((drain_fds = calloc(wa->nlisteners, sizeof(*drain_fds))) == NULL) {
+	/* Allocated for the worker's life, which may end by SIGTERM. */
+	if ((drain_fds = calloc(wa->nlisteners, sizeof(*drain_fds))) == NULL ||
+	    (listen_pfd = calloc(wa->nlisteners, sizeof(*listen_pfd))) ==
+	    NULL) {
 		log_warn("calloc");
 		_exit(WORKER_EXIT_SETUP);
 	}
-	for (i = 0; i < wa->nlisteners; i++)
+	for (i = 0; i < wa->nlisteners; i++) {
 		drain_fds[i] = wa->listeners[i].fd;
+		listen_pfd[i].fd = wa->listeners[i].fd;
+		listen_pfd[i].events = POLLIN;
+	}
 	ndrain_fds = wa->nlisteners;
 
 	if (privdrop(wa->conf) == -1) {
@@ -343,7 +342,7 @@ worker_run(const struct worker_args *wa)
 	if (wa->nlisteners == 1)
 		serve_one(wa->listeners[0].fd);
 	else
-		serve_many(wa->listeners, wa->nlisteners);
+		serve_many(wa->nlisteners);
 	/* Told to drain, or a listener broke (logged): the master decides. */
 	exit(draining ? 0 : 1);
 }

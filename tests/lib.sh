@@ -23,12 +23,13 @@ PIDFILE="$T/echod.pid"
 LOG="$T/echod.log"
 rm -rf "$T"
 mkdir -p "$T"
-# Workers may run as nobody: let them reach nothing here, but let the
-# master (root) and the test read everything.
+# Workers that dropped to nobody must still reach the socket and
+# LD_PRELOAD paths below here.
 chmod 755 "$T"
 
 # Sanitizer reports of every process (workers included) land here.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$T/asan"
+# (verify_asan_link_order=0: t_respawn preloads tests/faultshim.so.)
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$T/asan:verify_asan_link_order=0"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$T/ubsan"
 
 PORT=$("$ECHOTEST" freeport) || { echo "no free port"; exit 99; }
@@ -97,6 +98,51 @@ write_conf() {
 alive() {
 	[ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null &&
 	    ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}
+
+exited() {
+	! alive "$1"
+}
+
+all_exited() {
+	local p
+	for p in "$@"; do
+		alive "$p" && return 1
+	done
+	return 0
+}
+
+# wait_gone SECONDS DESCRIPTION PIDS...: wait until none of PIDS is alive;
+# past the deadline, stop the ones left (cleanup knows only the master
+# and the processes it started, not orphaned workers) and fail.
+wait_gone() {
+	local secs=$1 what=$2 deadline p
+	shift 2
+	deadline=$(( $(now_ms) + secs * 1000 ))
+	until all_exited "$@"; do
+		if [ "$(now_ms)" -ge "$deadline" ]; then
+			for p in "$@"; do
+				alive "$p" && kill -KILL "$p" 2>/dev/null
+			done
+			fail "timed out after ${secs}s waiting for: $what"
+		fi
+		sleep 0.02
+	done
+}
+
+# A process's title as ps shows it (setproctitle rewrites argv).
+title() {
+	tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | head -n 1 |
+	    sed 's/ *$//'
+}
+
+# Every worker has set itself up (privilege drop included) once its
+# title says idle; until then it may still be root.
+all_idle() {
+	local w
+	for w in $(workers); do
+		[ "$(title "$w")" = "echod: worker [idle]" ] || return 1
+	done
 }
 
 master_pid() {

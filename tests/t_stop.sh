@@ -8,13 +8,6 @@ procs_now() {
 	local m=$(master_pid)
 	echo "$m $(workers "$m" | tr '\n' ' ')"
 }
-none_alive() {
-	local p
-	for p in $1; do
-		alive "$p" && return 1
-	done
-	return 0
-}
 
 # --- fast stop, with two sessions in progress -----------------------
 write_conf "prefork 3" "drain-timeout 60"
@@ -25,7 +18,7 @@ done
 wait_for 10 "sessions established" eval 'test -f "$T/ready1" && test -f "$T/ready2"'
 procs=$(procs_now)
 kill -TERM "$(master_pid)"
-wait_for 2 "every echod process gone after SIGTERM" none_alive "$procs"
+wait_for 2 "every echod process gone after SIGTERM" all_exited $procs
 [ ! -e "$PIDFILE" ] || fail "pidfile left after SIGTERM"
 log_has "Terminated: fast stop" || fail "stop not logged"
 log_has "stopped$" || fail "end not logged"
@@ -39,7 +32,7 @@ ok "restart binds the same port at once"
 
 procs=$(procs_now)
 kill -INT "$(master_pid)"
-wait_for 2 "every echod process gone after SIGINT" none_alive "$procs"
+wait_for 2 "every echod process gone after SIGINT" all_exited $procs
 [ ! -e "$PIDFILE" ] || fail "pidfile left after SIGINT"
 ok "SIGINT is a fast stop too"
 
