@@ -256,8 +256,11 @@ spawn_worker(struct master *m, int64_t now)
 	struct worker		*w;
 	pid_t			 pid;
 
-	if ((w = free_slot(m)) == NULL)
+	if ((w = free_slot(m)) == NULL) {
+		/* Throttled like a failed start, or the loop would spin. */
+		start_failed(m, now, "no memory for another worker");
 		return -1;
+	}
 	wa.conf = m->conf;
 	wa.listeners = m->listeners;
 	wa.nlisteners = m->nlisteners;

@@ -10,6 +10,9 @@
  *                    pool keeps failing beside healthy ones.  Workers
  *                    count themselves by creating numbered directories
  *                    in ECHOD_FAULT_DIR (mkdir is atomic).
+ *   accept-errors    each worker's first accept() calls fail with
+ *                    EINTR, ECONNABORTED, EPROTO, ENOBUFS and EMFILE, one
+ *                    each, as accept(2) says they may; later calls work.
  *   fail-setresuid   setresuid() fails with EPERM: the privilege drop
  *                    of every worker fails.
  *
@@ -60,8 +63,18 @@ accept(int fd, struct sockaddr *sa, socklen_t *len)
 	static int	(*real_accept)(int, struct sockaddr *, socklen_t *);
 	const char	*healthy = getenv("ECHOD_FAULT_HEALTHY");
 
+	static const int errors[] = {
+		EINTR, ECONNABORTED, EPROTO, ENOBUFS, EMFILE
+	};
+	static size_t	 nerrors;
+
 	if (fault_is("crash-accept"))
 		abort();
+	if (fault_is("accept-errors") &&
+	    nerrors < sizeof(errors) / sizeof(errors[0])) {
+		errno = errors[nerrors++];
+		return -1;
+	}
 	if (fault_is("crash-accept-after") && healthy != NULL &&
 	    worker_number() >= atol(healthy))
 		abort();

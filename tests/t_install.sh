@@ -6,10 +6,10 @@
 : "${TOP_BUILDDIR:?run through make check}"
 dest="$T/root"
 inst() {
-	${MAKE:-make} -s -C "$TOP_BUILDDIR" "$1" DESTDIR="$dest" >"$T/make.out" 2>&1 ||
+	${MAKE:-make} -s --no-print-directory -C "$TOP_BUILDDIR" "$1" DESTDIR="$dest" >"$T/make.out" 2>&1 ||
 	    fail "make $1: $(cat "$T/make.out")"
 }
-sysconfdir=$(${MAKE:-make} -s -C "$TOP_BUILDDIR" print-sysconfdir)
+sysconfdir=$(${MAKE:-make} -s --no-print-directory -C "$TOP_BUILDDIR" print-sysconfdir)
 conf="$dest$sysconfdir/echod.conf"
 
 inst install
