@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <grp.h>
 #include <netdb.h>
 #include <pwd.h>
@@ -29,6 +30,8 @@
 #include "config.h"
 
 #define MAX_WORDS	16
+
+struct keyword;
 
 struct parser {
 	const char	*name;		/* file name, for messages */
@@ -43,25 +46,52 @@ struct parser {
 struct keyword {
 	const char	*name;
 	int		 nargs;		/* exact count; -1: checked by parse */
-	int		 (*parse)(struct parser *, int, char **);
+	int		 (*parse)(struct parser *, const struct keyword *, int,
+			    char **);
+	/* For numbers (parse_int): the range and the field it sets. */
+	long long	 min, max;
+	size_t		 field;
 };
 
-static int	parse_listen(struct parser *, int, char **);
-static int	parse_prefork(struct parser *, int, char **);
-static int	parse_pidfile(struct parser *, int, char **);
-static int	parse_user(struct parser *, int, char **);
-static int	parse_group(struct parser *, int, char **);
-static int	parse_drain_timeout(struct parser *, int, char **);
-static int	parse_syslog(struct parser *, int, char **);
+static int	parse_listen(struct parser *, const struct keyword *, int,
+		    char **);
+static int	parse_int(struct parser *, const struct keyword *, int,
+		    char **);
+static int	parse_pidfile(struct parser *, const struct keyword *, int,
+		    char **);
+static int	parse_user(struct parser *, const struct keyword *, int,
+		    char **);
+static int	parse_group(struct parser *, const struct keyword *, int,
+		    char **);
+static int	parse_syslog(struct parser *, const struct keyword *, int,
+		    char **);
+
+#define INT_FIELD(f)	offsetof(struct config, f)
 
 static const struct keyword keywords[] = {
-	{ "listen",		-1,	parse_listen },
-	{ "prefork",		1,	parse_prefork },
-	{ "pidfile",		1,	parse_pidfile },
-	{ "user",		1,	parse_user },
-	{ "group",		1,	parse_group },
-	{ "drain-timeout",	1,	parse_drain_timeout },
-	{ "syslog",		2,	parse_syslog },
+	{ "listen",		-1,	parse_listen,	0, 0, 0 },
+	{ "prefork",		1,	parse_int,
+	    1, MAX_WORKERS_LIMIT,	INT_FIELD(prefork) },
+	{ "min-spare",		1,	parse_int,
+	    0, MAX_WORKERS_LIMIT,	INT_FIELD(min_spare) },
+	{ "max-spare",		1,	parse_int,
+	    1, MAX_WORKERS_LIMIT,	INT_FIELD(max_spare) },
+	{ "max-workers",	1,	parse_int,
+	    1, MAX_WORKERS_LIMIT,	INT_FIELD(max_workers) },
+	{ "max-connections-per-worker", 1, parse_int,
+	    0, 1000000000,		INT_FIELD(max_conns_per_worker) },
+	{ "max-connections-per-address", 1, parse_int,
+	    0, MAX_WORKERS_LIMIT,	INT_FIELD(max_conns_per_address) },
+	{ "backlog",		1,	parse_int,
+	    1, 65535,			INT_FIELD(backlog) },
+	{ "idle-timeout",	1,	parse_int,
+	    0, MAX_SECONDS,		INT_FIELD(idle_timeout) },
+	{ "drain-timeout",	1,	parse_int,
+	    0, MAX_SECONDS,		INT_FIELD(drain_timeout) },
+	{ "pidfile",		1,	parse_pidfile,	0, 0, 0 },
+	{ "user",		1,	parse_user,	0, 0, 0 },
+	{ "group",		1,	parse_group,	0, 0, 0 },
+	{ "syslog",		2,	parse_syslog,	0, 0, 0 },
 };
 #define NKEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))
 
@@ -106,6 +136,12 @@ config_new(void)
 	if ((conf = calloc(1, sizeof(*conf))) == NULL)
 		return NULL;
 	conf->prefork = DEFAULT_PREFORK;
+	conf->min_spare = DEFAULT_MIN_SPARE;
+	conf->max_spare = DEFAULT_MAX_SPARE;
+	conf->max_workers = DEFAULT_MAX_WORKERS;
+	conf->backlog = DEFAULT_BACKLOG;
+	conf->idle_timeout = DEFAULT_IDLE_TIMEOUT;
+	conf->max_conns_per_address = DEFAULT_MAX_PER_ADDRESS;
 	conf->drain_timeout = DEFAULT_DRAIN_TIMEOUT;
 	conf->syslog_facility = LOG_DAEMON;
 	if ((conf->pidfile = strdup(DEFAULT_PIDFILE)) == NULL) {
@@ -207,7 +243,8 @@ add_listen_addr(struct parser *p, const struct listen_addr *la)
 
 /* listen on ADDRESS port PORT */
 static int
-parse_listen(struct parser *p, int argc, char **argv)
+parse_listen(struct parser *p, const struct keyword *kw, int argc,
+    char **argv)
 {
 	struct addrinfo		 hints, *res, *ai;
 	struct listen_addr	 la;
@@ -227,6 +264,7 @@ parse_listen(struct parser *p, int argc, char **argv)
 	memset(&la, 0, sizeof(la));
 	la.port = port;
 	la.line = p->line;
+	(void)kw;
 	host = argv[2];
 	if (strcmp(host, "*") == 0) {
 		la.wildcard = 1;
@@ -281,23 +319,25 @@ parse_listen(struct parser *p, int argc, char **argv)
 	return error;
 }
 
-/* prefork N */
+/* KEYWORD N, for every keyword whose argument is one number. */
 static int
-parse_prefork(struct parser *p, int argc, char **argv)
+parse_int(struct parser *p, const struct keyword *kw, int argc, char **argv)
 {
 	long long	 n;
 
 	(void)argc;
-	if (parse_number(p, argv[0], argv[1], 1, MAX_WORKERS_LIMIT, &n) == -1)
+	if (parse_number(p, kw->name, argv[1], kw->min, kw->max, &n) == -1)
 		return -1;
-	p->conf->prefork = n;
+	*(int *)((char *)p->conf + kw->field) = n;
 	return 0;
 }
 
 /* pidfile PATH */
 static int
-parse_pidfile(struct parser *p, int argc, char **argv)
+parse_pidfile(struct parser *p, const struct keyword *kw, int argc,
+    char **argv)
 {
+	(void)kw;
 	(void)argc;
 	/* A daemon works from "/": a relative path would move. */
 	if (argv[1][0] != '/')
@@ -311,10 +351,11 @@ parse_pidfile(struct parser *p, int argc, char **argv)
 
 /* user NAME */
 static int
-parse_user(struct parser *p, int argc, char **argv)
+parse_user(struct parser *p, const struct keyword *kw, int argc, char **argv)
 {
 	struct passwd	*pw;
 
+	(void)kw;
 	(void)argc;
 	errno = 0;
 	if ((pw = getpwnam(argv[1])) == NULL)
@@ -331,10 +372,12 @@ parse_user(struct parser *p, int argc, char **argv)
 
 /* group NAME */
 static int
-parse_group(struct parser *p, int argc, char **argv)
+parse_group(struct parser *p, const struct keyword *kw, int argc,
+    char **argv)
 {
 	struct group	*gr;
 
+	(void)kw;
 	(void)argc;
 	errno = 0;
 	if ((gr = getgrnam(argv[1])) == NULL)
@@ -346,25 +389,14 @@ parse_group(struct parser *p, int argc, char **argv)
 	return 0;
 }
 
-/* drain-timeout SECONDS */
-static int
-parse_drain_timeout(struct parser *p, int argc, char **argv)
-{
-	long long	 n;
-
-	(void)argc;
-	if (parse_number(p, argv[0], argv[1], 0, MAX_DRAIN_TIMEOUT, &n) == -1)
-		return -1;
-	p->conf->drain_timeout = n;
-	return 0;
-}
-
 /* syslog facility NAME */
 static int
-parse_syslog(struct parser *p, int argc, char **argv)
+parse_syslog(struct parser *p, const struct keyword *kw, int argc,
+    char **argv)
 {
 	size_t	 i;
 
+	(void)kw;
 	(void)argc;
 	if (strcmp(argv[1], "facility") != 0)
 		return perror_at(p, "syslog: expected \"syslog facility "
@@ -473,7 +505,52 @@ parse_line(struct parser *p, char *line, int *seen)
 			    words[0], seen[i]);
 		seen[i] = p->line;
 	}
-	return keywords[i].parse(p, n, words);
+	return keywords[i].parse(p, &keywords[i], n, words);
+}
+
+static int
+keyword_line(const int *seen, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NKEYWORDS; i++)
+		if (strcmp(keywords[i].name, name) == 0)
+			return seen[i];
+	return 0;
+}
+
+/*
+ * Settings that are each valid but contradict each other.  The error is
+ * put on the line of whichever of the two was written last.
+ */
+static int
+check_pool(struct parser *p, const int *seen)
+{
+	const struct config	*c = p->conf;
+	int			 a, b;
+
+	if (c->prefork > c->max_workers) {
+		a = keyword_line(seen, "prefork");
+		b = keyword_line(seen, "max-workers");
+		p->line = a > b ? a : b;
+		return perror_at(p, "prefork %d is more than max-workers %d",
+		    c->prefork, c->max_workers);
+	}
+	if (c->min_spare > c->max_spare) {
+		a = keyword_line(seen, "min-spare");
+		b = keyword_line(seen, "max-spare");
+		p->line = a > b ? a : b;
+		return perror_at(p, "min-spare %d is more than max-spare %d",
+		    c->min_spare, c->max_spare);
+	}
+	if (c->min_spare > c->max_workers) {
+		a = keyword_line(seen, "min-spare");
+		b = keyword_line(seen, "max-workers");
+		p->line = a > b ? a : b;
+		return perror_at(p, "min-spare %d is more than max-workers "
+		    "%d", c->min_spare, c->max_workers);
+	}
+	return 0;
 }
 
 struct config *
@@ -506,6 +583,8 @@ config_parse(FILE *fp, const char *name, char *err, size_t errlen)
 		rc = perror_at(&p, "read error: %s", strerror(errno));
 	free(line);
 
+	if (rc == 0)
+		rc = check_pool(&p, seen);
 	if (rc == 0 && p.group_line != 0 && p.user_line == 0) {
 		p.line = p.group_line;
 		rc = perror_at(&p, "group: needs a \"user\" line too");

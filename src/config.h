@@ -15,9 +15,15 @@
 
 #define DEFAULT_PORT		2000
 #define DEFAULT_PREFORK		4
+#define DEFAULT_MIN_SPARE	2
+#define DEFAULT_MAX_SPARE	8
+#define DEFAULT_MAX_WORKERS	256
+#define DEFAULT_BACKLOG		511
 #define DEFAULT_DRAIN_TIMEOUT	60
+#define DEFAULT_IDLE_TIMEOUT	300
+#define DEFAULT_MAX_PER_ADDRESS	64
 #define MAX_WORKERS_LIMIT	16384
-#define MAX_DRAIN_TIMEOUT	86400
+#define MAX_SECONDS		86400
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc"
@@ -49,7 +55,14 @@ struct config {
 	char			*path;
 	struct listen_addr	*listens;
 	size_t			 nlistens;
-	int			 prefork;
+	int			 prefork;	/* workers at start */
+	int			 min_spare;	/* idle workers kept */
+	int			 max_spare;
+	int			 max_workers;
+	int			 max_conns_per_worker;	/* 0: no limit */
+	int			 backlog;
+	int			 idle_timeout;		/* s, 0: none */
+	int			 max_conns_per_address;	/* 0: no limit */
 	char			*pidfile;
 	char			*user;		/* NULL: no privilege drop */
 	char			*group;

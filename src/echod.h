@@ -24,6 +24,8 @@ struct listener {
 	char			 bound[LISTEN_NAME_MAX]; /* e.g. "[::]:2000" */
 };
 
+struct scoreboard;
+
 /* What a worker is handed by the master when it is forked. */
 struct worker_args {
 	const struct config	*conf;
@@ -31,6 +33,9 @@ struct worker_args {
 	size_t			 nlisteners;
 	unsigned int		 generation;
 	pid_t			 master_pid;
+	struct scoreboard	*scoreboard;
+	size_t			 slot;		/* its own, in scoreboard */
+	int			 wake_fd;	/* the master's wake pipe */
 };
 
 /*

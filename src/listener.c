@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <netinet/in.h>
 
 #include <errno.h>
@@ -51,9 +52,44 @@ format_bound(int fd, char *buf, size_t len)
 	    host, serv);
 }
 
+/*
+ * What the configuration says about a listening socket, applied to a new
+ * one and again to a kept one on every reload.  Returns what failed, or
+ * NULL.
+ *
+ * - O_NONBLOCK: a worker with one listener blocks in accept(); with
+ *   several it polls them all, and must not then block in accept() on
+ *   one that another worker emptied first.  The flag belongs to the
+ *   socket, shared by every process, so it is set here, for the
+ *   generation about to be forked.
+ * - idle-timeout as SO_RCVTIMEO and SO_SNDTIMEO: Linux copies both into
+ *   every socket accept() returns, so a worker's read() or write() that
+ *   makes no progress for that long fails with EAGAIN, at no cost of a
+ *   system call per connection.  (A worker idle in accept() also wakes
+ *   that often, and simply calls it again.)
+ * - the backlog: listen() on a listening socket changes it in place.
+ */
+static const char *
+apply_settings(int fd, const struct config *conf, int nonblocking)
+{
+	struct timeval	 tv;
+
+	if (set_nonblocking(fd, nonblocking) == -1)
+		return "fcntl";
+	tv.tv_sec = conf->idle_timeout;
+	tv.tv_usec = 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1)
+		return "setsockopt SO_RCVTIMEO";
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
+		return "setsockopt SO_SNDTIMEO";
+	if (listen(fd, conf->backlog) == -1)
+		return "listen";
+	return NULL;
+}
+
 /* A socket of the given family, bound and listening, or -1 and errno. */
 static int
-bind_one(const struct sockaddr *sa, socklen_t salen, int v6only,
+bind_one(const struct sockaddr *sa, socklen_t salen, int v6only, int backlog,
     const char **what)
 {
 	int	 fd, on = 1, saved_errno;
@@ -75,7 +111,7 @@ bind_one(const struct sockaddr *sa, socklen_t salen, int v6only,
 	if (bind(fd, sa, salen) == -1)
 		goto fail;
 	*what = "listen";
-	if (listen(fd, SOMAXCONN) == -1)
+	if (listen(fd, backlog) == -1)
 		goto fail;
 	return fd;
 fail:
@@ -92,7 +128,8 @@ fail:
  * only, so that "::" and "0.0.0.0" can be listed side by side.
  */
 static int
-listener_bind(const struct listen_addr *la, char *err, size_t errlen)
+listener_bind(const struct listen_addr *la, int backlog, char *err,
+    size_t errlen)
 {
 	struct sockaddr_in6	 sin6;
 	struct sockaddr_in	 sin;
@@ -101,14 +138,14 @@ listener_bind(const struct listen_addr *la, char *err, size_t errlen)
 
 	if (!la->wildcard)
 		fd = bind_one((const struct sockaddr *)&la->ss, la->sslen, 1,
-		    &what);
+		    backlog, &what);
 	else {
 		memset(&sin6, 0, sizeof(sin6));
 		sin6.sin6_family = AF_INET6;
 		sin6.sin6_addr = in6addr_any;
 		sin6.sin6_port = htons(la->port);
 		fd = bind_one((struct sockaddr *)&sin6, sizeof(sin6), 0,
-		    &what);
+		    backlog, &what);
 		if (fd == -1 && (errno == EAFNOSUPPORT ||
 		    errno == EADDRNOTAVAIL)) {
 			memset(&sin, 0, sizeof(sin));
@@ -116,7 +153,7 @@ listener_bind(const struct listen_addr *la, char *err, size_t errlen)
 			sin.sin_addr.s_addr = htonl(INADDR_ANY);
 			sin.sin_port = htons(la->port);
 			fd = bind_one((struct sockaddr *)&sin, sizeof(sin), 0,
-			    &what);
+			    backlog, &what);
 		}
 	}
 	if (fd == -1 && la->line == 0)
@@ -162,24 +199,20 @@ listeners_open(const struct config *conf, struct listener *old, size_t nold,
 			}
 		}
 		if (reuse[i] == nold &&
-		    (ls[i].fd = listener_bind(&ls[i].addr, err, errlen)) == -1)
+		    (ls[i].fd = listener_bind(&ls[i].addr, conf->backlog, err,
+		    errlen)) == -1)
 			goto fail;
 	}
 
-	/*
-	 * A worker with one listener blocks in accept(); with several it
-	 * polls them all and must not then block in accept() on one that
-	 * another worker emptied first.  O_NONBLOCK belongs to the socket,
-	 * shared by every process, so it is set here, for the generation
-	 * about to be forked.
-	 */
 	nonblocking = conf->nlistens > 1;
 	for (i = 0; i < conf->nlistens; i++) {
-		int	 fd = reuse[i] < nold ? old[reuse[i]].fd : ls[i].fd;
+		int		 fd = reuse[i] < nold ? old[reuse[i]].fd :
+				    ls[i].fd;
+		const char	*what;
 
-		if (set_nonblocking(fd, nonblocking) == -1) {
-			snprintf(err, errlen, "listen on %s: fcntl: %s",
-			    ls[i].addr.name, strerror(errno));
+		if ((what = apply_settings(fd, conf, nonblocking)) != NULL) {
+			snprintf(err, errlen, "listen on %s: %s: %s",
+			    ls[i].addr.name, what, strerror(errno));
 			goto fail;
 		}
 	}

@@ -4,7 +4,16 @@
  * in Stevens' child_main() (UNIX Network Programming vol. 1, 30.6).
  *
  * The hot path is accept(), then read() and write() per chunk, then
- * close(): nothing else is called per connection.
+ * close(): nothing else is called per connection.  The worker's slot in
+ * the scoreboard is kept up to date with plain stores, and the pool's
+ * count of idle workers with one atomic operation each way.  Only when a
+ * connection takes the pool below min-spare does a worker write to the
+ * master's wake pipe, once per shortage.
+ *
+ * idle-timeout needs no call either: the listening sockets carry it as
+ * SO_RCVTIMEO and SO_SNDTIMEO, which accept() copies into each
+ * connection, so a read() or write() that waits that long fails with
+ * EAGAIN.
  *
  * Signals:
  *   SIGQUIT  drain: stop accepting, finish the current connection, exit 0.
@@ -39,6 +48,7 @@
 
 #include "echod.h"
 #include "log.h"
+#include "scoreboard.h"
 
 /*
  * One buffer for the worker's whole life: however much a client sends or
@@ -46,8 +56,12 @@
  */
 #define ECHO_BUFSIZE	(16 * 1024)
 
-/* A descriptor shortage is logged at most this often. */
-#define ACCEPT_WARN_INTERVAL	10
+/* A descriptor shortage, or clients over their limit, logged this often. */
+#define WARN_INTERVAL	10
+
+/* A single writer's counter: readers see whole values, never torn ones. */
+#define SLOT_ADD(field, n) \
+	__atomic_store_n(&self->field, self->field + (n), __ATOMIC_RELAXED)
 
 static volatile sig_atomic_t	 draining;
 static int			*drain_fds;
@@ -55,6 +69,12 @@ static size_t			 ndrain_fds;
 static struct pollfd		*listen_pfd;	/* serve_many() */
 static int			 dead_fd = -1;
 static char			 echo_buf[ECHO_BUFSIZE];
+
+static const struct worker_args	*args;
+static struct scoreboard	*sb;
+static struct slot		*self;
+static uint64_t			 recycle_after;	/* connections; 0: never */
+static int			 recycled;
 
 /*
  * SIGQUIT: stop accepting.
@@ -108,11 +128,13 @@ worker_signals(void)
 }
 
 /*
- * "worker [192.0.2.7:57032]": an IPv4 client of the dual-stack socket is
- * shown as IPv4, not as ::ffff:192.0.2.7.  This costs no system call.
+ * A client's address for people: "192.0.2.7:57032" or "[2001:db8::7]:57032",
+ * with an IPv4 client of the dual-stack socket shown as IPv4, not as
+ * ::ffff:192.0.2.7.  No system call.
  */
 static void
-title_peer(const struct sockaddr_storage *ss, socklen_t sslen)
+format_peer(const struct sockaddr_storage *ss, socklen_t sslen, char *buf,
+    size_t len)
 {
 	const struct sockaddr_in6	*sin6 = (const void *)ss;
 	struct sockaddr_storage		 v4;
@@ -130,20 +152,109 @@ title_peer(const struct sockaddr_storage *ss, socklen_t sslen)
 	}
 	if (getnameinfo((const struct sockaddr *)ss, sslen, host, sizeof(host),
 	    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-		setproctitle("worker [busy]");
-	else if (ss->ss_family == AF_INET6)
-		setproctitle("worker [[%s]:%s]", host, serv);
+		strlcpy(buf, "?", len);
 	else
-		setproctitle("worker [%s:%s]", host, serv);
+		snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%s" :
+		    "%s:%s", host, serv);
 }
 
 static void
-title_idle(void)
+slot_enter(enum slot_state state)
 {
-	setproctitle(draining ? "worker [draining]" : "worker [idle]");
+	__atomic_store_n(&self->since, scoreboard_now(), __ATOMIC_RELAXED);
+	__atomic_store_n(&self->state, state, __ATOMIC_RELEASE);
 }
 
-/* Write all of buf; -1 if the peer went away. */
+/*
+ * Between connections.  The idle count goes up only after the slot says
+ * idle (see scoreboard.h: the count may err low, never high).
+ */
+static void
+become_idle(void)
+{
+	if (draining) {
+		slot_enter(SLOT_DRAINING);
+		setproctitle("worker [draining]");
+		return;
+	}
+	slot_enter(SLOT_IDLE);
+	__atomic_add_fetch(&sb->idle, 1, __ATOMIC_RELAXED);
+	setproctitle("worker [idle]");
+}
+
+/* Ask the master for more workers: one byte per shortage, not per client. */
+static void
+wake_master(void)
+{
+	if (__atomic_exchange_n(&sb->wake, 1, __ATOMIC_ACQ_REL) == 0)
+		(void)write(args->wake_fd, "", 1);	/* non-blocking */
+}
+
+static void
+become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
+    const uint8_t key[16])
+{
+	char	 peer[LISTEN_NAME_MAX];
+	int	 idle;
+
+	idle = __atomic_sub_fetch(&sb->idle, 1, __ATOMIC_RELAXED);
+	memcpy(&self->peer, ss, sslen);
+	memcpy(self->peer_key, key, sizeof(self->peer_key));
+	__atomic_store_n(&self->conn_in, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&self->conn_out, 0, __ATOMIC_RELAXED);
+	SLOT_ADD(connections, 1);
+	slot_enter(SLOT_BUSY);
+	format_peer(ss, sslen, peer, sizeof(peer));
+	setproctitle("worker [%s]", peer);
+	if (idle < args->conf->min_spare)
+		wake_master();
+}
+
+/*
+ * Whether this client already has max-connections-per-address others
+ * being served, by any worker.  Two of its connections accepted at the
+ * same instant may both pass: the limit errs towards serving.
+ */
+static int
+over_address_limit(const uint8_t key[16])
+{
+	uint32_t	 i, n = 0, high;
+	int		 limit = args->conf->max_conns_per_address;
+
+	if (limit == 0)
+		return 0;
+	high = __atomic_load_n(&sb->high_water, __ATOMIC_ACQUIRE);
+	for (i = 0; i < high; i++) {
+		const struct slot *s = &sb->slots[i];
+
+		if (s == self ||
+		    __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLOT_BUSY)
+			continue;
+		if (memcmp(s->peer_key, key, 16) == 0 && ++n >= (uint32_t)limit)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+refuse(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
+{
+	static int64_t	 last_warned;
+	char		 peer[LISTEN_NAME_MAX];
+	int64_t		 now = scoreboard_now();
+
+	close(fd);
+	SLOT_ADD(refused, 1);
+	if (last_warned != 0 && now - last_warned < WARN_INTERVAL * 1000)
+		return;
+	last_warned = now;
+	format_peer(ss, sslen, peer, sizeof(peer));
+	log_warnx("%s: its address has max-connections-per-address (%d) "
+	    "connections already: closed (logged once per %d s)", peer,
+	    args->conf->max_conns_per_address, WARN_INTERVAL);
+}
+
+/* Write all of buf; -1 if the peer went away or stopped reading. */
 static int
 write_all(int fd, const char *buf, size_t len)
 {
@@ -153,8 +264,12 @@ write_all(int fd, const char *buf, size_t len)
 		if ((n = write(fd, buf, len)) == -1) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EAGAIN)	/* idle-timeout */
+				SLOT_ADD(timeouts, 1);
 			return -1;
 		}
+		SLOT_ADD(conn_out, n);
+		SLOT_ADD(bytes_out, n);
 		buf += n;
 		len -= n;
 	}
@@ -174,10 +289,17 @@ echo_connection(int fd)
 	for (;;) {
 		n = read(fd, echo_buf, sizeof(echo_buf));
 		if (n > 0) {
+			SLOT_ADD(conn_in, n);
+			SLOT_ADD(bytes_in, n);
 			if (write_all(fd, echo_buf, n) == -1)
 				break;
-		} else if (n == 0 || errno != EINTR)
-			break;	/* closed, or reset: this connection only */
+		} else if (n == 0)
+			break;		/* closed */
+		else if (errno == EAGAIN) {
+			SLOT_ADD(timeouts, 1);	/* idle-timeout */
+			break;
+		} else if (errno != EINTR)
+			break;		/* reset: this connection only */
 	}
 	close(fd);
 }
@@ -191,8 +313,8 @@ echo_connection(int fd)
 static int
 accept_failed(int error)
 {
-	static time_t	 last_warned;
-	struct timespec	 now;
+	static int64_t	 last_warned;
+	int64_t		 now;
 
 	if (draining)
 		return 1;
@@ -218,13 +340,13 @@ accept_failed(int error)
 	case ENFILE:
 	case ENOBUFS:
 	case ENOMEM:
-		clock_gettime(CLOCK_MONOTONIC, &now);
+		now = scoreboard_now();
 		if (last_warned == 0 ||
-		    now.tv_sec - last_warned >= ACCEPT_WARN_INTERVAL) {
+		    now - last_warned >= WARN_INTERVAL * 1000) {
 			errno = error;
 			log_warn("accept (pausing, logged once per %d s)",
-			    ACCEPT_WARN_INTERVAL);
-			last_warned = now.tv_sec;
+			    WARN_INTERVAL);
+			last_warned = now;
 		}
 		(void)poll(NULL, 0, 100);
 		return 0;
@@ -235,12 +357,30 @@ accept_failed(int error)
 	}
 }
 
-static void
+/*
+ * One accepted connection, start to end.  Returns 1 when the worker has
+ * served its max-connections-per-worker and should make room for a new
+ * one.
+ */
+static int
 serve_accepted(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 {
-	title_peer(ss, sslen);
+	uint8_t	 key[16];
+
+	peer_key(ss, key);
+	if (over_address_limit(key)) {
+		refuse(fd, ss, sslen);
+		return 0;
+	}
+	become_busy(ss, sslen, key);
 	echo_connection(fd);
-	title_idle();
+	if (recycle_after != 0 && self->connections >= recycle_after) {
+		slot_enter(SLOT_DRAINING);
+		recycled = 1;
+		return 1;
+	}
+	become_idle();
+	return 0;
 }
 
 /* One listener: block in accept(); Linux wakes one waiting worker. */
@@ -258,7 +398,8 @@ serve_one(int lfd)
 				return;
 			continue;
 		}
-		serve_accepted(fd, &ss, sslen);
+		if (serve_accepted(fd, &ss, sslen))
+			return;
 	}
 }
 
@@ -288,7 +429,8 @@ serve_many(size_t n)
 					return;
 				continue;
 			}
-			serve_accepted(fd, &ss, sslen);
+			if (serve_accepted(fd, &ss, sslen))
+				return;
 		}
 	}
 }
@@ -297,7 +439,11 @@ void
 worker_run(const struct worker_args *wa)
 {
 	size_t	 i;
+	int	 n;
 
+	args = wa;
+	sb = wa->scoreboard;
+	self = &sb->slots[wa->slot];
 	setproctitle("worker [starting]");
 
 #if defined(HAVE_PRCTL) && defined(PR_SET_PDEATHSIG)
@@ -335,14 +481,24 @@ worker_run(const struct worker_args *wa)
 		_exit(WORKER_EXIT_SETUP);
 	}
 
+	/*
+	 * Workers started together must not all be recycled together: each
+	 * stops after N connections less a random quarter of N at most.
+	 */
+	if ((n = wa->conf->max_conns_per_worker) > 0)
+		recycle_after = n - arc4random_uniform(n / 4 + 1);
+
 	/* Only now may a SIGQUIT queued since fork() be delivered. */
 	worker_signals();
-	title_idle();
+	become_idle();
 
 	if (wa->nlisteners == 1)
 		serve_one(wa->listeners[0].fd);
 	else
 		serve_many(wa->nlisteners);
-	/* Told to drain, or a listener broke (logged): the master decides. */
-	exit(draining ? 0 : 1);
+	/*
+	 * Told to drain, or recycled: a normal end.  Otherwise a listener
+	 * broke (logged) and the master decides what follows.
+	 */
+	exit(draining || recycled ? 0 : 1);
 }

@@ -79,8 +79,11 @@ wait_for() {
 	done
 }
 
-# write_conf [LINES...]: a configuration with this test's port, pidfile
-# and a short drain-timeout, plus the given lines.
+# write_conf [LINES...]: a configuration with this test's port and
+# pidfile, plus the given lines.  Unless the lines say otherwise, the pool
+# stays at its prefork size (min-spare 0), since most tests count
+# workers, and there is no per-address limit, since every test client
+# comes from 127.0.0.1.  The pool and limit tests set both themselves.
 write_conf() {
 	{
 		echo "# written by $NAME"
@@ -91,6 +94,14 @@ write_conf() {
 		case "$*" in
 		*"listen on"*) ;;
 		*) echo "listen on 127.0.0.1 port $PORT" ;;
+		esac
+		case "$*" in
+		*min-spare*) ;;
+		*) echo "min-spare 0" ;;
+		esac
+		case "$*" in
+		*max-connections-per-address*) ;;
+		*) echo "max-connections-per-address 0" ;;
 		esac
 	} > "$CONF"
 }

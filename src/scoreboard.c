@@ -1,0 +1,61 @@
+/*
+ * The scoreboard's memory and the helpers both sides use.
+ */
+
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <string.h>
+#include <time.h>
+
+#include "scoreboard.h"
+
+/*
+ * Shared, anonymous, and mapped before the first fork: every worker
+ * sees the same pages.  Only the pages of slots in use are ever touched,
+ * so the table's size costs address space, not memory.
+ */
+struct scoreboard *
+scoreboard_create(void)
+{
+	struct scoreboard	*sb;
+
+	sb = mmap(NULL, sizeof(*sb), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sb == MAP_FAILED)
+		return NULL;
+	sb->started = scoreboard_now();
+	return sb;
+}
+
+/* Milliseconds on the monotonic clock: a vDSO call, not a system call. */
+int64_t
+scoreboard_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A client's address as 16 bytes, IPv4 in its v4-mapped form, so that
+ * one client counts as one whether it came through an IPv4 socket or
+ * the dual-stack one.
+ */
+void
+peer_key(const struct sockaddr_storage *ss, uint8_t key[16])
+{
+	const struct sockaddr_in	*sin = (const void *)ss;
+	const struct sockaddr_in6	*sin6 = (const void *)ss;
+
+	memset(key, 0, 16);
+	if (ss->ss_family == AF_INET6)
+		memcpy(key, &sin6->sin6_addr, 16);
+	else if (ss->ss_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &sin->sin_addr, 4);
+	}
+}
