@@ -213,6 +213,7 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
     struct pidfh *pfh)
 {
 	struct master	 m;
+	struct totals	 t;
 	struct pollfd	 pfd;
 	struct timespec	 ts;
 	sigset_t	 waitmask;
@@ -281,7 +282,13 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	}
 
 	pidfile_remove(m.pfh);
-	log_info("stopped");
+	scoreboard_totals(m.sb, &t);
+	log_info("stopped after %llu connections, %llu bytes in, %llu bytes "
+	    "out, %llu idle timeouts, %llu refused by "
+	    "max-connections-per-address",
+	    (unsigned long long)t.connections, (unsigned long long)t.bytes_in,
+	    (unsigned long long)t.bytes_out, (unsigned long long)t.timeouts,
+	    (unsigned long long)t.refused);
 	listeners_close(m.listeners, m.nlisteners);
 	free(m.listeners);
 	free(m.workers);

@@ -30,6 +30,30 @@ scoreboard_create(void)
 	return sb;
 }
 
+void
+scoreboard_totals(const struct scoreboard *sb, struct totals *t)
+{
+	uint32_t	 i, high;
+
+	t->connections = sb->retired_connections;
+	t->bytes_in = sb->retired_bytes_in;
+	t->bytes_out = sb->retired_bytes_out;
+	t->timeouts = sb->retired_timeouts;
+	t->refused = sb->retired_refused;
+	high = __atomic_load_n(&sb->high_water, __ATOMIC_ACQUIRE);
+	for (i = 0; i < high; i++) {
+		const struct slot *s = &sb->slots[i];
+
+		t->connections += __atomic_load_n(&s->connections,
+		    __ATOMIC_RELAXED);
+		t->bytes_in += __atomic_load_n(&s->bytes_in, __ATOMIC_RELAXED);
+		t->bytes_out += __atomic_load_n(&s->bytes_out,
+		    __ATOMIC_RELAXED);
+		t->timeouts += __atomic_load_n(&s->timeouts, __ATOMIC_RELAXED);
+		t->refused += __atomic_load_n(&s->refused, __ATOMIC_RELAXED);
+	}
+}
+
 /* Milliseconds on the monotonic clock: a vDSO call, not a system call. */
 int64_t
 scoreboard_now(void)

@@ -80,7 +80,18 @@ struct scoreboard {
 	struct slot		 slots[SCOREBOARD_SLOTS];
 };
 
+/* Everything served since the master started, by live and dead workers. */
+struct totals {
+	uint64_t		 connections;
+	uint64_t		 bytes_in;
+	uint64_t		 bytes_out;
+	uint64_t		 timeouts;
+	uint64_t		 refused;
+};
+
 struct scoreboard	*scoreboard_create(void);
+void			 scoreboard_totals(const struct scoreboard *,
+			    struct totals *);
 int64_t			 scoreboard_now(void);
 void			 peer_key(const struct sockaddr_storage *, uint8_t[16]);
 

@@ -21,8 +21,21 @@
  *	write.  With -s it half-closes after sending (so the server's side
  *	is in CLOSE_WAIT), waits for the first echoed bytes and then
  *	closes: the server's next write meets EPIPE, and SIGPIPE.
+ *   echotest hold    -p PORT [-H HOST] [-c CONNS]
+ *	Opens C connections at once and keeps every one of them open
+ *	until each has had one round trip: with a server that serves one
+ *	connection per worker, all C must be served at the same time.
+ *   echotest idle    -p PORT [-H HOST]
+ *	Connects and sends nothing; succeeds when the server closes the
+ *	connection before the deadline.
+ *   echotest noread  -p PORT [-H HOST]
+ *	Sends without ever reading; succeeds when the server gives up on
+ *	the connection before the deadline.
  *   echotest freeport [-H HOST]
  *	Prints a TCP port that is free on HOST now.
+ *
+ * -B ADDR binds each connection's local end to ADDR first (another
+ * loopback address stands for another client).
  *
  * Every mode checks each byte, has a deadline (-t SECONDS, default 20)
  * and exits 0 only if nothing went wrong.  Data comes from a generator
@@ -73,6 +86,7 @@ struct conn {
 };
 
 static const char	*host = "127.0.0.1";
+static const char	*source;		/* -B */
 static const char	*port;
 static int		 timeout_s = 20;
 static int		 verbose;
@@ -148,6 +162,26 @@ conn_fail(struct conn *c, const char *what, int error)
 	c->done = 1;
 }
 
+/* With -B: the local address a connection comes from. */
+static int
+bind_source(int fd, int family)
+{
+	struct addrinfo	 hints, *res;
+	int		 error;
+
+	if (source == NULL)
+		return 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST;
+	if ((error = getaddrinfo(source, "0", &hints, &res)) != 0)
+		errx(2, "-B %s: %s", source, gai_strerror(error));
+	error = bind(fd, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return error;
+}
+
 static void
 conn_start(struct conn *c, const struct addrinfo *ai, size_t total,
     uint64_t seed)
@@ -159,6 +193,10 @@ conn_start(struct conn *c, const struct addrinfo *ai, size_t total,
 	c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (c->fd == -1) {
 		conn_fail(c, "socket", errno);
+		return;
+	}
+	if (bind_source(c->fd, ai->ai_family) == -1) {
+		conn_fail(c, "bind -B", errno);
 		return;
 	}
 	if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0)
@@ -251,7 +289,7 @@ conn_recv(struct conn *c, int halfclose)
  */
 static int
 run_conns(const struct addrinfo *ai, int n, size_t total, int halfclose,
-    int64_t deadline)
+    int hold, int64_t deadline)
 {
 	struct conn	*c;
 	struct pollfd	*pfd;
@@ -312,8 +350,10 @@ run_conns(const struct addrinfo *ai, int n, size_t total, int halfclose,
 			/*
 			 * Close as soon as it is complete: a preforked
 			 * server's worker is busy until the client closes.
+			 * (Unless holding: then every connection stays.)
 			 */
-			if (c[i].done && c[i].fd != -1) {
+			if (c[i].done && c[i].fd != -1 &&
+			    (!hold || c[i].failed)) {
 				close(c[i].fd);
 				c[i].fd = -1;
 			}
@@ -336,7 +376,7 @@ mode_echo(int nconns, size_t nbytes, int halfclose)
 	struct addrinfo	*ai = resolve();
 	int		 failed;
 
-	failed = run_conns(ai, nconns, nbytes, halfclose,
+	failed = run_conns(ai, nconns, nbytes, halfclose, 0,
 	    now_ms() + (int64_t)timeout_s * 1000);
 	freeaddrinfo(ai);
 	printf("echo: %d connections of %zu bytes%s, %d failed\n", nconns,
@@ -352,7 +392,7 @@ mode_load(const char *stopfile, int nconns)
 	int64_t		 hard_deadline = now_ms() + (int64_t)timeout_s * 1000;
 
 	while (!file_exists(stopfile) && now_ms() < hard_deadline) {
-		failed += run_conns(ai, nconns, 32, 0, now_ms() + 5000);
+		failed += run_conns(ai, nconns, 32, 0, 0, now_ms() + 5000);
 		attempted += nconns;
 	}
 	freeaddrinfo(ai);
@@ -455,6 +495,89 @@ mode_session(const char *stopfile, const char *readyfile,
 }
 
 static int
+mode_hold(int nconns)
+{
+	struct addrinfo	*ai = resolve();
+	int		 failed;
+
+	failed = run_conns(ai, nconns, 64, 0, 1,
+	    now_ms() + (int64_t)timeout_s * 1000);
+	freeaddrinfo(ai);
+	printf("hold: %d of %d connections served at once\n",
+	    nconns - failed, nconns);
+	return failed == 0 ? 0 : 1;
+}
+
+/* One blocking connection, or exit. */
+static int
+connect_one(void)
+{
+	struct addrinfo	*ai = resolve();
+	int		 fd;
+
+	if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) == -1)
+		err(2, "socket");
+	if (bind_source(fd, ai->ai_family) == -1)
+		err(2, "bind -B %s", source);
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+		err(1, "connect");
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static int
+mode_idle(void)
+{
+	struct pollfd	 pfd;
+	char		 buf[64];
+	int64_t		 start = now_ms();
+	ssize_t		 n;
+
+	pfd.fd = connect_one();
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, timeout_s * 1000) <= 0) {
+		printf("idle: still open after %d s\n", timeout_s);
+		return 1;
+	}
+	n = recv(pfd.fd, buf, sizeof(buf), 0);
+	printf("idle: closed by the server after %lld ms (%s)\n",
+	    (long long)(now_ms() - start), n == 0 ? "EOF" :
+	    n < 0 ? strerror(errno) : "data?");
+	return n > 0 ? 1 : 0;
+}
+
+static int
+mode_noread(void)
+{
+	char	 buf[CHUNK];
+	int64_t	 start = now_ms(), deadline = start + timeout_s * 1000;
+	size_t	 sent = 0;
+	ssize_t	 n;
+	int	 fd = connect_one();
+
+	memset(buf, 'n', sizeof(buf));
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1)
+		err(2, "fcntl");
+	while (now_ms() < deadline) {
+		n = send(fd, buf, sizeof(buf), MSG_NOSIGNAL);
+		if (n > 0) {
+			sent += n;
+			continue;
+		}
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			printf("noread: the server gave up after %lld ms and "
+			    "%zu bytes (%s)\n", (long long)(now_ms() - start),
+			    sent, strerror(errno));
+			return 0;
+		}
+		poll(NULL, 0, 20);
+	}
+	printf("noread: still open after %d s, %zu bytes sent\n", timeout_s,
+	    sent);
+	return 1;
+}
+
+static int
 mode_reset(size_t nbytes, int plainclose)
 {
 	struct addrinfo	*ai = resolve();
@@ -539,11 +662,12 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: echotest echo -p port [-H host] [-n bytes] [-c conns] "
-	    "[-s] [-t secs]\n"
+	    "[-s] [-t secs] [-B source]\n"
 	    "       echotest load -p port -f stopfile [-H host] [-c conns]\n"
 	    "       echotest session -p port -f stopfile [-r readyfile] "
 	    "[-m markfile]\n"
 	    "       echotest reset -p port [-H host] [-n bytes] [-s]\n"
+	    "       echotest hold|idle|noread -p port [-H host] [-c conns]\n"
 	    "       echotest freeport [-H host]\n");
 	exit(2);
 }
@@ -560,8 +684,11 @@ main(int argc, char *argv[])
 		usage();
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "c:f:H:m:n:p:r:st:v")) != -1) {
+	while ((ch = getopt(argc, argv, "B:c:f:H:m:n:p:r:st:v")) != -1) {
 		switch (ch) {
+		case 'B':
+			source = optarg;
+			break;
 		case 'c':
 			nconns = strtonum(optarg, 1, 100000, &errstr);
 			if (errstr != NULL)
@@ -613,6 +740,12 @@ main(int argc, char *argv[])
 		return mode_echo(nconns, nbytes, halfclose);
 	if (strcmp(mode, "reset") == 0)
 		return mode_reset(nbytes, halfclose);
+	if (strcmp(mode, "hold") == 0)
+		return mode_hold(nconns);
+	if (strcmp(mode, "idle") == 0)
+		return mode_idle();
+	if (strcmp(mode, "noread") == 0)
+		return mode_noread();
 	if (strcmp(mode, "load") == 0 && stopfile != NULL)
 		return mode_load(stopfile, nconns);
 	if (strcmp(mode, "session") == 0 && stopfile != NULL)
