@@ -44,6 +44,8 @@ struct worker_args {
  * the same way.
  */
 #define WORKER_EXIT_SETUP	3
+/* A worker that has served max-connections-per-worker exits with this. */
+#define WORKER_EXIT_RECYCLED	4
 
 /* daemon.c */
 void	daemonize(void);

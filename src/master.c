@@ -121,9 +121,8 @@ master_title(const struct master *m)
 	if (m->stop != RUNNING)
 		setproctitle("master [stopping] %s", m->conf->path);
 	else
-		setproctitle("master [gen %u, %d worker%s] %s", m->generation,
-		    m->conf->prefork, m->conf->prefork == 1 ? "" : "s",
-		    m->conf->path);
+		setproctitle("master [gen %u, %zu worker%s] %s", m->generation,
+		    m->nworkers, m->nworkers == 1 ? "" : "s", m->conf->path);
 }
 
 /*
@@ -197,13 +196,12 @@ reload(struct master *m, int64_t now)
 	    "socket%s", m->generation, conf->prefork, nls, nls == 1 ? "" : "s");
 }
 
-/* Empty the wake pipe, and let workers write to it again. */
+/* Empty the wake pipe. */
 static void
 drain_wake_pipe(struct master *m)
 {
 	char	 buf[64];
 
-	__atomic_store_n(&m->sb->wake, 0, __ATOMIC_RELEASE);
 	while (read(m->wake[0], buf, sizeof(buf)) > 0)
 		;
 }
@@ -264,6 +262,11 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 				log_info("stopping: reload ignored");
 		}
 		pool_enforce_deadlines(&m, now);
+		/*
+		 * Workers may ask again from here on: whatever made them ask
+		 * before is seen by this look at the pool.
+		 */
+		__atomic_store_n(&m.sb->wake, 0, __ATOMIC_RELEASE);
 		if (m.stop == RUNNING)
 			pool_adjust(&m, now);
 		else if (pool_count(&m, 0) == 0)

@@ -54,6 +54,9 @@ struct master {
 
 	/* Growing and shrinking: see pool_adjust() in pool.c. */
 	int			 more_to_start;	/* a batch was cut short */
+	size_t			 growth_step;	/* workers started last */
+	size_t			 nworkers;	/* serving, current generation */
+	int64_t			 fork_failed_logged;
 	int64_t			 last_growth;
 	int64_t			 next_retire;
 	int			 at_max_workers;

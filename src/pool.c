@@ -56,8 +56,9 @@
 /* Shrinking: see the top of this file. */
 #define RETIRE_HOLDOFF_MS	1000
 #define RETIRE_INTERVAL_MS	500
-/* "max-workers reached" is logged this often at most. */
+/* "max-workers reached" and failed forks are logged this often at most. */
 #define MAX_WORKERS_LOG_MS	60000
+#define FORK_FAILED_LOG_MS	60000
 
 int
 pool_init(struct master *m)
@@ -190,9 +191,19 @@ spawn_worker(struct master *m, int64_t now)
 
 	switch (pid = fork()) {
 	case -1:
-		log_warn("fork");
+		/*
+		 * A process limit (RLIMIT_NPROC, pid_max, a cgroup's) or
+		 * memory: not a broken worker, so not a start-up failure.
+		 * The pool stays as it is and tries again in a second.
+		 */
+		if (m->fork_failed_logged == 0 ||
+		    now - m->fork_failed_logged >= FORK_FAILED_LOG_MS) {
+			log_warn("fork (the pool stays at %zu workers; logged "
+			    "once a minute at most)", pool_count(m, 1));
+			m->fork_failed_logged = now;
+		}
 		__atomic_store_n(&slot->state, SLOT_FREE, __ATOMIC_RELEASE);
-		start_failed(m, now, "cannot fork a worker");
+		m->next_start = now + 1000;
 		return -1;
 	case 0:
 		/* The pidfile's lock belongs to the master alone. */
@@ -241,11 +252,22 @@ signal_worker(struct worker *w, int sig, enum worker_state state,
 	w->deadline = deadline;
 }
 
-/* Tell up to n idle workers of the current generation to stop. */
+/* The master's title shows the pool's size: no system call, argv memory. */
 static void
+set_count(struct master *m, size_t n)
+{
+	if (n != m->nworkers) {
+		m->nworkers = n;
+		master_title(m);
+	}
+}
+
+/* Tell up to n idle workers of the current generation to stop. */
+static size_t
 retire_idle(struct master *m, size_t n, int64_t now)
 {
 	uint32_t	 i;
+	size_t		 retired = 0;
 
 	/* From the top, so that the scoreboard's used part shrinks. */
 	for (i = m->high_water; i-- > 0 && n > 0;) {
@@ -259,7 +281,9 @@ retire_idle(struct master *m, size_t n, int64_t now)
 		signal_worker(w, SIGQUIT, W_DRAINING,
 		    now + (int64_t)m->conf->drain_timeout * 1000);
 		n--;
+		retired++;
 	}
+	return retired;
 }
 
 static void
@@ -315,12 +339,26 @@ pool_adjust(struct master *m, int64_t now)
 
 	if (total < (size_t)conf->prefork)
 		want = conf->prefork - total;
-	if (spare < (size_t)conf->min_spare + 1) {
-		/* Short of spares: every queued client wants a worker too. */
+	if (conf->min_spare > 0 && spare < (size_t)conf->min_spare + 1) {
+		/*
+		 * Short of spares: every queued client wants a worker too.
+		 * (With min-spare 0 the pool is fixed at prefork, as in
+		 * Stevens' model.)
+		 */
 		need = conf->min_spare + accept_queue_length(m);
 		if (need > spare && need - spare > want)
 			want = need - spare;
 	}
+	/*
+	 * The accept queue shows only the clients whose handshake is done;
+	 * in a burst many more are on their way.  A pool still short of
+	 * spares after a round of starts doubles its next round.
+	 */
+	if (spare < (size_t)conf->min_spare && m->growth_step > 0) {
+		if (want < m->growth_step * 2)
+			want = m->growth_step * 2;
+	} else if (spare >= (size_t)conf->min_spare)
+		m->growth_step = 0;
 	room = total < (size_t)conf->max_workers ?
 	    conf->max_workers - total : 0;
 	if (want > room) {
@@ -331,23 +369,28 @@ pool_adjust(struct master *m, int64_t now)
 
 	m->more_to_start = 0;
 	if (want > 0) {
+		size_t	 started = 0;
+
 		if (m->start_failures > 0)
 			want = 1;	/* a probe */
 		else if (want > START_BATCH) {
 			want = START_BATCH;
 			m->more_to_start = 1;
 		}
-		while (want > 0 && now >= m->next_start &&
+		while (started < want && now >= m->next_start &&
 		    m->stop == RUNNING) {
 			if (spawn_worker(m, now) == -1)
 				break;
-			want--;
+			started++;
 			if (m->start_failures > 0) {
 				m->next_start = now + START_FAILURE_MS;
 				break;
 			}
 		}
+		if (started > 0)
+			m->growth_step = started;
 		m->last_growth = now;
+		set_count(m, total + started);
 		return;
 	}
 
@@ -358,9 +401,10 @@ pool_adjust(struct master *m, int64_t now)
 
 		if (surplus > total - conf->prefork)
 			surplus = total - conf->prefork;
-		retire_idle(m, (surplus + 1) / 2, now);
+		total -= retire_idle(m, (surplus + 1) / 2, now);
 		m->next_retire = now + RETIRE_INTERVAL_MS;
 	}
+	set_count(m, total);
 }
 
 static void
@@ -391,7 +435,8 @@ is_start_failure(int status, int64_t age)
 		return WTERMSIG(status) != SIGKILL &&
 		    WTERMSIG(status) != SIGTERM &&
 		    WTERMSIG(status) != SIGINT;
-	return WIFEXITED(status) && WEXITSTATUS(status) != 0;
+	return WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
+	    WEXITSTATUS(status) != WORKER_EXIT_RECYCLED;
 }
 
 /*
@@ -435,7 +480,8 @@ pool_reap(struct master *m, int64_t now)
 		if (w->state != W_SERVING || m->stop != RUNNING)
 			log_debug("worker %ld (generation %u) %s", (long)pid,
 			    w->generation, how);
-		else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		else if (WIFEXITED(status) &&
+		    WEXITSTATUS(status) == WORKER_EXIT_RECYCLED)
 			log_debug("worker %ld (generation %u) recycled after "
 			    "max-connections-per-worker", (long)pid,
 			    w->generation);

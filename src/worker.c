@@ -500,5 +500,7 @@ worker_run(const struct worker_args *wa)
 	 * Told to drain, or recycled: a normal end.  Otherwise a listener
 	 * broke (logged) and the master decides what follows.
 	 */
-	exit(draining || recycled ? 0 : 1);
+	if (recycled)
+		exit(WORKER_EXIT_RECYCLED);
+	exit(draining ? 0 : 1);
 }

@@ -15,9 +15,12 @@
  *                    each, as accept(2) says they may; later calls work.
  *   fail-setresuid   setresuid() fails with EPERM: the privilege drop
  *                    of every worker fails.
+ *   fail-fork-after  the first ECHOD_FAULT_FORKS fork() calls work, later
+ *                    ones fail with EAGAIN, as at a process limit; each
+ *                    attempt is counted in ECHOD_FAULT_DIR.
  *
- * Only workers call these, so the master runs unharmed and its handling
- * of the failing workers is what the tests see.
+ * Only workers call accept() and setresuid(), and only the master
+ * fork(), so the tests see how the master handles the failures.
  */
 
 #include <sys/types.h>
@@ -39,22 +42,49 @@ fault_is(const char *name)
 	return fault != NULL && strcmp(fault, name) == 0;
 }
 
-/* This worker's number among all workers started, from 0. */
+/* Count one more event in ECHOD_FAULT_DIR; returns its number, from 0. */
 static long
-worker_number(void)
+count_event(void)
 {
-	static long	 number = -1;
 	const char	*dir = getenv("ECHOD_FAULT_DIR");
 	char		 path[4096];
+	long		 number;
 
-	if (number >= 0 || dir == NULL)
-		return number;
+	if (dir == NULL)
+		return -1;
 	for (number = 0; number < 100000; number++) {
 		snprintf(path, sizeof(path), "%s/%ld", dir, number);
 		if (mkdir(path, 0700) == 0)
 			break;
 	}
 	return number;
+}
+
+/* This worker's number among all workers started, from 0. */
+static long
+worker_number(void)
+{
+	static long	 number = -1;
+
+	if (number < 0)
+		number = count_event();
+	return number;
+}
+
+pid_t
+fork(void)
+{
+	static pid_t	(*real_fork)(void);
+	const char	*forks = getenv("ECHOD_FAULT_FORKS");
+
+	if (fault_is("fail-fork-after") && forks != NULL &&
+	    count_event() >= atol(forks)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (real_fork == NULL)
+		real_fork = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");
+	return real_fork();
 }
 
 int

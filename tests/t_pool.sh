@@ -38,6 +38,21 @@ ok "shrinking retires idle workers only"
 kill -TERM "$(master_pid)"
 wait_for 5 "echod to stop" eval '! pidfile_ready'
 
+# min-spare 0: a fixed pool, Stevens' model: 2 workers serve 2 of 10
+# held clients, and the pool does not grow.
+: > "$LOG"
+write_conf "prefork 2" "min-spare 0"
+WANT_WORKERS=2 start_echod
+if "$ECHOTEST" hold -p "$PORT" -c 10 -t 3 >"$T/fixed.out" 2>&1; then
+	fail "a fixed pool of 2 served 10 held clients"
+fi
+grep -q "hold: 2 of 10 connections served at once" "$T/fixed.out" ||
+    fail "fixed pool: $(tail -n 1 "$T/fixed.out")"
+[ "$(nworkers)" -eq 2 ] || fail "the fixed pool grew to $(nworkers)"
+ok "min-spare 0: a fixed pool of prefork workers"
+kill -TERM "$(master_pid)"
+wait_for 5 "echod to stop" eval '! pidfile_ready'
+
 # At max-workers: the fifth client waits in the backlog until a worker
 # is free; that is logged, with a count.
 : > "$LOG"

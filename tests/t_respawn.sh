@@ -44,6 +44,31 @@ log_has "workers keep failing at start-up; giving up" ||
 [ "$STARTS" -eq 13 ] || fail "$STARTS starts, want 3 healthy + 10 failures"
 ok "one failing slot beside 3 healthy workers: throttled, then fatal"
 
+# A fork that fails (a process limit) is not a worker that fails: the
+# master keeps what it has, serves with it, and tries again each second,
+# past the 10 failures after which a failing worker makes it give up.
+: > "$LOG"
+mkdir "$T/forks"
+write_conf "prefork 4"
+env ECHOD_FAULT=fail-fork-after ECHOD_FAULT_FORKS=2 ECHOD_FAULT_DIR="$T/forks" \
+    LD_PRELOAD="$FAULTSHIM" "$ECHOD" -d -v -f "$CONF" >>"$LOG" 2>&1 &
+BG_PIDS="$BG_PIDS $!"
+m=$!
+wait_for 10 "the failed fork logged" \
+    log_has "fork \(the pool stays at 2 workers; logged once a minute at most\): Resource temporarily unavailable"
+"$ECHOTEST" echo -p "$PORT" -n 65536 -c 4 || fail "no echo with 2 of 4 workers"
+attempts() {
+	[ "$(ls "$T/forks" | wc -l)" -ge 14 ]
+}
+wait_for 30 "12 failed forks" attempts
+alive "$m" || fail "the master gave up on failed forks"
+log_has "giving up" && fail "failed forks taken for failing workers"
+[ "$(nworkers "$m")" -eq 2 ] || fail "$(nworkers "$m") workers, want 2"
+[ "$(grep -c "the pool stays at" "$LOG")" -eq 1 ] || fail "not rate-limited"
+ok "failed forks: 2 workers serve, retried each second, logged once, no giving up"
+kill -TERM "$m"
+wait_for 5 "echod to stop" exited "$m"
+
 # A worker that cannot drop its privileges stops echod at once.
 if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 	write_conf "prefork 2" "user nobody"
