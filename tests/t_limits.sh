@@ -30,6 +30,32 @@ log_has "stopped after [0-9]+ connections, [0-9]+ bytes in, [0-9]+ bytes out, 3 
     fail "want 3 idle timeouts counted: $(grep stopped "$LOG")"
 ok "3 idle timeouts counted"
 
+# Bounded memory: a client that never reads fills the kernel's buffers,
+# not the worker.  One worker, warmed up first (echo, then a timeout),
+# so that its peak resident size (VmHWM: nothing between two looks can
+# hide) no longer grows from code and buffer pages touched the first
+# time; then megabytes from a client that never reads add nothing.
+: > "$LOG"
+write_conf "prefork 1" "idle-timeout 1"
+WANT_WORKERS=1 start_echod
+w=$(workers)
+"$ECHOTEST" echo -p "$PORT" -n 1048576 || fail "warm-up echo"
+"$ECHOTEST" idle -p "$PORT" -t 10 >/dev/null || fail "warm-up timeout"
+"$ECHOTEST" noread -p "$PORT" -t 10 >/dev/null || fail "warm-up noread"
+peak() {
+	awk '/^VmHWM:/ { print $2 }' "/proc/$w/status"
+}
+before=$(peak)
+for i in 1 2 3; do
+	"$ECHOTEST" noread -p "$PORT" -t 10 || fail "noread $i"
+done
+[ "$(workers)" = "$w" ] || fail "the worker changed"
+[ "$(peak)" -le $((before + 16)) ] ||
+    fail "the worker's peak memory grew from $before to $(peak) KiB"
+ok "3 clients that never read: the worker's peak memory stayed at $(peak) KiB"
+kill -TERM "$(master_pid)"
+wait_for 5 "echod to stop" eval '! pidfile_ready'
+
 # max-connections-per-address 2: a third connection from 127.0.0.1 is
 # closed at once; 127.0.0.2 is another client.
 : > "$LOG"
