@@ -41,6 +41,8 @@ struct parser {
 	struct config	*conf;
 	int		 user_line;	/* where "user" was, 0 if nowhere */
 	int		 group_line;
+	int		 control_socket_line;
+	int		 control_group_line;
 };
 
 struct keyword {
@@ -64,6 +66,8 @@ static int	parse_user(struct parser *, const struct keyword *, int,
 static int	parse_group(struct parser *, const struct keyword *, int,
 		    char **);
 static int	parse_syslog(struct parser *, const struct keyword *, int,
+		    char **);
+static int	parse_control(struct parser *, const struct keyword *, int,
 		    char **);
 
 #define INT_FIELD(f)	offsetof(struct config, f)
@@ -92,6 +96,7 @@ static const struct keyword keywords[] = {
 	{ "user",		1,	parse_user,	0, 0, 0 },
 	{ "group",		1,	parse_group,	0, 0, 0 },
 	{ "syslog",		2,	parse_syslog,	0, 0, 0 },
+	{ "control",		2,	parse_control,	0, 0, 0 },
 };
 #define NKEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))
 
@@ -144,7 +149,9 @@ config_new(void)
 	conf->max_conns_per_address = DEFAULT_MAX_PER_ADDRESS;
 	conf->drain_timeout = DEFAULT_DRAIN_TIMEOUT;
 	conf->syslog_facility = LOG_DAEMON;
-	if ((conf->pidfile = strdup(DEFAULT_PIDFILE)) == NULL) {
+	if ((conf->pidfile = strdup(DEFAULT_PIDFILE)) == NULL ||
+	    (conf->control_path = strdup(DEFAULT_CONTROL)) == NULL) {
+		free(conf->pidfile);
 		free(conf);
 		return NULL;
 	}
@@ -161,6 +168,8 @@ config_free(struct config *conf)
 	free(conf->pidfile);
 	free(conf->user);
 	free(conf->group);
+	free(conf->control_path);
+	free(conf->control_group);
 	free(conf);
 }
 
@@ -410,6 +419,48 @@ parse_syslog(struct parser *p, const struct keyword *kw, int argc,
 	return perror_at(p, "syslog: unknown facility \"%s\"", argv[2]);
 }
 
+/* control socket PATH, control group NAME */
+static int
+parse_control(struct parser *p, const struct keyword *kw, int argc,
+    char **argv)
+{
+	struct group	*gr;
+	int		*line;
+
+	(void)kw;
+	(void)argc;
+	if (strcmp(argv[1], "socket") == 0)
+		line = &p->control_socket_line;
+	else if (strcmp(argv[1], "group") == 0)
+		line = &p->control_group_line;
+	else
+		return perror_at(p, "control: expected \"control socket "
+		    "PATH\" or \"control group NAME\"");
+	if (*line != 0)
+		return perror_at(p, "control %s: already set on line %d",
+		    argv[1], *line);
+	*line = p->line;
+
+	if (line == &p->control_socket_line) {
+		/* A UNIX socket's path must fit in sun_path. */
+		if (argv[2][0] != '/' || strlen(argv[2]) >= 100)
+			return perror_at(p, "control socket: \"%s\" is not "
+			    "an absolute path of under 100 bytes", argv[2]);
+		free(p->conf->control_path);
+		if ((p->conf->control_path = strdup(argv[2])) == NULL)
+			return perror_at(p, "out of memory");
+		return 0;
+	}
+	errno = 0;
+	if ((gr = getgrnam(argv[2])) == NULL)
+		return perror_at(p, "control group: unknown group \"%s\"",
+		    argv[2]);
+	if ((p->conf->control_group = strdup(argv[2])) == NULL)
+		return perror_at(p, "out of memory");
+	p->conf->control_gid = gr->gr_gid;
+	return 0;
+}
+
 const char *
 facility_name(int facility)
 {
@@ -498,8 +549,12 @@ parse_line(struct parser *p, char *line, int *seen)
 	if (keywords[i].nargs >= 0 && n - 1 > keywords[i].nargs)
 		return perror_at(p, "%s: unexpected \"%s\"", words[0],
 		    words[keywords[i].nargs + 1]);
-	/* Every keyword but "listen" may be given once. */
-	if (keywords[i].parse != parse_listen) {
+	/*
+	 * Every keyword but "listen" may be given once ("control" checks
+	 * each of its two forms itself).
+	 */
+	if (keywords[i].parse != parse_listen &&
+	    keywords[i].parse != parse_control) {
 		if (seen[i] != 0)
 			return perror_at(p, "%s: already set on line %d",
 			    words[0], seen[i]);

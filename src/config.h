@@ -33,6 +33,7 @@
 #endif
 #define DEFAULT_CONFIG	SYSCONFDIR "/echod.conf"
 #define DEFAULT_PIDFILE	RUNSTATEDIR "/echod.pid"
+#define DEFAULT_CONTROL	RUNSTATEDIR "/echod.sock"
 
 /* Wide enough for "[ffff:...:ffff%ifname]:65535". */
 #define LISTEN_NAME_MAX	96
@@ -69,6 +70,9 @@ struct config {
 	uid_t			 uid;
 	gid_t			 gid;
 	int			 drain_timeout;	/* seconds */
+	char			*control_path;	/* echodctl's socket */
+	char			*control_group;	/* NULL: root only */
+	gid_t			 control_gid;
 	int			 syslog_facility;
 };
 

@@ -25,8 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "echod.h"
 #include "log.h"
+#include "master.h"
 
 extern char	**environ;
 
@@ -43,6 +43,7 @@ main(int argc, char *argv[])
 	struct config	*conf;
 	struct listener	*ls;
 	struct pidfh	*pfh;
+	struct control	 ctl;
 	const char	*conffile = DEFAULT_CONFIG;
 	char		 err[1024], cwd[PATH_MAX], abspath[PATH_MAX];
 	size_t		 nls;
@@ -146,6 +147,11 @@ main(int argc, char *argv[])
 		pidfile_remove(pfh);
 		exit(1);
 	}
+	if (control_open(&ctl, conf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", getprogname(), err);
+		pidfile_remove(pfh);
+		exit(1);
+	}
 
 	if (!debug) {
 		daemonize();
@@ -154,5 +160,5 @@ main(int argc, char *argv[])
 	if (pidfile_write(pfh) == -1)
 		log_warn("pidfile %s", conf->pidfile);
 
-	return master_run(conf, ls, nls, pfh);
+	return master_run(conf, ls, nls, pfh, &ctl);
 }

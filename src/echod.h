@@ -16,6 +16,7 @@
 #include "config.h"
 
 struct pidfh;
+struct control;
 
 /* A bound, listening socket, shared by the master and its workers. */
 struct listener {
@@ -58,7 +59,7 @@ void	listeners_close(struct listener *, size_t);
 /* master.c */
 void	master_block_signals(void);
 int	master_run(struct config *, struct listener *, size_t,
-	    struct pidfh *);
+	    struct pidfh *, struct control *);
 
 /* privdrop.c */
 int	privdrop_applies(const struct config *);

@@ -152,27 +152,32 @@ begin_stop(struct master *m, int fast, const char *why, int64_t now)
  * generation of workers starts, and the old one finishes its connections.
  * Any failure leaves the running configuration and workers untouched.
  */
-static void
-reload(struct master *m, int64_t now)
+int
+master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 {
 	struct config	*conf;
 	struct listener	*ls;
 	size_t		 nls;
-	char		 err[1024];
 
 	log_info("reloading %s", m->conf->path);
-	if ((conf = config_load(m->conf->path, err, sizeof(err))) == NULL ||
+	if ((conf = config_load(m->conf->path, err, errlen)) == NULL ||
 	    listeners_open(conf, m->listeners, m->nlisteners, &ls, &nls, err,
-	    sizeof(err)) == -1) {
+	    errlen) == -1) {
 		log_warnx("reload failed: %s; still serving generation %u "
 		    "with the previous configuration", err, m->generation);
 		config_free(conf);
-		return;
+		return -1;
 	}
 	if (strcmp(conf->pidfile, m->conf->pidfile) != 0)
 		log_warnx("pidfile %s: a new pidfile takes effect only at the "
 		    "next start; still using %s", conf->pidfile,
 		    m->conf->pidfile);
+	if (strcmp(conf->control_path, m->conf->control_path) != 0 ||
+	    conf->control_gid != m->conf->control_gid ||
+	    (conf->control_group == NULL) != (m->conf->control_group == NULL))
+		log_warnx("control socket %s: a new control socket takes "
+		    "effect only at the next start; still using %s",
+		    conf->control_path, m->conf->control_path);
 	if (conf->user != NULL && !privdrop_applies(conf))
 		log_warnx("not running as root: user %s is ignored",
 		    conf->user);
@@ -194,6 +199,7 @@ reload(struct master *m, int64_t now)
 	master_title(m);
 	log_info("reloaded: generation %u, %d workers, %zu listening "
 	    "socket%s", m->generation, conf->prefork, nls, nls == 1 ? "" : "s");
+	return 0;
 }
 
 /* Empty the wake pipe. */
@@ -208,24 +214,27 @@ drain_wake_pipe(struct master *m)
 
 int
 master_run(struct config *conf, struct listener *ls, size_t nls,
-    struct pidfh *pfh)
+    struct pidfh *pfh, struct control *ctl)
 {
 	struct master	 m;
 	struct totals	 t;
-	struct pollfd	 pfd;
+	struct pollfd	 pfd[1 + 1 + CONTROL_CLIENTS_MAX];
 	struct timespec	 ts;
 	sigset_t	 waitmask;
-	int64_t		 now, wait;
-	size_t		 i;
+	int64_t		 now, wait, ctl_deadline;
+	size_t		 i, nctl = 0;
+	char		 err[1024];
 
 	memset(&m, 0, sizeof(m));
 	m.conf = conf;
 	m.listeners = ls;
 	m.nlisteners = nls;
 	m.pfh = pfh;
+	m.ctl = *ctl;
 	m.generation = 1;
 	master_install_handlers(&waitmask);
 	if (pool_init(&m) == -1) {
+		control_close(&m.ctl);
 		pidfile_remove(pfh);
 		return 1;
 	}
@@ -240,12 +249,13 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		    conf->user);
 	master_title(&m);
 
-	pfd.fd = m.wake[0];
-	pfd.events = POLLIN;
-	pfd.revents = 0;
+	/* pfd[0]: the wake pipe; then the control socket and its clients. */
+	pfd[0].fd = m.wake[0];
+	pfd[0].events = POLLIN;
+	pfd[0].revents = 0;
 	for (;;) {
 		now = scoreboard_now();
-		if (pfd.revents & POLLIN)
+		if (pfd[0].revents & POLLIN)
 			drain_wake_pipe(&m);
 		if (got_sigchld) {
 			got_sigchld = 0;
@@ -257,10 +267,11 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		if (got_sighup) {
 			got_sighup = 0;
 			if (m.stop == RUNNING)
-				reload(&m, now);
+				master_reload(&m, now, err, sizeof(err));
 			else
 				log_info("stopping: reload ignored");
 		}
+		control_service(&m, pfd + 1, nctl, now);
 		pool_enforce_deadlines(&m, now);
 		/*
 		 * Workers may ask again from here on: whatever made them ask
@@ -272,18 +283,26 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		else if (pool_count(&m, 0) == 0)
 			break;
 
-		if ((wait = pool_next_wakeup(&m, now)) >= 0) {
+		nctl = control_pollfds(&m.ctl, pfd + 1, now, &ctl_deadline);
+		wait = pool_next_wakeup(&m, now);
+		if (ctl_deadline != INT64_MAX && (wait < 0 ||
+		    ctl_deadline - now < wait))
+			wait = ctl_deadline > now ? ctl_deadline - now : 0;
+		if (wait >= 0) {
 			ts.tv_sec = wait / 1000;
 			ts.tv_nsec = (wait % 1000) * 1000000;
 		}
-		pfd.revents = 0;
-		if (ppoll(&pfd, 1, wait >= 0 ? &ts : NULL, &waitmask) == -1) {
+		pfd[0].revents = 0;
+		if (ppoll(pfd, 1 + nctl, wait >= 0 ? &ts : NULL, &waitmask) ==
+		    -1) {
 			if (errno != EINTR)
 				fatal("ppoll");
-			pfd.revents = 0;
+			for (i = 0; i < 1 + nctl; i++)
+				pfd[i].revents = 0;
 		}
 	}
 
+	control_close(&m.ctl);
 	pidfile_remove(m.pfh);
 	scoreboard_totals(m.sb, &t);
 	log_info("stopped after %llu connections, %llu bytes in, %llu bytes "

@@ -7,7 +7,10 @@
 #define ECHOD_MASTER_H
 
 #include <sys/types.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
+#include <poll.h>
 #include <stdint.h>
 
 #include "echod.h"
@@ -28,6 +31,27 @@ struct worker {
 	int64_t			 deadline;	/* draining, stopping: ms */
 };
 
+/* A client of the control socket (control.c). */
+#define CONTROL_CLIENTS_MAX	16
+
+struct control_client {
+	int			 fd;		/* -1: free */
+	int			 root;		/* may change things */
+	int			 answered;	/* out holds the answer */
+	unsigned int		 reload_generation; /* awaited, or 0 */
+	int64_t			 deadline;	/* ms */
+	char			 in[128];
+	size_t			 inlen;
+	char			*out;
+	size_t			 outlen, outoff, outcap;
+};
+
+struct control {
+	int			 fd;		/* listening; -1: none */
+	char			 path[108];
+	struct control_client	 clients[CONTROL_CLIENTS_MAX];
+};
+
 enum stop_mode {
 	RUNNING,
 	STOP_GRACEFUL,
@@ -46,6 +70,7 @@ struct master {
 	enum stop_mode		 stop;
 	int			 exit_status;
 	int			 wake[2];	/* workers ask for workers */
+	struct control		 ctl;
 
 	/* Start-up failures: see start_failed() in pool.c. */
 	int			 start_failures;	/* in a row */
@@ -63,9 +88,38 @@ struct master {
 	int64_t			 max_workers_logged;
 };
 
+/* control.c */
+int	control_open(struct control *, const struct config *, char *, size_t);
+void	control_close(struct control *);
+void	control_forget(struct control *);
+size_t	control_pollfds(const struct control *, struct pollfd *, int64_t,
+	    int64_t *);
+void	control_service(struct master *, const struct pollfd *, size_t,
+	    int64_t);
+
 /* master.c */
 void	begin_stop(struct master *, int, const char *, int64_t);
+int	master_reload(struct master *, int64_t, char *, size_t);
 void	master_title(const struct master *);
+
+/* tcpdiag.c: a connection whose TCP_INFO echodctl conns shows. */
+struct conn_info {
+	uint8_t			 key[16];	/* client address */
+	uint16_t		 port;		/* client port */
+	uint32_t		 slot;
+	int			 found;
+	struct tcp_info		 ti;
+};
+
+int	tcpdiag_fill(struct conn_info *, size_t, const uint16_t *, size_t);
+
+/* report.c */
+void	report_status(struct master *, struct control_client *, int, int,
+	    int64_t);
+void	report_conns(struct master *, struct control_client *, int, int64_t);
+void	out_printf(struct control_client *, const char *, ...)
+	    __attribute__((__format__ (printf, 2, 3)));
+void	out_json_string(struct control_client *, const char *);
 
 /* pool.c */
 int	pool_init(struct master *);

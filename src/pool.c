@@ -209,6 +209,7 @@ spawn_worker(struct master *m, int64_t now)
 		/* The pidfile's lock belongs to the master alone. */
 		pidfile_close(m->pfh);
 		close(m->wake[0]);
+		control_forget(&m->ctl);
 		worker_run(&wa);
 		/* NOTREACHED */
 	}
@@ -349,6 +350,13 @@ pool_adjust(struct master *m, int64_t now)
 		if (need > spare && need - spare > want)
 			want = need - spare;
 	}
+	/* Demand that is known, not guessed, is what meets max-workers. */
+	room = total < (size_t)conf->max_workers ?
+	    conf->max_workers - total : 0;
+	if (want > room)
+		note_max_workers(m, now);
+	else if (total < (size_t)conf->max_workers)
+		m->at_max_workers = 0;
 	/*
 	 * The accept queue shows only the clients whose handshake is done;
 	 * in a burst many more are on their way.  A pool still short of
@@ -359,13 +367,8 @@ pool_adjust(struct master *m, int64_t now)
 			want = m->growth_step * 2;
 	} else if (spare >= (size_t)conf->min_spare)
 		m->growth_step = 0;
-	room = total < (size_t)conf->max_workers ?
-	    conf->max_workers - total : 0;
-	if (want > room) {
-		note_max_workers(m, now);
+	if (want > room)
 		want = room;
-	} else if (total < (size_t)conf->max_workers)
-		m->at_max_workers = 0;
 
 	m->more_to_start = 0;
 	if (want > 0) {

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include <netdb.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -62,6 +64,37 @@ scoreboard_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A client's address for people: "192.0.2.7:57032" or "[2001:db8::7]:57032",
+ * with an IPv4 client of the dual-stack socket shown as IPv4, not as
+ * ::ffff:192.0.2.7.  No system call.
+ */
+void
+peer_format(const struct sockaddr_storage *ss, socklen_t sslen, char *buf,
+    size_t len)
+{
+	const struct sockaddr_in6	*sin6 = (const void *)ss;
+	struct sockaddr_storage		 v4;
+	struct sockaddr_in		*sin = (void *)&v4;
+	char				 host[NI_MAXHOST], serv[NI_MAXSERV];
+
+	if (ss->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		memset(&v4, 0, sizeof(v4));
+		sin->sin_family = AF_INET;
+		sin->sin_port = sin6->sin6_port;
+		memcpy(&sin->sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+		ss = &v4;
+		sslen = sizeof(*sin);
+	}
+	if (getnameinfo((const struct sockaddr *)ss, sslen, host, sizeof(host),
+	    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		strlcpy(buf, "?", len);
+	else
+		snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%s" :
+		    "%s:%s", host, serv);
 }
 
 /*

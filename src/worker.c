@@ -127,37 +127,6 @@ worker_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/*
- * A client's address for people: "192.0.2.7:57032" or "[2001:db8::7]:57032",
- * with an IPv4 client of the dual-stack socket shown as IPv4, not as
- * ::ffff:192.0.2.7.  No system call.
- */
-static void
-format_peer(const struct sockaddr_storage *ss, socklen_t sslen, char *buf,
-    size_t len)
-{
-	const struct sockaddr_in6	*sin6 = (const void *)ss;
-	struct sockaddr_storage		 v4;
-	struct sockaddr_in		*sin = (void *)&v4;
-	char				 host[NI_MAXHOST], serv[NI_MAXSERV];
-
-	if (ss->ss_family == AF_INET6 &&
-	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-		memset(&v4, 0, sizeof(v4));
-		sin->sin_family = AF_INET;
-		sin->sin_port = sin6->sin6_port;
-		memcpy(&sin->sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
-		ss = &v4;
-		sslen = sizeof(*sin);
-	}
-	if (getnameinfo((const struct sockaddr *)ss, sslen, host, sizeof(host),
-	    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-		strlcpy(buf, "?", len);
-	else
-		snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%s" :
-		    "%s:%s", host, serv);
-}
-
 static void
 slot_enter(enum slot_state state)
 {
@@ -204,7 +173,7 @@ become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
 	__atomic_store_n(&self->conn_out, 0, __ATOMIC_RELAXED);
 	SLOT_ADD(connections, 1);
 	slot_enter(SLOT_BUSY);
-	format_peer(ss, sslen, peer, sizeof(peer));
+	peer_format(ss, sslen, peer, sizeof(peer));
 	setproctitle("worker [%s]", peer);
 	if (idle < args->conf->min_spare)
 		wake_master();
@@ -248,7 +217,7 @@ refuse(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 	if (last_warned != 0 && now - last_warned < WARN_INTERVAL * 1000)
 		return;
 	last_warned = now;
-	format_peer(ss, sslen, peer, sizeof(peer));
+	peer_format(ss, sslen, peer, sizeof(peer));
 	log_warnx("%s: its address has max-connections-per-address (%d) "
 	    "connections already: closed (logged once per %d s)", peer,
 	    args->conf->max_conns_per_address, WARN_INTERVAL);

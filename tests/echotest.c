@@ -25,9 +25,10 @@
  *	Opens C connections at once and keeps every one of them open
  *	until each has had one round trip: with a server that serves one
  *	connection per worker, all C must be served at the same time.
- *   echotest idle    -p PORT [-H HOST]
+ *   echotest idle    -p PORT [-H HOST] | -U PATH
  *	Connects and sends nothing; succeeds when the server closes the
- *	connection before the deadline.
+ *	connection before the deadline.  -U connects to a UNIX socket
+ *	(echod's control socket) instead.
  *   echotest noread  -p PORT [-H HOST]
  *	Sends without ever reading; succeeds when the server gives up on
  *	the connection before the deadline.
@@ -47,6 +48,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <linux/sockios.h>
 
@@ -87,6 +89,7 @@ struct conn {
 
 static const char	*host = "127.0.0.1";
 static const char	*source;		/* -B */
+static const char	*unix_path;		/* -U */
 static const char	*port;
 static int		 timeout_s = 20;
 static int		 verbose;
@@ -512,8 +515,21 @@ mode_hold(int nconns)
 static int
 connect_one(void)
 {
-	struct addrinfo	*ai = resolve();
-	int		 fd;
+	struct addrinfo		*ai;
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	if (unix_path != NULL) {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		strlcpy(sun.sun_path, unix_path, sizeof(sun.sun_path));
+		if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+			err(2, "socket");
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+			err(1, "connect %s", unix_path);
+		return fd;
+	}
+	ai = resolve();
 
 	if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) == -1)
 		err(2, "socket");
@@ -684,8 +700,11 @@ main(int argc, char *argv[])
 		usage();
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "B:c:f:H:m:n:p:r:st:v")) != -1) {
+	while ((ch = getopt(argc, argv, "B:c:f:H:m:n:p:r:st:U:v")) != -1) {
 		switch (ch) {
+		case 'U':
+			unix_path = optarg;
+			break;
 		case 'B':
 			source = optarg;
 			break;
@@ -734,6 +753,8 @@ main(int argc, char *argv[])
 
 	if (strcmp(mode, "freeport") == 0)
 		return mode_freeport();
+	if (strcmp(mode, "idle") == 0 && unix_path != NULL)
+		return mode_idle();
 	if (port == NULL)
 		usage();
 	if (strcmp(mode, "echo") == 0)

@@ -21,6 +21,8 @@ T="$TESTS_BUILDDIR/$NAME.tmp"
 CONF="$T/echod.conf"
 PIDFILE="$T/echod.pid"
 LOG="$T/echod.log"
+CTL="$T/echod.sock"
+ECHODCTL=${ECHODCTL:-$(dirname "$ECHOD")/echodctl}
 rm -rf "$T"
 mkdir -p "$T"
 # Workers that dropped to nobody must still reach the socket and
@@ -79,8 +81,8 @@ wait_for() {
 	done
 }
 
-# write_conf [LINES...]: a configuration with this test's port and
-# pidfile, plus the given lines.  Unless the lines say otherwise, the pool
+# write_conf [LINES...]: a configuration with this test's port, pidfile
+# and control socket, plus the given lines.  Unless the lines say otherwise, the pool
 # stays at its prefork size (min-spare 0), since most tests count
 # workers, and there is no per-address limit, since every test client
 # comes from 127.0.0.1.  The pool and limit tests set both themselves.
@@ -102,6 +104,10 @@ write_conf() {
 		case "$*" in
 		*max-connections-per-address*) ;;
 		*) echo "max-connections-per-address 0" ;;
+		esac
+		case "$*" in
+		*"control socket"*) ;;
+		*) echo "control socket $CTL" ;;
 		esac
 	} > "$CONF"
 }

@@ -1,0 +1,461 @@
+/*
+ * The control socket: what echodctl(8) talks to.
+ *
+ * A UNIX stream socket, served by the master's own loop: the master
+ * never blocks on it.  Its sockets are non-blocking and polled with the
+ * rest; a command is one short line; the answer is built in memory and
+ * written as fast as the client reads it; a client that has not sent
+ * its command, or not read its answer, within CONTROL_TIMEOUT_MS is
+ * dropped; at most CONTROL_CLIENTS_MAX are served at once.  So a slow
+ * or hostile client cannot delay reaping, reloads or a stop.
+ *
+ * Access: the socket file is mode 0660, owned by root and the "control
+ * group", so the kernel refuses anyone else at connect(); the master
+ * checks again with SO_PEERCRED, and requires root for the commands
+ * that change something (reload, stop).
+ *
+ * Protocol: the client sends "COMMAND [-g] [json]\n".  The first line
+ * of the answer is "ok" or "error: WHY"; the rest is the answer itself,
+ * for people or, with "json", one JSON object.  Then the master closes.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "master.h"
+
+#define CONTROL_TIMEOUT_MS	5000
+#define CONTROL_RELOAD_MS	10000	/* for the new generation to start */
+
+static int
+bind_control(int fd, const struct sockaddr_un *sun)
+{
+	return bind(fd, (const struct sockaddr *)sun, sizeof(*sun));
+}
+
+/*
+ * Create the control socket, before the master daemonizes so that an
+ * error reaches the terminal.  A socket file nobody listens on is left
+ * by a master that was killed: it is replaced.  One that answers belongs
+ * to a running echod: that is an error.
+ */
+int
+control_open(struct control *ctl, const struct config *conf, char *err,
+    size_t errlen)
+{
+	struct sockaddr_un	 sun;
+	int			 fd, probe, saved;
+
+	memset(ctl, 0, sizeof(*ctl));
+	ctl->fd = -1;
+	for (fd = 0; fd < CONTROL_CLIENTS_MAX; fd++)
+		ctl->clients[fd].fd = -1;
+	fd = -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, conf->control_path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "control socket %s: path too long",
+		    conf->control_path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	if (bind_control(fd, &sun) == -1) {
+		if (errno != EADDRINUSE)
+			goto fail;
+		if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0))
+		    == -1)
+			goto fail;
+		if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(probe);
+			close(fd);
+			snprintf(err, errlen, "control socket %s: another echod "
+			    "is listening on it", conf->control_path);
+			return -1;
+		}
+		saved = errno;
+		close(probe);
+		if (saved != ECONNREFUSED) {
+			errno = saved;
+			goto fail;
+		}
+		/* Stale: its master is gone. */
+		if (unlink(conf->control_path) == -1 ||
+		    bind_control(fd, &sun) == -1)
+			goto fail;
+	}
+	if (chmod(conf->control_path, 0660) == -1 ||
+	    (geteuid() == 0 && chown(conf->control_path, 0,
+	    conf->control_group ? conf->control_gid : 0) == -1) ||
+	    listen(fd, 16) == -1)
+		goto fail;
+	ctl->fd = fd;
+	strlcpy(ctl->path, conf->control_path, sizeof(ctl->path));
+	return 0;
+fail:
+	snprintf(err, errlen, "control socket %s: %s", conf->control_path,
+	    strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+static void
+client_close(struct control_client *c)
+{
+	close(c->fd);
+	free(c->out);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+void
+control_close(struct control *ctl)
+{
+	size_t	 i;
+
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		if (ctl->clients[i].fd != -1)
+			client_close(&ctl->clients[i]);
+	if (ctl->fd != -1) {
+		close(ctl->fd);
+		unlink(ctl->path);
+		ctl->fd = -1;
+	}
+}
+
+/* In a new worker: none of this is its business. */
+void
+control_forget(struct control *ctl)
+{
+	size_t	 i;
+
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		if (ctl->clients[i].fd != -1)
+			close(ctl->clients[i].fd);
+	if (ctl->fd != -1)
+		close(ctl->fd);
+}
+
+void
+out_printf(struct control_client *c, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*grown;
+	int	 n;
+	size_t	 need;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(c->out ? c->out + c->outlen : NULL,
+		    c->out ? c->outcap - c->outlen : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (c->out != NULL && c->outlen + n < c->outcap) {
+			c->outlen += n;
+			return;
+		}
+		need = c->outlen + n + 1;
+		need = need < 4096 ? 4096 : need * 2;
+		if ((grown = realloc(c->out, need)) == NULL) {
+			c->outlen = 0;	/* the client gets a short answer */
+			return;
+		}
+		c->out = grown;
+		c->outcap = need;
+	}
+}
+
+/* A string as a JSON string, with the few escapes a path may need. */
+void
+out_json_string(struct control_client *c, const char *s)
+{
+	out_printf(c, "\"");
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			out_printf(c, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			out_printf(c, "\\u%04x", (unsigned char)*s);
+		else
+			out_printf(c, "%c", *s);
+	}
+	out_printf(c, "\"");
+}
+
+/* Whether the peer may use the socket: root, or in the control group. */
+static int
+peer_allowed(const struct config *conf, const struct ucred *cred)
+{
+	char	 path[64], line[4096], *p, *end;
+	FILE	*fp;
+	long	 g;
+	int	 found = 0;
+
+	if (cred->uid == 0)
+		return 1;
+	if (conf->control_group == NULL)
+		return 0;
+	if (cred->gid == conf->control_gid)
+		return 1;
+	/* Supplementary groups: SO_PEERCRED names the primary one only. */
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)cred->pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), fp) != NULL) {
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		for (p = line + 7; ; p = end) {
+			g = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			if ((gid_t)g == conf->control_gid)
+				found = 1;
+		}
+		break;
+	}
+	fclose(fp);
+	return found;
+}
+
+static void
+accept_clients(struct master *m, int64_t now)
+{
+	struct control		*ctl = &m->ctl;
+	struct control_client	*c;
+	struct ucred		 cred;
+	socklen_t		 len;
+	size_t			 i;
+	int			 fd;
+
+	for (;;) {
+		for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
+			if (ctl->clients[i].fd == -1)
+				break;
+		if (i == CONTROL_CLIENTS_MAX)
+			return;		/* the rest wait in the backlog */
+		fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("control socket: accept");
+			return;
+		}
+		c = &ctl->clients[i];
+		memset(c, 0, sizeof(*c));
+		c->fd = fd;
+		c->deadline = now + CONTROL_TIMEOUT_MS;
+		len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+		    !peer_allowed(m->conf, &cred)) {
+			out_printf(c, "error: permission denied\n");
+			c->answered = 1;
+			continue;
+		}
+		c->root = cred.uid == 0;
+	}
+}
+
+static void
+run_command(struct master *m, struct control_client *c, int64_t now)
+{
+	char	*argv[4], *p, err[1024];
+	int	 argc = 0, json = 0, graceful = 0, i;
+
+	/* Fresh: workers stamp their times after the loop read its clock. */
+	now = scoreboard_now();
+
+	c->in[c->inlen] = '\0';
+	for (p = strtok(c->in, " \t\r\n"); p != NULL && argc < 4;
+	    p = strtok(NULL, " \t\r\n"))
+		argv[argc++] = p;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "json") == 0)
+			json = 1;
+		else if (strcmp(argv[i], "-g") == 0)
+			graceful = 1;
+		else {
+			out_printf(c, "error: unexpected \"%s\"\n", argv[i]);
+			c->answered = 1;
+			return;
+		}
+	}
+	c->answered = 1;
+	if (argc == 0)
+		out_printf(c, "error: no command\n");
+	else if (strcmp(argv[0], "status") == 0 ||
+	    strcmp(argv[0], "workers") == 0) {
+		out_printf(c, "ok\n");
+		report_status(m, c, argv[0][0] == 'w', json, now);
+	} else if (strcmp(argv[0], "conns") == 0) {
+		out_printf(c, "ok\n");
+		report_conns(m, c, json, now);
+	} else if (strcmp(argv[0], "reload") == 0 ||
+	    strcmp(argv[0], "stop") == 0) {
+		if (!c->root)
+			out_printf(c, "error: permission denied: %s needs "
+			    "root\n", argv[0]);
+		else if (argv[0][0] == 's') {
+			out_printf(c, "ok: %s stop\n", graceful ? "graceful" :
+			    "fast");
+			begin_stop(m, !graceful, graceful ? "echodctl stop -g" :
+			    "echodctl stop", now);
+		} else if (m->stop != RUNNING)
+			out_printf(c, "error: stopping\n");
+		else if (master_reload(m, now, err, sizeof(err)) == -1)
+			out_printf(c, "error: %s\n", err);
+		else {
+			/* Answered once the new generation serves. */
+			c->answered = 0;
+			c->reload_generation = m->generation;
+			c->deadline = now + CONTROL_RELOAD_MS;
+		}
+	} else
+		out_printf(c, "error: unknown command \"%s\"\n", argv[0]);
+}
+
+/* A reload is done when all of the new generation's workers have started. */
+static void
+check_reload(struct master *m, struct control_client *c, int64_t now)
+{
+	size_t	 ready = 0;
+	uint32_t i;
+
+	if (m->generation != c->reload_generation) {
+		c->answered = 1;
+		out_printf(c, "ok: generation %u was replaced by generation "
+		    "%u\n", c->reload_generation, m->generation);
+		return;
+	}
+	for (i = 0; i < m->high_water; i++) {
+		const struct worker *w = &m->workers[i];
+		int state;
+
+		if (w->pid == 0 || w->generation != m->generation ||
+		    w->state != W_SERVING)
+			continue;
+		state = __atomic_load_n(&m->sb->slots[i].state,
+		    __ATOMIC_ACQUIRE);
+		if (state == SLOT_IDLE || state == SLOT_BUSY)
+			ready++;
+	}
+	if (ready >= (size_t)m->conf->prefork) {
+		c->answered = 1;
+		out_printf(c, "ok: generation %u serving with %zu workers\n",
+		    m->generation, ready);
+	} else if (now >= c->deadline) {
+		c->answered = 1;
+		out_printf(c, "error: generation %u has %zu of %d workers "
+		    "serving after %d s\n", m->generation, ready,
+		    m->conf->prefork, CONTROL_RELOAD_MS / 1000);
+	}
+}
+
+/*
+ * Serve the control socket after a ppoll(): pfd[] are the descriptors
+ * control_pollfds() asked for, in the same order.
+ */
+void
+control_service(struct master *m, const struct pollfd *pfd, size_t npfd,
+    int64_t now)
+{
+	struct control		*ctl = &m->ctl;
+	struct control_client	*c;
+	size_t			 i, k = 0;
+	ssize_t			 n;
+
+	if (ctl->fd == -1)
+		return;
+	if (npfd > 0 && (pfd[k++].revents & POLLIN))
+		accept_clients(m, now);
+
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++) {
+		c = &ctl->clients[i];
+		if (c->fd == -1)
+			continue;
+		if (!c->answered && c->reload_generation == 0 &&
+		    c->inlen < sizeof(c->in) - 1) {
+			n = read(c->fd, c->in + c->inlen,
+			    sizeof(c->in) - 1 - c->inlen);
+			if (n == 0 || (n == -1 && errno != EAGAIN &&
+			    errno != EINTR)) {
+				client_close(c);
+				continue;
+			}
+			if (n > 0)
+				c->inlen += n;
+			if (memchr(c->in, '\n', c->inlen) != NULL)
+				run_command(m, c, now);
+			else if (c->inlen == sizeof(c->in) - 1) {
+				out_printf(c, "error: command too long\n");
+				c->answered = 1;
+			}
+		}
+		if (c->reload_generation != 0 && !c->answered)
+			check_reload(m, c, now);
+		if (c->answered && c->outoff < c->outlen) {
+			n = write(c->fd, c->out + c->outoff,
+			    c->outlen - c->outoff);
+			if (n > 0)
+				c->outoff += n;
+			else if (n == -1 && errno != EAGAIN && errno != EINTR) {
+				client_close(c);
+				continue;
+			}
+		}
+		if ((c->answered && c->outoff >= c->outlen) ||
+		    now >= c->deadline)
+			client_close(c);
+	}
+}
+
+/*
+ * The descriptors ppoll() should watch for the control socket, and the
+ * soonest client deadline (or INT64_MAX).
+ */
+size_t
+control_pollfds(const struct control *ctl, struct pollfd *pfd, int64_t now,
+    int64_t *deadline)
+{
+	const struct control_client	*c;
+	size_t				 i, n = 0;
+
+	*deadline = INT64_MAX;
+	if (ctl->fd == -1)
+		return 0;
+	pfd[n].fd = ctl->fd;
+	pfd[n].events = POLLIN;
+	pfd[n++].revents = 0;
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++) {
+		c = &ctl->clients[i];
+		if (c->fd == -1)
+			continue;
+		pfd[n].fd = c->fd;
+		pfd[n].events = c->answered ? POLLOUT : POLLIN;
+		pfd[n++].revents = 0;
+		if (c->deadline < *deadline)
+			*deadline = c->deadline;
+		/* A pending reload is looked at every 20 ms. */
+		if (c->reload_generation != 0 && !c->answered &&
+		    *deadline > now + 20)
+			*deadline = now + 20;
+	}
+	return n;
+}

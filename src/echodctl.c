@@ -1,0 +1,192 @@
+/*
+ * echodctl: a live view into a running echod, through its control
+ * socket (see control.c for the protocol).
+ *
+ *   echodctl [-j] [-s socket] status | workers | conns | reload | stop [-g]
+ *
+ * The master composes the answer; echodctl sends one line, prints what
+ * comes back, and turns an "error:" answer into a message on stderr and
+ * exit status 1.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <err.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR	"/var/run"
+#endif
+#define DEFAULT_CONTROL	RUNSTATEDIR "/echod.sock"
+
+/* Long enough for a reload, whose answer waits for the new workers. */
+#define TIMEOUT_MS	30000
+
+static void __attribute__((__noreturn__))
+usage(void)
+{
+	fprintf(stderr, "usage: echodctl [-j] [-s socket] command\n"
+	    "commands: status, workers, conns, reload, stop [-g]\n");
+	exit(2);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+connect_control(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		errx(1, "%s: path too long", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		err(1, "socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			errx(1, "no echod is running on %s (%s)", path,
+			    strerror(errno));
+		if (errno == EACCES || errno == EPERM)
+			errx(1, "%s: permission denied (root or the control "
+			    "group only)", path);
+		err(1, "%s", path);
+	}
+	return fd;
+}
+
+/* Write the whole command, or exit. */
+static void
+send_command(int fd, const char *line)
+{
+	size_t	 len = strlen(line), off = 0;
+	ssize_t	 n;
+
+	while (off < len) {
+		if ((n = write(fd, line + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(1, "write");
+		}
+		off += n;
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*path = DEFAULT_CONTROL;
+	char		 line[128], buf[8192], *answer = NULL, *body, *grown;
+	size_t		 len = 0, cap = 0;
+	struct pollfd	 pfd;
+	int64_t		 deadline;
+	ssize_t		 n;
+	int		 ch, json = 0, graceful = 0, fd;
+
+	while ((ch = getopt(argc, argv, "+js:")) != -1) {
+		switch (ch) {
+		case 'j':
+			json = 1;
+			break;
+		case 's':
+			path = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 2 && strcmp(argv[0], "stop") == 0 &&
+	    strcmp(argv[1], "-g") == 0)
+		graceful = 1;
+	else if (argc != 1)
+		usage();
+	if (strcmp(argv[0], "status") != 0 && strcmp(argv[0], "workers") != 0 &&
+	    strcmp(argv[0], "conns") != 0 && strcmp(argv[0], "reload") != 0 &&
+	    strcmp(argv[0], "stop") != 0)
+		usage();
+
+	fd = connect_control(path);
+	snprintf(line, sizeof(line), "%s%s%s\n", argv[0], graceful ? " -g" : "",
+	    json ? " json" : "");
+	send_command(fd, line);
+
+	deadline = now_ms() + TIMEOUT_MS;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		int64_t left = deadline - now_ms();
+
+		if (left <= 0)
+			errx(1, "no answer from echod within %d s",
+			    TIMEOUT_MS / 1000);
+		if (poll(&pfd, 1, left) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(1, "poll");
+		}
+		if ((n = read(fd, buf, sizeof(buf))) == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			err(1, "read");
+		}
+		if (n == 0)
+			break;
+		if (len + n + 1 > cap) {
+			cap = (len + n + 1) * 2;
+			if ((grown = realloc(answer, cap)) == NULL)
+				err(1, "realloc");
+			answer = grown;
+		}
+		memcpy(answer + len, buf, n);
+		len += n;
+	}
+	close(fd);
+	if (answer == NULL)
+		errx(1, "echod closed the control connection without an answer");
+	answer[len] = '\0';
+
+	/* The first line is "ok", "ok: ...", or "error: ...". */
+	if ((body = strchr(answer, '\n')) != NULL)
+		*body++ = '\0';
+	else
+		body = answer + len;
+	if (strncmp(answer, "error: ", 7) == 0) {
+		fprintf(stderr, "echodctl: %s\n", answer + 7);
+		return 1;
+	}
+	if (strncmp(answer, "ok", 2) != 0)
+		errx(1, "unexpected answer: %s", answer);
+	/* reload and stop answer on the first line: "ok: what happened". */
+	if (answer[2] == ':' && answer[3] == ' ') {
+		if (json) {
+			printf("{\"ok\":true,\"message\":\"");
+			for (body = answer + 4; *body != '\0'; body++)
+				printf(*body == '"' || *body == '\\' ?
+				    "\\%c" : "%c", *body);
+			printf("\"}\n");
+		} else
+			printf("%s\n", answer + 4);
+	} else
+		fputs(body, stdout);
+	free(answer);
+	return 0;
+}
