@@ -440,8 +440,16 @@ control_pollfds(const struct control *ctl, struct pollfd *pfd, int64_t now,
 	*deadline = INT64_MAX;
 	if (ctl->fd == -1)
 		return 0;
+	/*
+	 * With every slot taken, new clients wait in the backlog: the
+	 * listening socket is not polled, or ppoll() would return at once
+	 * for them on every turn.
+	 */
 	pfd[n].fd = ctl->fd;
-	pfd[n].events = POLLIN;
+	pfd[n].events = 0;
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		if (ctl->clients[i].fd == -1)
+			pfd[n].events = POLLIN;
 	pfd[n++].revents = 0;
 	for (i = 0; i < CONTROL_CLIENTS_MAX; i++) {
 		c = &ctl->clients[i];

@@ -415,18 +415,6 @@ worker_run(const struct worker_args *wa)
 	self = &sb->slots[wa->slot];
 	setproctitle("worker [starting]");
 
-#if defined(HAVE_PRCTL) && defined(PR_SET_PDEATHSIG)
-	/*
-	 * A worker must not outlive its master: orphans would keep the
-	 * listening sockets (and so the port) and go unmanaged.  If the
-	 * master died before this call, our parent is already someone else.
-	 */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
-		log_warn("prctl PR_SET_PDEATHSIG");
-	if (getppid() != wa->master_pid)
-		_exit(0);
-#endif
-
 	if ((dead_fd = open(_PATH_DEVNULL, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("open %s", _PATH_DEVNULL);
 		_exit(WORKER_EXIT_SETUP);
@@ -449,6 +437,20 @@ worker_run(const struct worker_args *wa)
 		log_warnx("worker cannot drop privileges; exiting");
 		_exit(WORKER_EXIT_SETUP);
 	}
+
+#if defined(HAVE_PRCTL) && defined(PR_SET_PDEATHSIG)
+	/*
+	 * A worker must not outlive its master: orphans would keep the
+	 * listening sockets (and so the port) and go unmanaged.  This comes
+	 * after the privilege drop because Linux clears the parent-death
+	 * signal when a process's credentials change.  If the master died
+	 * before this call, our parent is already someone else.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+		log_warn("prctl PR_SET_PDEATHSIG");
+	if (getppid() != wa->master_pid)
+		_exit(0);
+#endif
 
 	/*
 	 * Workers started together must not all be recycled together: each

@@ -157,10 +157,24 @@ grep -q "control socket $CTL: another echod is listening on it" \
     "$T/second.out" || fail "second: $(cat "$T/second.out")"
 ok "stale control socket replaced; a live one refuses a second echod"
 
-# stop -g, then stop: echodctl says so, and echod goes.
+# stop: echodctl says so, and echod goes.
 out=$(ctl stop) || fail "stop"
 [ "$out" = "fast stop" ] || fail "stop: $out"
 wait_for 2 "echod gone after echodctl stop" exited "$master"
+[ ! -e "$CTL" ] || fail "control socket left after stop"
+
+# SIGTERM with silent control clients connected: gone within 2 s.
+WANT_WORKERS=3 start_echod
+master=$(master_pid)
+for i in $(seq 20); do
+	background "$ECHOTEST" idle -U "$CTL" -t 30
+done
+wait_for 5 "idle control clients connected" eval \
+    '[ "$(ls -l /proc/$master/fd | grep -c socket)" -ge 16 ]'
+kill -TERM "$master"
+wait_for 2 "echod gone after SIGTERM despite idle control clients" \
+    exited "$master"
+ok "SIGTERM with idle control clients: stopped within 2 s"
 if err=$(ctl status 2>&1); then
 	fail "status with no echod: $err"
 fi

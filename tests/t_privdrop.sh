@@ -144,4 +144,13 @@ else
 	ok "reload to group $other: new workers' gids and groups are $OTHER_GID"
 fi
 
-stop_echod
+# Workers that dropped privileges still die with their master: Linux
+# clears the parent-death signal when credentials change, so it must be
+# set after the drop.  Orphans would keep the port.
+m=$(master_pid)
+orphans=$(workers)
+kill -9 "$m"
+wait_for 5 "the master gone" exited "$m"
+wait_gone 5 "workers of a killed master (running as nobody) to exit" $orphans
+[ -z "$(listen_inode)" ] || fail "port $PORT still held after the master died"
+ok "kill -9 of the master: its unprivileged workers exit too, the port is free"
