@@ -171,6 +171,7 @@ main(int argc, char *argv[])
 		body = answer + len;
 	if (strncmp(answer, "error: ", 7) == 0) {
 		fprintf(stderr, "echodctl: %s\n", answer + 7);
+		free(answer);
 		return 1;
 	}
 	if (strncmp(answer, "ok", 2) != 0)
