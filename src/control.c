@@ -11,8 +11,10 @@
  *
  * Access: the socket file is mode 0660, owned by root and the "control
  * group", so the kernel refuses anyone else at connect(); the master
- * checks again with SO_PEERCRED, and requires root for the commands
- * that change something (reload, stop).
+ * checks again with SO_PEERCRED, and requires root (or the user echod
+ * itself runs as) for the commands that change something (reload,
+ * stop).  The group is the one the socket was created with: a reload
+ * does not change it, as it does not change the file.
  *
  * Protocol: the client sends "COMMAND [-g] [json]\n".  The first line
  * of the answer is "ok" or "error: WHY"; the rest is the answer itself,
@@ -108,6 +110,8 @@ control_open(struct control *ctl, const struct config *conf, char *err,
 		goto fail;
 	ctl->fd = fd;
 	strlcpy(ctl->path, conf->control_path, sizeof(ctl->path));
+	ctl->has_group = conf->control_group != NULL;
+	ctl->gid = conf->control_gid;
 	return 0;
 fail:
 	snprintf(err, errlen, "control socket %s: %s", conf->control_path,
@@ -200,20 +204,27 @@ out_json_string(struct control_client *c, const char *s)
 	out_printf(c, "\"");
 }
 
-/* Whether the peer may use the socket: root, or in the control group. */
+/* Root, or the user echod runs as: may change things too. */
 static int
-peer_allowed(const struct config *conf, const struct ucred *cred)
+peer_is_owner(const struct ucred *cred)
+{
+	return cred->uid == 0 || cred->uid == geteuid();
+}
+
+/* Whether the peer may use the socket: an owner, or in the control group. */
+static int
+peer_allowed(const struct control *ctl, const struct ucred *cred)
 {
 	char	 path[64], line[4096], *p, *end;
 	FILE	*fp;
 	long	 g;
 	int	 found = 0;
 
-	if (cred->uid == 0)
+	if (peer_is_owner(cred))
 		return 1;
-	if (conf->control_group == NULL)
+	if (!ctl->has_group)
 		return 0;
-	if (cred->gid == conf->control_gid)
+	if (cred->gid == ctl->gid)
 		return 1;
 	/* Supplementary groups: SO_PEERCRED names the primary one only. */
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)cred->pid);
@@ -226,7 +237,7 @@ peer_allowed(const struct config *conf, const struct ucred *cred)
 			g = strtol(p, &end, 10);
 			if (end == p)
 				break;
-			if ((gid_t)g == conf->control_gid)
+			if ((gid_t)g == ctl->gid)
 				found = 1;
 		}
 		break;
@@ -262,14 +273,16 @@ accept_clients(struct master *m, int64_t now)
 		memset(c, 0, sizeof(*c));
 		c->fd = fd;
 		c->deadline = now + CONTROL_TIMEOUT_MS;
+		/*
+		 * Refused clients are told so once their command has come:
+		 * closing with their command unread would reset the
+		 * connection, and they would never see why.
+		 */
 		len = sizeof(cred);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
-		    !peer_allowed(m->conf, &cred)) {
-			out_printf(c, "error: permission denied\n");
-			c->answered = 1;
-			continue;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+			c->allowed = peer_allowed(ctl, &cred);
+			c->root = peer_is_owner(&cred);
 		}
-		c->root = cred.uid == 0;
 	}
 }
 
@@ -298,7 +311,10 @@ run_command(struct master *m, struct control_client *c, int64_t now)
 		}
 	}
 	c->answered = 1;
-	if (argc == 0)
+	if (!c->allowed)
+		out_printf(c, "error: permission denied (root or the control "
+		    "group only)\n");
+	else if (argc == 0)
 		out_printf(c, "error: no command\n");
 	else if (strcmp(argv[0], "status") == 0 ||
 	    strcmp(argv[0], "workers") == 0) {
@@ -313,10 +329,10 @@ run_command(struct master *m, struct control_client *c, int64_t now)
 			out_printf(c, "error: permission denied: %s needs "
 			    "root\n", argv[0]);
 		else if (argv[0][0] == 's') {
-			out_printf(c, "ok: %s stop\n", graceful ? "graceful" :
-			    "fast");
 			begin_stop(m, !graceful, graceful ? "echodctl stop -g" :
 			    "echodctl stop", now);
+			out_printf(c, "ok: %s stop\n", m->stop == STOP_FAST ?
+			    "fast" : "graceful");
 		} else if (m->stop != RUNNING)
 			out_printf(c, "error: stopping\n");
 		else if (master_reload(m, now, err, sizeof(err)) == -1)

@@ -5,6 +5,7 @@
  *   1. read the configuration           (errors: stderr, exit 1)
  *   2. take the pidfile's lock          (a second copy stops here)
  *   3. bind the listening sockets       (a busy port stops here)
+ *      and the control socket           (so does a running echod)
  *   4. become a daemon, unless -d
  *   5. write our pid                    (only now is there a server)
  *   6. fork the workers and serve

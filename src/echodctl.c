@@ -16,6 +16,7 @@
 #include <err.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,9 @@ main(int argc, char *argv[])
 	int64_t		 deadline;
 	ssize_t		 n;
 	int		 ch, json = 0, graceful = 0, fd;
+
+	/* An echod that goes away mid-command is reported, not fatal. */
+	signal(SIGPIPE, SIG_IGN);
 
 	while ((ch = getopt(argc, argv, "+js:")) != -1) {
 		switch (ch) {

@@ -172,12 +172,14 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 		log_warnx("pidfile %s: a new pidfile takes effect only at the "
 		    "next start; still using %s", conf->pidfile,
 		    m->conf->pidfile);
-	if (strcmp(conf->control_path, m->conf->control_path) != 0 ||
-	    conf->control_gid != m->conf->control_gid ||
-	    (conf->control_group == NULL) != (m->conf->control_group == NULL))
+	if (strcmp(conf->control_path, m->conf->control_path) != 0)
 		log_warnx("control socket %s: a new control socket takes "
 		    "effect only at the next start; still using %s",
 		    conf->control_path, m->conf->control_path);
+	if (conf->control_gid != m->conf->control_gid ||
+	    (conf->control_group == NULL) != (m->conf->control_group == NULL))
+		log_warnx("control group: a new control group takes effect "
+		    "only at the next start");
 	if (conf->user != NULL && !privdrop_applies(conf))
 		log_warnx("not running as root: user %s is ignored",
 		    conf->user);
@@ -197,8 +199,9 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	pool_drain(m, now, 0);
 	pool_adjust(m, now);
 	master_title(m);
-	log_info("reloaded: generation %u, %d workers, %zu listening "
-	    "socket%s", m->generation, conf->prefork, nls, nls == 1 ? "" : "s");
+	log_info("reloaded: generation %u, %d worker%s, %zu listening "
+	    "socket%s", m->generation, conf->prefork,
+	    conf->prefork == 1 ? "" : "s", nls, nls == 1 ? "" : "s");
 	return 0;
 }
 

@@ -36,6 +36,7 @@ struct worker {
 
 struct control_client {
 	int			 fd;		/* -1: free */
+	int			 allowed;	/* may use the socket */
 	int			 root;		/* may change things */
 	int			 answered;	/* out holds the answer */
 	unsigned int		 reload_generation; /* awaited, or 0 */
@@ -49,6 +50,8 @@ struct control_client {
 struct control {
 	int			 fd;		/* listening; -1: none */
 	char			 path[108];
+	int			 has_group;	/* as created */
+	gid_t			 gid;
 	struct control_client	 clients[CONTROL_CLIENTS_MAX];
 };
 

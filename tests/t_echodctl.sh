@@ -102,7 +102,18 @@ if [ "$(id -u)" -eq 0 ] && getent group nogroup >/dev/null; then
 		fail "a user outside the group got: $err"
 	fi
 	case "$err" in *"permission denied"*) ;; *) fail "nobody: $err" ;; esac
-	ok "permission refused outside the control group"
+	# With the file opened to all, the master's own check (SO_PEERCRED)
+	# refuses, and says so: the client reads the refusal, not a reset.
+	chmod 666 "$CTL"
+	for i in 1 2 3 4 5; do
+		if err=$(nobody status 2>&1); then
+			fail "SO_PEERCRED let a user outside the group in"
+		fi
+		[ "$err" = "echodctl: permission denied (root or the control group only)" ] ||
+		    fail "refusal $i: $err"
+	done
+	chmod 660 "$CTL"
+	ok "permission refused outside the control group, by file and by SO_PEERCRED"
 
 	write_conf "prefork 3" "min-spare 1" "max-spare 4" "drain-timeout 30" \
 	    "control group nogroup"

@@ -7,7 +7,7 @@
 : "${MANDIR_BUILT:?run through make check}"
 command -v mandoc >/dev/null 2>&1 || skip "mandoc is not installed"
 
-for page in echod.8 echod.conf.5 echobench.1; do
+for page in echod.8 echod.conf.5 echodctl.8 echobench.1; do
 	f="$MANDIR_BUILT/$page"
 	[ -s "$f" ] || fail "$f is missing or empty"
 
