@@ -460,6 +460,7 @@ release_slot(struct master *m, struct worker *w)
 	sb->retired_bytes_out += slot->bytes_out;
 	sb->retired_timeouts += slot->timeouts;
 	sb->retired_refused += slot->refused;
+	sb->retired_errors += slot->errors;
 	memset(slot, 0, sizeof(*slot));
 	memset(w, 0, sizeof(*w));
 	while (m->high_water > 0 && m->workers[m->high_water - 1].pid == 0)

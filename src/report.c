@@ -245,10 +245,11 @@ status_json(struct master *m, struct control_client *c, int64_t now)
 		    resident(m->workers[i].pid));
 	}
 	out_printf(c, "],\"totals\":{\"accepted\":%" PRIu64 ",\"active\":%zu,"
-	    "\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"timeouts\":%"
-	    PRIu64 ",\"refused\":%" PRIu64 ",\"max_workers_reached\":%" PRIu64
-	    "}}\n", t.connections, count_active(m), t.bytes_in, t.bytes_out,
-	    t.timeouts, t.refused, sb->max_workers_reached);
+	    "\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"errors\":%"
+	    PRIu64 ",\"timeouts\":%" PRIu64 ",\"refused\":%" PRIu64
+	    ",\"max_workers_reached\":%" PRIu64 "}}\n", t.connections,
+	    count_active(m), t.bytes_in, t.bytes_out, t.errors, t.timeouts,
+	    t.refused, sb->max_workers_reached);
 }
 
 static void
@@ -276,8 +277,9 @@ status_human(struct master *m, struct control_client *c, int64_t now)
 	    "%zu draining\n", pc.total, pc.busy, pc.idle, pc.starting,
 	    pc.draining);
 	out_printf(c, "connections    %" PRIu64 " accepted, %zu active, %"
-	    PRIu64 " idle timeouts, %" PRIu64 " refused\n", t.connections,
-	    count_active(m), t.timeouts, t.refused);
+	    PRIu64 " errors, %" PRIu64 " idle timeouts, %" PRIu64
+	    " refused\n", t.connections, count_active(m), t.errors,
+	    t.timeouts, t.refused);
 	out_printf(c, "bytes          %" PRIu64 " in, %" PRIu64 " out\n",
 	    t.bytes_in, t.bytes_out);
 	out_printf(c, "max-workers    %d, reached %" PRIu64 " times\n",

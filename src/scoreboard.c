@@ -42,6 +42,7 @@ scoreboard_totals(const struct scoreboard *sb, struct totals *t)
 	t->bytes_out = sb->retired_bytes_out;
 	t->timeouts = sb->retired_timeouts;
 	t->refused = sb->retired_refused;
+	t->errors = sb->retired_errors;
 	high = __atomic_load_n(&sb->high_water, __ATOMIC_ACQUIRE);
 	for (i = 0; i < high; i++) {
 		const struct slot *s = &sb->slots[i];
@@ -53,6 +54,7 @@ scoreboard_totals(const struct scoreboard *sb, struct totals *t)
 		    __ATOMIC_RELAXED);
 		t->timeouts += __atomic_load_n(&s->timeouts, __ATOMIC_RELAXED);
 		t->refused += __atomic_load_n(&s->refused, __ATOMIC_RELAXED);
+		t->errors += __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
 	}
 }
 

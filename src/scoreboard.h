@@ -49,6 +49,7 @@ struct slot {
 	uint64_t		 conn_out;
 	uint64_t		 timeouts;	/* closed by idle-timeout */
 	uint64_t		 refused;	/* per-address limit */
+	uint64_t		 errors;	/* ended by reset etc. */
 	uint8_t			 peer_key[16];	/* IPv6 or v4-mapped */
 	struct sockaddr_storage	 peer;		/* while busy */
 } __attribute__((__aligned__(64)));
@@ -63,6 +64,7 @@ struct scoreboard {
 	uint64_t		 retired_bytes_out;
 	uint64_t		 retired_timeouts;
 	uint64_t		 retired_refused;
+	uint64_t		 retired_errors;
 	uint64_t		 max_workers_reached;	/* times */
 
 	/*
@@ -87,6 +89,7 @@ struct totals {
 	uint64_t		 bytes_out;
 	uint64_t		 timeouts;
 	uint64_t		 refused;
+	uint64_t		 errors;
 };
 
 struct scoreboard	*scoreboard_create(void);

@@ -235,6 +235,8 @@ write_all(int fd, const char *buf, size_t len)
 				continue;
 			if (errno == EAGAIN)	/* idle-timeout */
 				SLOT_ADD(timeouts, 1);
+			else			/* reset, or gone */
+				SLOT_ADD(errors, 1);
 			return -1;
 		}
 		SLOT_ADD(conn_out, n);
@@ -267,8 +269,10 @@ echo_connection(int fd)
 		else if (errno == EAGAIN) {
 			SLOT_ADD(timeouts, 1);	/* idle-timeout */
 			break;
-		} else if (errno != EINTR)
-			break;		/* reset: this connection only */
+		} else if (errno != EINTR) {
+			SLOT_ADD(errors, 1);	/* reset: this connection only */
+			break;
+		}
 	}
 	close(fd);
 }

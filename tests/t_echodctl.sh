@@ -24,6 +24,18 @@ exact() {
 wait_for 5 "totals of 4 connections and 8000 bytes each way" exact
 ok "totals exact: 4 accepted, 8000 bytes in and out"
 
+# A client that resets mid-stream is an error; clean closes are not.
+ctl -j status | jq -e '.totals.errors == 0' >/dev/null || fail "errors before"
+"$ECHOTEST" reset -p "$PORT" -n 1048576 >/dev/null || fail "reset client"
+errors_one() {
+	ctl -j status | jq -e '.totals.errors == 1 and .totals.accepted == 5' \
+	    >/dev/null
+}
+wait_for 5 "one error counted" errors_one
+ctl status | grep -q "^connections    5 accepted, 0 active, 1 errors, " ||
+    fail "status: $(ctl status | grep ^connections)"
+ok "a reset counts as one error, clean closes as none"
+
 # Under load: a session and clients connecting nonstop.
 background "$ECHOTEST" session -p "$PORT" -f "$T/stop" -r "$T/ready" -t 60
 wait_for 10 "session" test -f "$T/ready"
