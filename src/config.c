@@ -72,6 +72,8 @@ static int	parse_control(struct parser *, const struct keyword *, int,
 
 #define INT_FIELD(f)	offsetof(struct config, f)
 
+int	 config_resolve_names = 1;
+
 static const struct keyword keywords[] = {
 	{ "listen",		-1,	parse_listen,	0, 0, 0 },
 	{ "prefork",		1,	parse_int,
@@ -293,7 +295,7 @@ parse_listen(struct parser *p, const struct keyword *kw, int argc,
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
+	hints.ai_flags = AI_PASSIVE | (config_resolve_names ? 0 : AI_NUMERICHOST);
 	if ((error = getaddrinfo(host, NULL, &hints, &res)) != 0)
 		return perror_at(p, "listen: cannot resolve \"%s\": %s",
 		    argv[2], gai_strerror(error));

@@ -76,6 +76,12 @@ struct config {
 	int			 syslog_facility;
 };
 
+/*
+ * 0: "listen" takes numeric addresses only and looks up no host name
+ * (for the fuzzer, which must not wait on DNS).  1 by default.
+ */
+extern int	 config_resolve_names;
+
 struct config	*config_load(const char *path, char *err, size_t errlen);
 struct config	*config_parse(FILE *fp, const char *name, char *err,
 		    size_t errlen);

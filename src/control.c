@@ -61,13 +61,13 @@ control_open(struct control *ctl, const struct config *conf, char *err,
     size_t errlen)
 {
 	struct sockaddr_un	 sun;
-	int			 fd, probe, saved;
+	size_t			 i;
+	int			 fd = -1, probe, saved;
 
 	memset(ctl, 0, sizeof(*ctl));
 	ctl->fd = -1;
-	for (fd = 0; fd < CONTROL_CLIENTS_MAX; fd++)
-		ctl->clients[fd].fd = -1;
-	fd = -1;
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		ctl->clients[i].fd = -1;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlcpy(sun.sun_path, conf->control_path, sizeof(sun.sun_path)) >=

@@ -42,6 +42,7 @@ format_bound(int fd, char *buf, size_t len)
 	socklen_t		 sslen = sizeof(ss);
 	char			 host[NI_MAXHOST], serv[NI_MAXSERV];
 
+	memset(&ss, 0, sizeof(ss));
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
 	    getnameinfo((struct sockaddr *)&ss, sslen, host, sizeof(host),
 	    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
