@@ -1,0 +1,48 @@
+# Out of descriptors (shared/TESTING.md): a worker whose accept() fails
+# with EMFILE pauses instead of spinning, says so once, and serves again
+# as soon as it has a descriptor free.
+. "$TESTS_SRCDIR/lib.sh"
+
+command -v prlimit >/dev/null 2>&1 || skip "prlimit is not installed"
+write_conf "prefork 1" "min-spare 0"
+WANT_WORKERS=1 start_echod
+w=$(workers)
+"$ECHOTEST" echo -p "$PORT" -n 100 || fail "echo before"
+
+# The worker may keep what it has open, and open nothing more: the
+# limit is on descriptor numbers, so it is set to the lowest free one.
+free=0
+while [ -e "/proc/$w/fd/$free" ]; do
+	free=$((free + 1))
+done
+# Only the soft limit: raising a hard limit again needs CAP_SYS_RESOURCE.
+hard=$(prlimit --pid "$w" --nofile --noheadings --output HARD)
+prlimit --pid "$w" --nofile="$free:$hard" || skip "cannot set the worker's limit"
+
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$w/stat"
+}
+# accept() takes its descriptor number before it blocks: the worker,
+# blocked in accept() already, has one, and serves one more client.
+"$ECHOTEST" echo -p "$PORT" -n 100 || fail "the client the worker had room for"
+# The next one it cannot take.
+background "$ECHOTEST" echo -p "$PORT" -n 65536 -t 60
+client=$LAST_BG
+wait_for 10 "EMFILE logged" log_has "accept \(pausing, logged once per 10 s\): Too many open files"
+# Watch the worker for a while: a busy loop would burn a tick per 10 ms.
+start=$(cpu_ticks)
+t0=$(now_ms)
+until [ $(( $(now_ms) - t0 )) -ge 1500 ]; do
+	sleep 0.1
+done
+used=$(( $(cpu_ticks) - start ))
+[ "$used" -le 15 ] || fail "the worker used $used ticks in 1.5 s: a busy loop"
+alive "$client" || fail "the client was served with no descriptor free"
+[ "$(grep -c "Too many open files" "$LOG")" -eq 1 ] || fail "not logged once"
+ok "EMFILE: the worker waits ($used ticks of CPU in 1.5 s), logged once"
+
+prlimit --pid "$w" --nofile="1024:$hard" || fail "cannot raise the limit again"
+wait "$client" || fail "the waiting client was not served after recovery"
+[ "$(workers)" = "$w" ] || fail "the worker was replaced"
+"$ECHOTEST" echo -p "$PORT" -n 65536 -c 4 || fail "echo after recovery"
+ok "descriptors free again: the same worker serves the waiting client"
