@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -682,6 +683,25 @@ config_load(const char *path, char *err, size_t errlen)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file", path);
+		fclose(fp);
+		return NULL;
+	}
+	/*
+	 * Whoever can write the file can choose the user the workers run
+	 * as: like sshd, refuse a file that anyone but root (or the user
+	 * echod runs as) can change.
+	 */
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s: owned by uid %lu, neither root nor "
+		    "the user echod runs as; refusing it", path,
+		    (unsigned long)st.st_uid);
+		fclose(fp);
+		return NULL;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "%s: writable by %s (mode %03o); "
+		    "refusing it", path, st.st_mode & S_IWOTH ? "everyone" :
+		    "its group", (unsigned)(st.st_mode & 0777));
 		fclose(fp);
 		return NULL;
 	}

@@ -173,3 +173,35 @@ ok "relative -f as a daemon (cwd /): reload finds the file, generation 2"
 kill -TERM "$m"
 wait_for 10 "daemon to stop" exited "$m"
 wait_for 10 "pidfile removed" test ! -e "$PIDFILE"
+
+# A configuration others could change is refused, with the reason: at
+# start-up, with -n, and on reload (the running one stays).
+UNSAFE="$T/unsafe.conf"
+cp "$CONF" "$UNSAFE"
+for mode in 666 664; do
+	chmod "$mode" "$UNSAFE"
+	run unsafe$mode -n -f "$UNSAFE"
+	[ "$RC" -eq 1 ] || fail "mode $mode accepted"
+	err_has unsafe$mode "^$UNSAFE: writable by (everyone|its group) \\(mode $mode\\); refusing it$" ||
+	    { show unsafe$mode; fail "mode $mode: no reason given"; }
+done
+chmod 644 "$UNSAFE"
+if [ "$(id -u)" -eq 0 ]; then
+	chown nobody "$UNSAFE"
+	run unsafeowner -n -f "$UNSAFE"
+	[ "$RC" -eq 1 ] || fail "a file owned by nobody was accepted"
+	err_has unsafeowner "owned by uid [0-9]+, neither root nor the user echod runs as" ||
+	    { show unsafeowner; fail "owner: no reason given"; }
+	chown 0 "$UNSAFE"
+fi
+ok "configuration writable by others, or owned by another user: refused, saying why"
+
+: > "$LOG"
+write_conf "prefork 2"
+WANT_WORKERS=2 start_echod
+chmod 666 "$CONF"
+kill -HUP "$(master_pid)"
+wait_for 10 "the reload refused" log_has "reload failed: $CONF: writable by everyone"
+chmod 644 "$CONF"
+"$ECHOTEST" echo -p "$PORT" -n 1000 || fail "no echo after a refused reload"
+ok "a reload of a configuration made writable by everyone is refused"
