@@ -70,6 +70,8 @@ static int	parse_syslog(struct parser *, const struct keyword *, int,
 		    char **);
 static int	parse_control(struct parser *, const struct keyword *, int,
 		    char **);
+static int	parse_chroot(struct parser *, const struct keyword *, int,
+		    char **);
 
 #define INT_FIELD(f)	offsetof(struct config, f)
 
@@ -97,6 +99,7 @@ static const struct keyword keywords[] = {
 	    0, MAX_SECONDS,		INT_FIELD(drain_timeout) },
 	{ "pidfile",		1,	parse_pidfile,	0, 0, 0 },
 	{ "user",		1,	parse_user,	0, 0, 0 },
+	{ "chroot",		1,	parse_chroot,	0, 0, 0 },
 	{ "group",		1,	parse_group,	0, 0, 0 },
 	{ "syslog",		2,	parse_syslog,	0, 0, 0 },
 	{ "control",		2,	parse_control,	0, 0, 0 },
@@ -173,6 +176,7 @@ config_free(struct config *conf)
 	free(conf->group);
 	free(conf->control_path);
 	free(conf->control_group);
+	free(conf->chroot_dir);
 	free(conf);
 }
 
@@ -420,6 +424,39 @@ parse_syslog(struct parser *p, const struct keyword *kw, int argc,
 		}
 	}
 	return perror_at(p, "syslog: unknown facility \"%s\"", argv[2]);
+}
+
+/*
+ * chroot DIRECTORY: the workers' root.  Like OpenSSH's ChrootDirectory,
+ * it must belong to root and be writable by nobody else, or a worker's
+ * user could plant files in its own prison.
+ */
+static int
+parse_chroot(struct parser *p, const struct keyword *kw, int argc,
+    char **argv)
+{
+	struct stat	 st;
+
+	(void)kw;
+	(void)argc;
+	if (argv[1][0] != '/')
+		return perror_at(p, "chroot: \"%s\" is not an absolute path",
+		    argv[1]);
+	if (stat(argv[1], &st) == -1)
+		return perror_at(p, "chroot: %s: %s", argv[1],
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return perror_at(p, "chroot: %s: not a directory", argv[1]);
+	if (st.st_uid != 0)
+		return perror_at(p, "chroot: %s: owned by uid %lu, not root",
+		    argv[1], (unsigned long)st.st_uid);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return perror_at(p, "chroot: %s: writable by %s (mode %03o)",
+		    argv[1], st.st_mode & S_IWOTH ? "everyone" : "its group",
+		    (unsigned)(st.st_mode & 0777));
+	if ((p->conf->chroot_dir = strdup(argv[1])) == NULL)
+		return perror_at(p, "out of memory");
+	return 0;
 }
 
 /* control socket PATH, control group NAME */

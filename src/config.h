@@ -66,6 +66,7 @@ struct config {
 	int			 max_conns_per_address;	/* 0: no limit */
 	char			*pidfile;
 	char			*user;		/* NULL: no privilege drop */
+	char			*chroot_dir;	/* NULL: none */
 	char			*group;
 	uid_t			 uid;
 	gid_t			 gid;

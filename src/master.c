@@ -250,6 +250,9 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	if (conf->user != NULL && !privdrop_applies(conf))
 		log_warnx("not running as root: user %s is ignored",
 		    conf->user);
+	if (conf->chroot_dir != NULL && geteuid() != 0)
+		log_warnx("not running as root: chroot %s is ignored",
+		    conf->chroot_dir);
 	master_title(&m);
 
 	/* pfd[0]: the wake pipe; then the control socket and its clients. */

@@ -20,10 +20,12 @@ privdrop_applies(const struct config *conf)
 }
 
 /*
- * Become conf->user and conf->group for good: supplementary groups first
- * (only root may set them), then the group, then the user, each of the
- * real, effective and saved ids.  Returns -1 if anything failed or if
- * root can still be regained; the caller must not go on.
+ * Enter conf->chroot_dir, then become conf->user and conf->group for
+ * good: supplementary groups first (only root may set them), then the
+ * group, then the user, each of the real, effective and saved ids.
+ * Returns -1 if anything failed or if root can still be regained; the
+ * caller must not go on.  Whatever the worker needs from the file
+ * system it has opened before this.
  */
 int
 privdrop(const struct config *conf)
@@ -31,6 +33,12 @@ privdrop(const struct config *conf)
 	uid_t	 ruid, euid, suid;
 	gid_t	 rgid, egid, sgid, gid = conf->gid;
 
+	if (conf->chroot_dir != NULL && geteuid() == 0) {
+		if (chroot(conf->chroot_dir) == -1 || chdir("/") == -1) {
+			log_warn("chroot %s", conf->chroot_dir);
+			return -1;
+		}
+	}
 	if (!privdrop_applies(conf))
 		return 0;
 

@@ -166,8 +166,10 @@ ctl status >/dev/null || fail "status after idle clients timed out"
 ok "idle control clients: reload in time, served again after their timeout"
 
 # A stale socket (a killed master's) is replaced; a live one refuses.
+orphans=$(workers)
 kill -9 "$master"
 wait_for 5 "master gone" exited "$master"
+wait_gone 5 "its workers gone (parent-death signal)" $orphans
 [ -S "$CTL" ] || fail "no stale socket to test with"
 WANT_WORKERS=3 start_echod
 master=$(master_pid)

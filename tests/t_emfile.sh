@@ -10,7 +10,9 @@ w=$(workers)
 "$ECHOTEST" echo -p "$PORT" -n 100 || fail "echo before"
 
 # The worker may keep what it has open, and open nothing more: the
-# limit is on descriptor numbers, so it is set to the lowest free one.
+# limit is on descriptor numbers, so it is set to the lowest free one,
+# once the worker has closed its last connection.
+wait_for 10 "the worker idle" eval '[ "$(title "$w")" = "echod: worker [idle]" ]'
 free=0
 while [ -e "/proc/$w/fd/$free" ]; do
 	free=$((free + 1))
@@ -22,13 +24,15 @@ prlimit --pid "$w" --nofile="$free:$hard" || skip "cannot set the worker's limit
 cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$w/stat"
 }
-# accept() takes its descriptor number before it blocks: the worker,
-# blocked in accept() already, has one, and serves one more client.
-"$ECHOTEST" echo -p "$PORT" -n 100 || fail "the client the worker had room for"
-# The next one it cannot take.
+# accept() takes its descriptor number before it blocks: if the worker
+# was blocked in accept() already, client A still gets in; either way
+# the worker's next accept() fails with EMFILE.
+background "$ECHOTEST" echo -p "$PORT" -n 100 -t 60
+client_a=$LAST_BG
+wait_for 10 "EMFILE logged" log_has "accept \(pausing, logged once per 10 s\): Too many open files"
+# Client B comes while the worker has no descriptor free.
 background "$ECHOTEST" echo -p "$PORT" -n 65536 -t 60
 client=$LAST_BG
-wait_for 10 "EMFILE logged" log_has "accept \(pausing, logged once per 10 s\): Too many open files"
 # Watch the worker for a while: a busy loop would burn a tick per 10 ms.
 start=$(cpu_ticks)
 t0=$(now_ms)
@@ -37,12 +41,13 @@ until [ $(( $(now_ms) - t0 )) -ge 1500 ]; do
 done
 used=$(( $(cpu_ticks) - start ))
 [ "$used" -le 15 ] || fail "the worker used $used ticks in 1.5 s: a busy loop"
-alive "$client" || fail "the client was served with no descriptor free"
+alive "$client" || fail "client B was served with no descriptor free"
 [ "$(grep -c "Too many open files" "$LOG")" -eq 1 ] || fail "not logged once"
 ok "EMFILE: the worker waits ($used ticks of CPU in 1.5 s), logged once"
 
 prlimit --pid "$w" --nofile="1024:$hard" || fail "cannot raise the limit again"
 wait "$client" || fail "the waiting client was not served after recovery"
+wait "$client_a" || fail "client A was not served"
 [ "$(workers)" = "$w" ] || fail "the worker was replaced"
 "$ECHOTEST" echo -p "$PORT" -n 65536 -c 4 || fail "echo after recovery"
 ok "descriptors free again: the same worker serves the waiting client"

@@ -144,6 +144,33 @@ else
 	ok "reload to group $other: new workers' gids and groups are $OTHER_GID"
 fi
 
+# chroot: the workers' root is the directory, and they still serve;
+# a directory that is not root's alone is refused, saying why.
+mkdir -p "$T/jail"
+chmod 755 "$T/jail"
+chown 0:0 "$T/jail"
+write_conf "prefork 3" "user nobody" "chroot $T/jail"
+kill -HUP "$(master_pid)"
+in_jail() {
+	local w
+	[ "$(nworkers)" -eq 3 ] || return 1
+	for w in $(workers); do
+		[ "$(readlink "/proc/$w/root")" = "$T/jail" ] || return 1
+	done
+}
+wait_for 10 "3 workers inside $T/jail" in_jail
+[ "$(readlink "/proc/$(master_pid)/root")" = "/" ] || fail "the master was chrooted"
+"$ECHOTEST" echo -p "$PORT" -n 65536 -c 6 || fail "no echo from chrooted workers"
+ok "chroot: every worker's root is $T/jail, the master's is /, echo works"
+chmod 775 "$T/jail"
+if "$ECHOD" -n -f "$CONF" 2>"$T/jail.err"; then
+	fail "a group-writable chroot directory was accepted"
+fi
+grep -q "chroot: $T/jail: writable by its group (mode 775)" "$T/jail.err" ||
+    fail "chroot refusal: $(cat "$T/jail.err")"
+chmod 755 "$T/jail"
+ok "a group-writable chroot directory is refused, saying why"
+
 # Workers that dropped privileges still die with their master: Linux
 # clears the parent-death signal when credentials change, so it must be
 # set after the drop.  Orphans would keep the port.
