@@ -166,6 +166,8 @@ out_printf(struct control_client *c, const char *fmt, ...)
 	int	 n;
 	size_t	 need;
 
+	if (c->oom)
+		return;
 	for (;;) {
 		va_start(ap, fmt);
 		n = vsnprintf(c->out ? c->out + c->outlen : NULL,
@@ -180,7 +182,15 @@ out_printf(struct control_client *c, const char *fmt, ...)
 		need = c->outlen + n + 1;
 		need = need < 4096 ? 4096 : need * 2;
 		if ((grown = realloc(c->out, need)) == NULL) {
-			c->outlen = 0;	/* the client gets a short answer */
+			/* No half answer: the client is told, and no more. */
+			static char	 oom[] = "error: out of memory\n";
+
+			if (c->out != NULL && c->outcap > sizeof(oom)) {
+				memcpy(c->out, oom, sizeof(oom) - 1);
+				c->outlen = sizeof(oom) - 1;
+			} else
+				c->outlen = 0;
+			c->oom = 1;
 			return;
 		}
 		c->out = grown;
@@ -264,14 +274,26 @@ accept_clients(struct master *m, int64_t now)
 			return;		/* the rest wait in the backlog */
 		fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("control socket: accept");
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			/*
+			 * Out of descriptors or memory: the clients wait in
+			 * the backlog while the listener is left alone for a
+			 * moment, or ppoll() would return at once for them.
+			 */
+			ctl->paused_until = now + 100;
+			if (ctl->warned == 0 || now - ctl->warned >= 60000) {
+				log_warn("control socket: accept (logged once "
+				    "a minute at most)");
+				ctl->warned = now;
+			}
 			return;
 		}
 		c = &ctl->clients[i];
 		memset(c, 0, sizeof(*c));
 		c->fd = fd;
+		c->pfd_index = -1;
 		c->deadline = now + CONTROL_TIMEOUT_MS;
 		/*
 		 * Refused clients are told so once their command has come:
@@ -406,6 +428,12 @@ control_service(struct master *m, const struct pollfd *pfd, size_t npfd,
 		c = &ctl->clients[i];
 		if (c->fd == -1)
 			continue;
+		/* Gone altogether (a half-close is no reason to leave). */
+		if (c->pfd_index >= 0 && (size_t)c->pfd_index < npfd &&
+		    (pfd[c->pfd_index].revents & (POLLHUP | POLLERR))) {
+			client_close(c);
+			continue;
+		}
 		if (!c->answered && c->reload_generation == 0 &&
 		    c->inlen < sizeof(c->in) - 1) {
 			n = read(c->fd, c->in + c->inlen,
@@ -447,10 +475,10 @@ control_service(struct master *m, const struct pollfd *pfd, size_t npfd,
  * soonest client deadline (or INT64_MAX).
  */
 size_t
-control_pollfds(const struct control *ctl, struct pollfd *pfd, int64_t now,
+control_pollfds(struct control *ctl, struct pollfd *pfd, int64_t now,
     int64_t *deadline)
 {
-	const struct control_client	*c;
+	struct control_client		*c;
 	size_t				 i, n = 0;
 
 	*deadline = INT64_MAX;
@@ -466,14 +494,25 @@ control_pollfds(const struct control *ctl, struct pollfd *pfd, int64_t now,
 	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
 		if (ctl->clients[i].fd == -1)
 			pfd[n].events = POLLIN;
+	if (now < ctl->paused_until) {
+		pfd[n].events = 0;
+		*deadline = ctl->paused_until;
+	}
 	pfd[n++].revents = 0;
 	for (i = 0; i < CONTROL_CLIENTS_MAX; i++) {
 		c = &ctl->clients[i];
 		if (c->fd == -1)
 			continue;
+		/*
+		 * Waiting for its reload, a client is polled for nothing:
+		 * its half-close must not make ppoll() return on every
+		 * turn; a hang-up is reported regardless.
+		 */
 		pfd[n].fd = c->fd;
-		pfd[n].events = c->answered ? POLLOUT : POLLIN;
-		pfd[n++].revents = 0;
+		pfd[n].events = c->answered ? POLLOUT :
+		    c->reload_generation != 0 ? 0 : POLLIN;
+		pfd[n].revents = 0;
+		c->pfd_index = n++;
 		if (c->deadline < *deadline)
 			*deadline = c->deadline;
 		/* A pending reload is looked at every 20 ms. */

@@ -196,6 +196,8 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	m->generation++;
 	m->start_failures = 0;
 	m->next_start = 0;
+	m->growth_step = 0;
+	m->more_to_start = 0;
 	pool_drain(m, now, 0);
 	pool_adjust(m, now);
 	master_title(m);
@@ -283,7 +285,7 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		 * Workers may ask again from here on: whatever made them ask
 		 * before is seen by this look at the pool.
 		 */
-		__atomic_store_n(&m.sb->wake, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&m.sb->wake, 0, __ATOMIC_SEQ_CST);
 		if (m.stop == RUNNING)
 			pool_adjust(&m, now);
 		else if (pool_count(&m, 0) == 0)

@@ -39,6 +39,8 @@ struct control_client {
 	int			 allowed;	/* may use the socket */
 	int			 root;		/* may change things */
 	int			 answered;	/* out holds the answer */
+	int			 oom;		/* the answer did not fit */
+	int			 pfd_index;	/* in ppoll()'s array, or -1 */
 	unsigned int		 reload_generation; /* awaited, or 0 */
 	int64_t			 deadline;	/* ms */
 	char			 in[128];
@@ -52,6 +54,8 @@ struct control {
 	char			 path[108];
 	int			 has_group;	/* as created */
 	gid_t			 gid;
+	int64_t			 paused_until;	/* accept failed: ms */
+	int64_t			 warned;
 	struct control_client	 clients[CONTROL_CLIENTS_MAX];
 };
 
@@ -95,7 +99,7 @@ struct master {
 int	control_open(struct control *, const struct config *, char *, size_t);
 void	control_close(struct control *);
 void	control_forget(struct control *);
-size_t	control_pollfds(const struct control *, struct pollfd *, int64_t,
+size_t	control_pollfds(struct control *, struct pollfd *, int64_t,
 	    int64_t *);
 void	control_service(struct master *, const struct pollfd *, size_t,
 	    int64_t);

@@ -472,7 +472,7 @@ release_slot(struct master *m, struct worker *w)
 void
 pool_reap(struct master *m, int64_t now)
 {
-	struct worker	*w;
+	struct worker	*w, dead;
 	char		 how[128], why[192];
 	pid_t		 pid;
 	int		 status;
@@ -480,32 +480,46 @@ pool_reap(struct master *m, int64_t now)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if ((w = worker_by_pid(m, pid)) == NULL)
 			continue;
+		/*
+		 * Free the slot first: whatever follows (a stop, above all)
+		 * signals the workers in the table, and this pid is no
+		 * longer ours to signal.
+		 */
+		dead = *w;
+		release_slot(m, w);
 		describe_status(status, how, sizeof(how));
-		if (w->state != W_SERVING || m->stop != RUNNING)
+		if (dead.state != W_SERVING || m->stop != RUNNING)
 			log_debug("worker %ld (generation %u) %s", (long)pid,
-			    w->generation, how);
+			    dead.generation, how);
 		else if (WIFEXITED(status) &&
 		    WEXITSTATUS(status) == WORKER_EXIT_RECYCLED)
 			log_debug("worker %ld (generation %u) recycled after "
 			    "max-connections-per-worker", (long)pid,
-			    w->generation);
+			    dead.generation);
 		else {
 			log_warnx("worker %ld (generation %u) %s", (long)pid,
-			    w->generation, how);
+			    dead.generation, how);
 			if (WIFEXITED(status) &&
 			    WEXITSTATUS(status) == WORKER_EXIT_SETUP) {
 				m->exit_status = 1;
 				begin_stop(m, 1, "a worker could not set "
 				    "itself up", now);
-			} else if (is_start_failure(status, now - w->started)) {
+			} else if (is_start_failure(status,
+			    now - dead.started)) {
+				/*
+				 * Workers started together fail together:
+				 * while failing, only the probe's death is
+				 * another failure in a row.
+				 */
+				if (m->start_failures > 0 && pid != m->probe)
+					continue;
 				snprintf(why, sizeof(why), "worker %ld %s "
 				    "%lld ms after it started", (long)pid, how,
-				    (long long)(now - w->started));
+				    (long long)(now - dead.started));
 				start_failed(m, now, why);
 			} else
 				m->start_failures = 0;
 		}
-		release_slot(m, w);
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_warn("waitpid");
@@ -594,7 +608,8 @@ pool_next_wakeup(const struct master *m, int64_t now)
 		current = pool_count(m, 1);
 		if (m->more_to_start)
 			when = now;
-		if (current < (size_t)m->conf->prefork && m->next_start < when)
+		/* A start held back (throttled, or a failed fork). */
+		if (m->next_start > now && m->next_start < when)
 			when = m->next_start;
 		/* Workers go idle silently: look for a surplus now and then. */
 		if (current > (size_t)m->conf->prefork) {

@@ -4,7 +4,7 @@
  * in Stevens' child_main() (UNIX Network Programming vol. 1, 30.6).
  *
  * The hot path is accept(), then read() and write() per chunk, then
- * close(): nothing else is called per connection.  The worker's slot in
+ * close(): no other system call is made per connection.  The worker's slot in
  * the scoreboard is kept up to date with plain stores, and the pool's
  * count of idle workers with one atomic operation each way.  Only when a
  * connection takes the pool below min-spare does a worker write to the
@@ -151,11 +151,16 @@ become_idle(void)
 	setproctitle("worker [idle]");
 }
 
-/* Ask the master for more workers: one byte per shortage, not per client. */
+/*
+ * Ask the master for more workers: one byte per shortage, not per client.
+ * Sequentially consistent, as is the master's clearing of the flag: the
+ * worker's "busy" must not pass the master's look at the slots while
+ * each still sees the other's old value, or the wake-up is lost.
+ */
 static void
 wake_master(void)
 {
-	if (__atomic_exchange_n(&sb->wake, 1, __ATOMIC_ACQ_REL) == 0)
+	if (__atomic_exchange_n(&sb->wake, 1, __ATOMIC_SEQ_CST) == 0)
 		(void)write(args->wake_fd, "", 1);	/* non-blocking */
 }
 

@@ -22,7 +22,8 @@ run_faulty() {
 
 # Every worker aborts in its first accept(): respawns slow down (25 ms,
 # doubling, one probe worker at a time) and after 10 start-up failures in
-# a row the master gives up.
+# a row the master gives up.  The 4 workers started together are one
+# failure, not 4; then come 9 probes.
 write_conf "prefork 4"
 run_faulty ECHOD_FAULT=crash-accept
 ok "master exits with status 1 and removes its pidfile"
@@ -30,13 +31,22 @@ log_has "workers keep failing at start-up; giving up" ||
     fail "no clear fatal message"
 log_has "next worker start in [0-9]+ ms" || fail "no throttling logged"
 ok "throttling and the fatal error are logged"
-[ "$STARTS" -eq 10 ] ||
-    fail "$STARTS worker starts: want 10 failures and no fork storm"
-ok "10 worker starts before giving up (no fork storm)"
+[ "$STARTS" -eq 13 ] ||
+    fail "$STARTS worker starts: want 4, then 9 probes, and no fork storm"
+ok "4 workers, then 9 probes, before giving up (no fork storm)"
+
+# A batch failing together is one failure: 16 workers crashing at once
+# are throttled like 4, not given up on at once.
+write_conf "prefork 16"
+run_faulty ECHOD_FAULT=crash-accept
+[ "$STARTS" -eq 25 ] ||
+    fail "$STARTS worker starts: want 16, then 9 probes"
+ok "16 workers failing together count once: 9 probes follow"
 
 # One slot that keeps failing beside healthy workers is a failure too:
 # the healthy ones must not make the master forget the failures.
 mkdir "$T/starts"
+write_conf "prefork 4"
 run_faulty ECHOD_FAULT=crash-accept-after ECHOD_FAULT_HEALTHY=3 \
     ECHOD_FAULT_DIR="$T/starts"
 log_has "workers keep failing at start-up; giving up" ||
@@ -66,6 +76,29 @@ log_has "giving up" && fail "failed forks taken for failing workers"
 [ "$(nworkers "$m")" -eq 2 ] || fail "$(nworkers "$m") workers, want 2"
 [ "$(grep -c "the pool stays at" "$LOG")" -eq 1 ] || fail "not rate-limited"
 ok "failed forks: 2 workers serve, retried each second, logged once, no giving up"
+kill -TERM "$m"
+wait_for 5 "echod to stop" exited "$m"
+
+# The same when the pool wants to grow beyond prefork: the held-back
+# start is retried each second, though no worker is idle to ask again.
+: > "$LOG"
+mkdir "$T/forks2"
+write_conf "prefork 2" "min-spare 1" "max-spare 2" "max-workers 8"
+env ECHOD_FAULT=fail-fork-after ECHOD_FAULT_FORKS=2 ECHOD_FAULT_DIR="$T/forks2" \
+    LD_PRELOAD="$FAULTSHIM" "$ECHOD" -d -v -f "$CONF" >>"$LOG" 2>&1 &
+m=$!
+BG_PIDS="$BG_PIDS $m"
+wait_for 10 "2 workers" eval '[ "$(nworkers "$m")" -eq 2 ]'
+for i in 1 2; do
+	background "$ECHOTEST" session -p "$PORT" -f "$T/stop2" -r "$T/r2.$i" -t 60
+done
+wait_for 10 "both workers busy" eval 'test -f "$T/r2.1" && test -f "$T/r2.2"'
+retried() {
+	[ "$(ls "$T/forks2" | wc -l)" -ge 6 ]
+}
+wait_for 15 "growth forks retried while the pool sits at prefork" retried
+touch "$T/stop2"
+ok "a held-back start beyond prefork is retried each second"
 kill -TERM "$m"
 wait_for 5 "echod to stop" exited "$m"
 
