@@ -615,36 +615,37 @@ keyword_line(const int *seen, const char *name)
 }
 
 /*
- * Settings that are each valid but contradict each other.  The error is
- * put on the line of whichever of the two was written last.
+ * Two settings, each valid, that contradict each other when small is
+ * more than large.  The error is put on the line of whichever of the two
+ * was written last.
  */
+static int
+no_more_than(struct parser *p, const int *seen, const char *small_kw,
+    int small, const char *large_kw, int large)
+{
+	int	 a, b;
+
+	if (small <= large)
+		return 0;
+	a = keyword_line(seen, small_kw);
+	b = keyword_line(seen, large_kw);
+	p->line = a > b ? a : b;
+	return perror_at(p, "%s %d is more than %s %d", small_kw, small,
+	    large_kw, large);
+}
+
 static int
 check_pool(struct parser *p, const int *seen)
 {
 	const struct config	*c = p->conf;
-	int			 a, b;
 
-	if (c->prefork > c->max_workers) {
-		a = keyword_line(seen, "prefork");
-		b = keyword_line(seen, "max-workers");
-		p->line = a > b ? a : b;
-		return perror_at(p, "prefork %d is more than max-workers %d",
-		    c->prefork, c->max_workers);
-	}
-	if (c->min_spare > c->max_spare) {
-		a = keyword_line(seen, "min-spare");
-		b = keyword_line(seen, "max-spare");
-		p->line = a > b ? a : b;
-		return perror_at(p, "min-spare %d is more than max-spare %d",
-		    c->min_spare, c->max_spare);
-	}
-	if (c->min_spare > c->max_workers) {
-		a = keyword_line(seen, "min-spare");
-		b = keyword_line(seen, "max-workers");
-		p->line = a > b ? a : b;
-		return perror_at(p, "min-spare %d is more than max-workers "
-		    "%d", c->min_spare, c->max_workers);
-	}
+	if (no_more_than(p, seen, "prefork", c->prefork, "max-workers",
+	    c->max_workers) == -1 ||
+	    no_more_than(p, seen, "min-spare", c->min_spare, "max-spare",
+	    c->max_spare) == -1 ||
+	    no_more_than(p, seen, "min-spare", c->min_spare, "max-workers",
+	    c->max_workers) == -1)
+		return -1;
 	return 0;
 }
 

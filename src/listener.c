@@ -170,9 +170,11 @@ listener_bind(const struct listen_addr *la, int backlog, char *err,
  * Make the listeners for conf, reusing the sockets in old[] whose address
  * is still configured.  On success the reused entries of old[] are marked
  * fd -1, so that closing old[] afterwards closes exactly the dropped
- * addresses.  On failure nothing in old[] has changed and every socket
+ * addresses.  On failure old[] keeps all its sockets and every socket
  * opened here is closed again: a reload that cannot bind is refused
- * whole.
+ * whole.  (Only if fcntl(), setsockopt() or listen() failed on a socket
+ * that is already bound, which does not happen in practice, would the
+ * kept sockets before it have taken the new settings.)
  */
 int
 listeners_open(const struct config *conf, struct listener *old, size_t nold,

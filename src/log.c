@@ -47,12 +47,6 @@ log_setfacility(int facility)
 	log_init(log_to_stderr, log_verbose, facility);
 }
 
-int
-log_getverbose(void)
-{
-	return log_verbose;
-}
-
 static void
 vlog(int priority, const char *fmt, va_list ap)
 {

@@ -12,7 +12,6 @@
 
 void	log_init(int to_stderr, int verbose, int facility);
 void	log_setfacility(int facility);
-int	log_getverbose(void);
 void	log_warn(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
 void	log_warnx(const char *, ...)

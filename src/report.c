@@ -20,17 +20,23 @@
 #include "log.h"
 #include "master.h"
 
+/* A worker's state as shown: draining once told to, even if busy. */
+static int
+shown_state(const struct master *m, uint32_t i)
+{
+	if (m->workers[i].state != W_SERVING)
+		return SLOT_DRAINING;
+	return __atomic_load_n(&m->sb->slots[i].state, __ATOMIC_ACQUIRE);
+}
+
 static const char *
 state_name(const struct master *m, uint32_t i)
 {
 	static const char *names[] = {
 		"free", "starting", "idle", "busy", "draining"
 	};
-	int	 state;
+	int	 state = shown_state(m, i);
 
-	if (m->workers[i].state != W_SERVING)
-		return "draining";	/* told to, even if still busy */
-	state = __atomic_load_n(&m->sb->slots[i].state, __ATOMIC_ACQUIRE);
 	if (state < 0 || state > SLOT_DRAINING)
 		return "?";
 	return names[state];
@@ -139,22 +145,26 @@ static void
 count_pool(const struct master *m, struct pool_counts *pc)
 {
 	uint32_t	 i;
-	const char	*s;
 
 	memset(pc, 0, sizeof(*pc));
 	for (i = 0; i < m->high_water; i++) {
 		if (m->workers[i].pid == 0)
 			continue;
 		pc->total++;
-		s = state_name(m, i);
-		if (strcmp(s, "starting") == 0)
+		switch (shown_state(m, i)) {
+		case SLOT_STARTING:
 			pc->starting++;
-		else if (strcmp(s, "idle") == 0)
+			break;
+		case SLOT_IDLE:
 			pc->idle++;
-		else if (strcmp(s, "busy") == 0)
+			break;
+		case SLOT_BUSY:
 			pc->busy++;
-		else
+			break;
+		default:
 			pc->draining++;
+			break;
+		}
 	}
 }
 
