@@ -77,16 +77,23 @@ check_master_root() {
 	    fail "master: CapEff \"$v\", want root's capabilities"
 }
 
+# check_workers UID GID: once every worker has set itself up, each has
+# these ids and no capability, and the master is still root.
+check_workers() {
+	local w
+	wait_for 10 "idle workers" all_idle
+	for w in $(workers); do
+		check_worker "$w" "$1" "$2"
+	done
+	check_master_root
+}
+
 WANT_WORKERS=3
 write_conf "prefork 3" "user nobody" "group nogroup"
 start_echod
-wait_for 10 "idle workers" all_idle
-for w in $(workers); do
-	check_worker "$w" "$NOBODY_UID" "$NOGROUP_GID"
-done
+check_workers "$NOBODY_UID" "$NOGROUP_GID"
 ok "user nobody, group nogroup: each worker's uids $NOBODY_UID, gids and groups $NOGROUP_GID"
 ok "workers hold no capability (CapEff, CapPrm, CapInh, CapAmb all 0): root cannot be regained"
-check_master_root
 ok "the master is still root"
 "$ECHOTEST" echo -p "$PORT" -n 65536 -c 6 || fail "echo by unprivileged workers"
 ok "unprivileged workers echo"
@@ -106,11 +113,7 @@ stop_echod
 : > "$LOG"
 write_conf "prefork 3" "user nobody"
 start_echod
-wait_for 10 "idle workers" all_idle
-for w in $(workers); do
-	check_worker "$w" "$NOBODY_UID" "$NOBODY_GID"
-done
-check_master_root
+check_workers "$NOBODY_UID" "$NOBODY_GID"
 "$ECHOTEST" echo -p "$PORT" -n 4096 -c 3 || fail "echo, user nobody"
 ok "user nobody without a group: workers' gids and groups are $NOBODY_GID (id -g nobody)"
 
@@ -135,11 +138,7 @@ else
 	wait_for 10 "reload to generation 2" log_has 'reloaded: generation 2'
 	wait_for 10 "the old generation to leave" none_of $gen1
 	wait_for 10 "3 workers of generation 2" has_workers 3
-	wait_for 10 "idle workers of generation 2" all_idle
-	for w in $(workers); do
-		check_worker "$w" "$NOBODY_UID" "$OTHER_GID"
-	done
-	check_master_root
+	check_workers "$NOBODY_UID" "$OTHER_GID"
 	"$ECHOTEST" echo -p "$PORT" -n 4096 -c 3 || fail "echo after the reload"
 	ok "reload to group $other: new workers' gids and groups are $OTHER_GID"
 fi
