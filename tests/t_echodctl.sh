@@ -58,10 +58,16 @@ ctl -j status | jq -e --argjson pid "$master" '.pid == $pid and
     fail "status -j: $(ctl -j status)"
 ok "status, human and JSON"
 
-ctl workers >"$T/workers" || fail "workers"
+# One line per worker process: the same pids as ps shows.  The pool
+# adapts under load, so compare until two readings agree.
+same_workers() {
+	ctl workers >"$T/workers" || fail "workers"
+	tail -n +2 "$T/workers" | awk '{ print $1 }' | sort -n >"$T/ctl.pids"
+	workers >"$T/ps.pids"
+	cmp -s "$T/ctl.pids" "$T/ps.pids"
+}
+wait_for 10 "echodctl workers to list the pids ps shows" same_workers
 head -n 1 "$T/workers" | grep -q "PID GEN STATE" || fail "workers header"
-[ "$(tail -n +2 "$T/workers" | wc -l)" -eq "$(nworkers)" ] ||
-    fail "workers: $(tail -n +2 "$T/workers" | wc -l) lines, $(nworkers) workers"
 grep -Eq " busy +[0-9.KM]+ +[0-9.KM]+ +[0-9.KM]+ 127\.0\.0\.1:[0-9]+ " \
     "$T/workers" || fail "workers: no busy line with its peer"
 ctl -j workers | jq -e '[.workers[] | select(.state == "busy")] |
@@ -91,8 +97,8 @@ ok "human output fits 80 columns"
 # reload: success when the new generation serves, failure with file:line.
 out=$(ctl reload) || fail "reload"
 # At least prefork (3) workers; under load the pool may have grown.
-echo "$out" | grep -Eqx "generation 2 serving with [3-9] workers" ||
-    fail "reload: $out"
+n=$(echo "$out" | sed -n 's/^generation 2 serving with \([0-9]*\) workers$/\1/p')
+[ -n "$n" ] && [ "$n" -ge 3 ] || fail "reload: $out"
 write_conf "prefork 3" "min-spare 1" "max-spare 4" "drain-timeout 30" "bogus 1"
 if err=$(ctl reload 2>&1); then
 	fail "reload of a bad config succeeded: $err"
