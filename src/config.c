@@ -72,6 +72,10 @@ static int	parse_control(struct parser *, const struct keyword *, int,
 		    char **);
 static int	parse_chroot(struct parser *, const struct keyword *, int,
 		    char **);
+static int	parse_sandbox(struct parser *, const struct keyword *, int,
+		    char **);
+static int	parse_core_limit(struct parser *, const struct keyword *,
+		    int, char **);
 
 #define INT_FIELD(f)	offsetof(struct config, f)
 
@@ -103,6 +107,8 @@ static const struct keyword keywords[] = {
 	{ "group",		1,	parse_group,	0, 0, 0 },
 	{ "syslog",		2,	parse_syslog,	0, 0, 0 },
 	{ "control",		2,	parse_control,	0, 0, 0 },
+	{ "sandbox",		1,	parse_sandbox,	0, 0, 0 },
+	{ "core-limit",		1,	parse_core_limit, 0, 0, 0 },
 };
 #define NKEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))
 
@@ -155,6 +161,8 @@ config_new(void)
 	conf->max_conns_per_address = DEFAULT_MAX_PER_ADDRESS;
 	conf->drain_timeout = DEFAULT_DRAIN_TIMEOUT;
 	conf->syslog_facility = LOG_DAEMON;
+	conf->sandbox = DEFAULT_SANDBOX;
+	conf->core_limit = 0;
 	if ((conf->pidfile = strdup(DEFAULT_PIDFILE)) == NULL ||
 	    (conf->control_path = strdup(DEFAULT_CONTROL)) == NULL) {
 		free(conf->pidfile);
@@ -406,6 +414,64 @@ parse_group(struct parser *p, const struct keyword *kw, int argc,
 }
 
 /* syslog facility NAME */
+static int
+parse_sandbox(struct parser *p, const struct keyword *kw, int argc,
+    char **argv)
+{
+	(void)kw;
+	(void)argc;
+	if (strcmp(argv[1], "no") == 0) {
+		p->conf->sandbox = 0;
+		return 0;
+	}
+	if (strcmp(argv[1], "yes") != 0)
+		return perror_at(p, "sandbox: expected \"yes\" or \"no\", "
+		    "not \"%s\"", argv[1]);
+#ifndef HAVE_SECCOMP
+	return perror_at(p, "sandbox: this echod was built without "
+	    "libseccomp; say \"sandbox no\"");
+#else
+	p->conf->sandbox = 1;
+	return 0;
+#endif
+}
+
+/* "unlimited", or bytes with an optional k, m or g (powers of 1024). */
+static int
+parse_core_limit(struct parser *p, const struct keyword *kw, int argc,
+    char **argv)
+{
+	char		 digits[32];
+	const char	*arg = argv[1];
+	size_t		 len = strlen(arg);
+	long long	 n, unit = 1;
+
+	(void)argc;
+	if (strcmp(arg, "unlimited") == 0) {
+		p->conf->core_limit = -1;
+		return 0;
+	}
+	if (len > 0 && len < sizeof(digits)) {
+		switch (arg[len - 1]) {
+		case 'k': case 'K': unit = 1LL << 10; break;
+		case 'm': case 'M': unit = 1LL << 20; break;
+		case 'g': case 'G': unit = 1LL << 30; break;
+		}
+	}
+	if (len == 0 || len >= sizeof(digits) || (unit > 1 && len == 1))
+		return perror_at(p, "core-limit: expected a size in bytes "
+		    "(with k, m or g) or \"unlimited\", not \"%s\"", arg);
+	memcpy(digits, arg, len + 1);
+	if (unit > 1)
+		digits[len - 1] = '\0';
+	/* Up to 1 TiB, whatever the unit: plenty for one worker's core. */
+	if (parse_number(p, kw->name, digits, 0, (1LL << 40) / unit, &n) ==
+	    -1)
+		return -1;
+	p->conf->core_limit = n * unit;
+	return 0;
+}
+
 static int
 parse_syslog(struct parser *p, const struct keyword *kw, int argc,
     char **argv)

@@ -24,6 +24,11 @@
 #define DEFAULT_MAX_PER_ADDRESS	64
 #define MAX_WORKERS_LIMIT	16384
 #define MAX_SECONDS		86400
+#ifdef HAVE_SECCOMP
+#define DEFAULT_SANDBOX		1
+#else
+#define DEFAULT_SANDBOX		0
+#endif
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc"
@@ -75,6 +80,8 @@ struct config {
 	char			*control_group;	/* NULL: root only */
 	gid_t			 control_gid;
 	int			 syslog_facility;
+	int			 sandbox;	/* seccomp filter for workers */
+	long long		 core_limit;	/* bytes, -1: unlimited */
 };
 
 /*

@@ -13,6 +13,8 @@
 
 #include <sys/types.h>
 
+#include <stdint.h>
+
 #include "config.h"
 
 struct pidfh;
@@ -56,6 +58,11 @@ int	listeners_open(const struct config *, struct listener *, size_t,
 	    struct listener **, size_t *, char *, size_t);
 void	listeners_close(struct listener *, size_t);
 
+/* limits.c */
+void	limits_apply(const struct config *);
+void	limits_allow_core(const struct config *);
+void	limits_check(const struct config *);
+
 /* master.c */
 void	master_block_signals(void);
 int	master_run(struct config *, struct listener *, size_t,
@@ -64,6 +71,13 @@ int	master_run(struct config *, struct listener *, size_t,
 /* privdrop.c */
 int	privdrop_applies(const struct config *);
 int	privdrop(const struct config *);
+
+/* sandbox.c, with libseccomp */
+#ifdef HAVE_SECCOMP
+int	sandbox_prepare(void);
+int	sandbox_enter(volatile int32_t *);
+void	sandbox_syscall_name(int32_t, char *, size_t);
+#endif
 
 /* worker.c */
 void	worker_run(const struct worker_args *)

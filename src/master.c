@@ -145,6 +145,41 @@ begin_stop(struct master *m, int fast, const char *why, int64_t now)
 	master_title(m);
 }
 
+/* What a configuration means on this system, said once per load. */
+static void
+config_notes(const struct config *conf)
+{
+	if (conf->user != NULL && !privdrop_applies(conf))
+		log_warnx("not running as root: user %s is ignored",
+		    conf->user);
+	if (conf->chroot_dir != NULL && geteuid() != 0)
+		log_warnx("not running as root: chroot %s is ignored",
+		    conf->chroot_dir);
+	limits_check(conf);
+}
+
+/*
+ * The sandbox's filter is compiled once, when a configuration first
+ * asks for it; a failure refuses that configuration.
+ */
+static int
+sandbox_ready(const struct config *conf, char *err, size_t errlen)
+{
+#ifdef HAVE_SECCOMP
+	if (conf->sandbox && sandbox_prepare() == -1) {
+		snprintf(err, errlen, "%s: the sandbox's seccomp filter "
+		    "cannot be compiled (see above); \"sandbox no\" runs "
+		    "workers without it", conf->path);
+		return -1;
+	}
+#else
+	(void)conf;
+	(void)err;
+	(void)errlen;
+#endif
+	return 0;
+}
+
 /*
  * SIGHUP: read the file into a fresh configuration and, only if it is
  * valid and its new addresses can be bound, switch to it: the listening
@@ -161,6 +196,7 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 
 	log_info("reloading %s", m->conf->path);
 	if ((conf = config_load(m->conf->path, err, errlen)) == NULL ||
+	    sandbox_ready(conf, err, errlen) == -1 ||
 	    listeners_open(conf, m->listeners, m->nlisteners, &ls, &nls, err,
 	    errlen) == -1) {
 		log_warnx("reload failed: %s; still serving generation %u "
@@ -180,9 +216,7 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	    (conf->control_group == NULL) != (m->conf->control_group == NULL))
 		log_warnx("control group: a new control group takes effect "
 		    "only at the next start");
-	if (conf->user != NULL && !privdrop_applies(conf))
-		log_warnx("not running as root: user %s is ignored",
-		    conf->user);
+	config_notes(conf);
 	log_setfacility(conf->syslog_facility);
 
 	/* The addresses no longer configured are those still open in old. */
@@ -238,6 +272,12 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	m.ctl = *ctl;
 	m.generation = 1;
 	master_install_handlers(&waitmask);
+	if (sandbox_ready(conf, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		control_close(&m.ctl);
+		pidfile_remove(pfh);
+		return 1;
+	}
 	if (pool_init(&m) == -1) {
 		control_close(&m.ctl);
 		pidfile_remove(pfh);
@@ -249,12 +289,7 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	    conf->path);
 	for (i = 0; i < nls; i++)
 		log_info("listening on %s", ls[i].bound);
-	if (conf->user != NULL && !privdrop_applies(conf))
-		log_warnx("not running as root: user %s is ignored",
-		    conf->user);
-	if (conf->chroot_dir != NULL && geteuid() != 0)
-		log_warnx("not running as root: chroot %s is ignored",
-		    conf->chroot_dir);
+	config_notes(conf);
 	master_title(&m);
 
 	/* pfd[0]: the wake pipe; then the control socket and its clients. */

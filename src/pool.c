@@ -425,6 +425,29 @@ describe_status(int status, char *buf, size_t len)
 }
 
 /*
+ * A worker killed by SIGSYS made a system call outside its sandbox; the
+ * SIGSYS handler noted which one in its slot (sandbox.c).  Always worth
+ * a warning: it is either a bug in echod or an attack that got as far
+ * as running code in a worker.
+ */
+static void
+log_sandbox_violation(pid_t pid, int32_t bad_call)
+{
+#ifdef HAVE_SECCOMP
+	char	 name[64];
+
+	if (bad_call > 0) {
+		sandbox_syscall_name(bad_call, name, sizeof(name));
+		log_warnx("worker %ld killed by the sandbox: system call %s "
+		    "is not allowed", (long)pid, name);
+		return;
+	}
+#endif
+	(void)bad_call;
+	log_warnx("worker %ld killed by SIGSYS", (long)pid);
+}
+
+/*
  * Whether a death right after start-up says that workers cannot start.
  * A worker that someone else killed (kill -9, kill, the OOM killer) says
  * nothing about the next one and is replaced at once.
@@ -475,6 +498,7 @@ pool_reap(struct master *m, int64_t now)
 	struct worker	*w, dead;
 	char		 how[128], why[192];
 	pid_t		 pid;
+	int32_t		 bad_call;
 	int		 status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -486,8 +510,11 @@ pool_reap(struct master *m, int64_t now)
 		 * longer ours to signal.
 		 */
 		dead = *w;
+		bad_call = m->sb->slots[w - m->workers].sandbox_syscall;
 		release_slot(m, w);
 		describe_status(status, how, sizeof(how));
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+			log_sandbox_violation(pid, bad_call);
 		if (dead.state != W_SERVING || m->stop != RUNNING)
 			log_debug("worker %ld (generation %u) %s", (long)pid,
 			    dead.generation, how);

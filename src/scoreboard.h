@@ -39,7 +39,7 @@ struct slot {
 	pid_t			 pid;
 	uint32_t		 generation;
 	int32_t			 state;		/* enum slot_state */
-	int32_t			 unused;
+	int32_t			 sandbox_syscall; /* +1, 0: none; see sandbox.c */
 	int64_t			 started;	/* worker start, ms */
 	int64_t			 since;		/* state entered, ms */
 	uint64_t		 connections;	/* accepted, lifetime */

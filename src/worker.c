@@ -442,10 +442,12 @@ worker_run(const struct worker_args *wa)
 	}
 	ndrain_fds = wa->nlisteners;
 
+	limits_apply(wa->conf);
 	if (privdrop(wa->conf) == -1) {
 		log_warnx("worker cannot drop privileges; exiting");
 		_exit(WORKER_EXIT_SETUP);
 	}
+	limits_allow_core(wa->conf);
 
 #if defined(HAVE_PRCTL) && defined(PR_SET_PDEATHSIG)
 	/*
@@ -468,6 +470,13 @@ worker_run(const struct worker_args *wa)
 	if ((n = wa->conf->max_conns_per_worker) > 0)
 		recycle_after = n - arc4random_uniform(n / 4 + 1);
 
+#ifdef HAVE_SECCOMP
+	/* Last, since the set-up above needs calls the sandbox refuses. */
+	if (wa->conf->sandbox && sandbox_enter(&self->sandbox_syscall) == -1) {
+		log_warnx("worker cannot enter its sandbox; exiting");
+		_exit(WORKER_EXIT_SETUP);
+	}
+#endif
 	/* Only now may a SIGQUIT queued since fork() be delivered. */
 	worker_signals();
 	become_idle();

@@ -18,6 +18,11 @@
  *   fail-fork-after  the first ECHOD_FAULT_FORKS fork() calls work, later
  *                    ones fail with EAGAIN, as at a process limit; each
  *                    attempt is counted in ECHOD_FAULT_DIR.
+ *   exec-on-accept   a worker that accepts a connection from 127.0.0.2
+ *                    runs "sh -c $ECHOD_FAULT_EXEC", as an attacker who
+ *                    took over the echo path would try to; the sandbox
+ *                    must stop it.  The choice costs no system call, so
+ *                    that the first call the sandbox sees is execve().
  *
  * Only workers call accept() and setresuid(), and only the master
  * fork(), so the tests see how the master handles the failures.
@@ -26,6 +31,8 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -71,6 +78,24 @@ worker_number(void)
 	return number;
 }
 
+/* Whether a peer is 127.0.0.2, as IPv4 or IPv4-mapped IPv6. */
+static int
+from_127_0_0_2(const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*sin = (const void *)sa;
+	const struct sockaddr_in6	*sin6 = (const void *)sa;
+	static const unsigned char	 mapped[16] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 2
+	};
+
+	if (sa == NULL)
+		return 0;
+	if (sa->sa_family == AF_INET)
+		return sin->sin_addr.s_addr == htonl(0x7f000002);
+	return sa->sa_family == AF_INET6 &&
+	    memcmp(&sin6->sin6_addr, mapped, sizeof(mapped)) == 0;
+}
+
 pid_t
 fork(void)
 {
@@ -111,7 +136,11 @@ accept(int fd, struct sockaddr *sa, socklen_t *len)
 	if (real_accept == NULL)
 		real_accept = (int (*)(int, struct sockaddr *, socklen_t *))
 		    dlsym(RTLD_NEXT, "accept");
-	return real_accept(fd, sa, len);
+	fd = real_accept(fd, sa, len);
+	if (fd != -1 && fault_is("exec-on-accept") && from_127_0_0_2(sa))
+		execl("/bin/sh", "sh", "-c", getenv("ECHOD_FAULT_EXEC"),
+		    (char *)NULL);
+	return fd;
 }
 
 int

@@ -18,6 +18,7 @@ while [ -e "/proc/$w/fd/$free" ]; do
 	free=$((free + 1))
 done
 # Only the soft limit: raising a hard limit again needs CAP_SYS_RESOURCE.
+soft=$(prlimit --pid "$w" --nofile --noheadings --output SOFT)
 hard=$(prlimit --pid "$w" --nofile --noheadings --output HARD)
 prlimit --pid "$w" --nofile="$free:$hard" || skip "cannot set the worker's limit"
 
@@ -45,7 +46,7 @@ alive "$client" || fail "client B was served with no descriptor free"
 [ "$(grep -c "Too many open files" "$LOG")" -eq 1 ] || fail "not logged once"
 ok "EMFILE: the worker waits ($used ticks of CPU in 1.5 s), logged once"
 
-prlimit --pid "$w" --nofile="1024:$hard" || fail "cannot raise the limit again"
+prlimit --pid "$w" --nofile="$soft:$hard" || fail "cannot raise the limit again"
 wait "$client" || fail "the waiting client was not served after recovery"
 wait "$client_a" || fail "client A was not served"
 [ "$(workers)" = "$w" ] || fail "the worker was replaced"

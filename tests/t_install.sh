@@ -9,7 +9,10 @@ inst() {
 	${MAKE:-make} -s --no-print-directory -C "$TOP_BUILDDIR" "$1" DESTDIR="$dest" >"$T/make.out" 2>&1 ||
 	    fail "make $1: $(cat "$T/make.out")"
 }
-sysconfdir=$(${MAKE:-make} -s --no-print-directory -C "$TOP_BUILDDIR" print-sysconfdir)
+# Not a sub-make of "make check": with -j its jobserver notes would mix
+# into the answer.
+sysconfdir=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ${MAKE:-make} -s \
+    --no-print-directory -C "$TOP_BUILDDIR" print-sysconfdir)
 conf="$dest$sysconfdir/echod.conf"
 
 inst install
