@@ -139,7 +139,6 @@ static int
 load_program(int fd)
 {
 	struct stat	 st;
-	ssize_t		 n;
 
 	if (fstat(fd, &st) == -1 || st.st_size <= 0 ||
 	    st.st_size % sizeof(struct sock_filter) != 0 ||
@@ -151,7 +150,7 @@ load_program(int fd)
 		log_warn("sandbox");
 		return -1;
 	}
-	if ((n = pread(fd, compiled.filter, st.st_size, 0)) != st.st_size) {
+	if (pread(fd, compiled.filter, st.st_size, 0) != st.st_size) {
 		log_warnx("sandbox: cannot read the compiled filter back");
 		free(compiled.filter);
 		compiled.filter = NULL;

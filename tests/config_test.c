@@ -313,6 +313,8 @@ check_defaults(const struct config *conf)
 	check_int("drain_timeout", conf->drain_timeout, DEFAULT_DRAIN_TIMEOUT);
 	check_int("drain_timeout", conf->drain_timeout, 60);
 	check_int("syslog_facility", conf->syslog_facility, LOG_DAEMON);
+	check_int("sandbox", conf->sandbox, DEFAULT_SANDBOX);
+	check_int("core_limit", conf->core_limit, 0);
 	check_string("pidfile", conf->pidfile, DEFAULT_PIDFILE);
 	check_string("user", conf->user, NULL);
 	check_string("group", conf->group, NULL);
@@ -779,6 +781,41 @@ facility_case(const char *name, int value)
 	config_free(conf);
 }
 
+/* core-limit's forms, and sandbox no (and yes where it is built in). */
+static void
+t_containment(void)
+{
+	static const struct {
+		const char	*arg;
+		long long	 bytes;
+	} sizes[] = {
+		{ "0", 0 }, { "512", 512 }, { "2m", 2LL << 20 },
+		{ "2M", 2LL << 20 }, { "1G", 1LL << 30 }, { "64k", 64 << 10 },
+		{ "1024g", 1LL << 40 }, { "unlimited", -1 },
+	};
+	struct config	*conf;
+	char		 text[64];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		snprintf(text, sizeof(text), "core-limit %s\n", sizes[i].arg);
+		if ((conf = parse_ok(text)) == NULL)
+			continue;
+		check_int(text, conf->core_limit, sizes[i].bytes);
+		config_free(conf);
+	}
+	if ((conf = parse_ok("sandbox no\n")) != NULL) {
+		check_int("sandbox no", conf->sandbox, 0);
+		config_free(conf);
+	}
+#ifdef HAVE_SECCOMP
+	if ((conf = parse_ok("sandbox yes\n")) != NULL) {
+		check_int("sandbox yes", conf->sandbox, 1);
+		config_free(conf);
+	}
+#endif
+}
+
 static void
 t_facility_unknown(void)
 {
@@ -925,6 +962,25 @@ static const struct error_case {
 	{ "min-spare over max-workers",
 	    "min-spare 5\nmax-spare 10\nmax-workers 4\n", 0, 3,
 	    "min-spare 5 is more than max-workers 4" },
+	{ "sandbox maybe", "sandbox maybe\n", 0, 1,
+	    "sandbox: expected \"yes\" or \"no\", not \"maybe\"" },
+	{ "sandbox twice", "sandbox no\nsandbox no\n", 0, 2,
+	    "sandbox: already set on line 1" },
+#ifndef HAVE_SECCOMP
+	{ "sandbox yes without libseccomp", "sandbox yes\n", 0, 1,
+	    "sandbox: this echod was built without libseccomp" },
+#endif
+	{ "core-limit empty unit", "core-limit k\n", 0, 1,
+	    "core-limit: expected a size in bytes (with k, m or g) or "
+	    "\"unlimited\", not \"k\"" },
+	{ "core-limit unknown unit", "core-limit 5t\n", 0, 1,
+	    "core-limit: \"5t\" is invalid" },
+	{ "core-limit negative", "core-limit -1\n", 0, 1,
+	    "core-limit: \"-1\" is too small" },
+	{ "core-limit over 1 TiB", "core-limit 1025g\n", 0, 1,
+	    "core-limit: \"1025\" is too large (allowed: 0 to 1024)" },
+	{ "core-limit missing", "core-limit\n", 0, 1,
+	    "core-limit: missing argument" },
 	{ "chroot relative", "chroot var/empty\n", 0, 1,
 	    "chroot: \"var/empty\" is not an absolute path" },
 	{ "chroot missing", "chroot /no/such/dir/for/echod\n", 0, 1,
@@ -1292,6 +1348,7 @@ main(void)
 		end();
 	}
 	run("facility_name of an unknown facility", t_facility_unknown);
+	run("sandbox and core-limit", t_containment);
 
 	for (i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++) {
 		snprintf(name, sizeof(name), "error: %s", error_cases[i].name);
