@@ -79,7 +79,7 @@ static const char *const allowed[] = {
 #ifdef SANDBOX_FOR_SANITIZERS
 static const char *const allowed_for_sanitizers[] = {
 	"clone", "clone3", "ptrace", "prctl", "wait4", "sched_yield",
-	"open", "openat", "getdents64", "readlink", "readlinkat", "fstat",
+	"open", "openat", "getdents", "getdents64", "readlink", "readlinkat", "fstat",
 	"newfstatat", "lseek", "pread64", "sigaltstack", "getppid",
 	"kill", "tgkill", "mprotect", "set_robust_list", "rseq", "futex",
 	"munmap", "mmap", "writev", "statx", "uname", "sysinfo",
