@@ -3,17 +3,25 @@
 # flipping between 3 and 6 workers and 50 kill -9 of idle workers.  Goal:
 # no failed connection, no lost or corrupted byte.  (A busy worker's
 # death takes its client with it, so only idle workers are killed.)
+# "make soak" runs it full-sized: SOAK_RELOADS, SOAK_KILLS and
+# SOAK_STREAM_BYTES (per stream) say how much.
 . "$TESTS_SRCDIR/lib.sh"
+
+RELOADS=${SOAK_RELOADS:-100}
+KILLS=${SOAK_KILLS:-50}
+STREAM_BYTES=${SOAK_STREAM_BYTES:-20000000}
+TIMEOUT=$(( 300 + RELOADS / 2 ))
 
 command -v jq >/dev/null 2>&1 || fail "jq is needed"
 write_conf "prefork 3" "drain-timeout 120"
 WANT_WORKERS=3 start_echod
 master=$(master_pid)
 
-"$ECHOTEST" load -p "$PORT" -f "$T/stop" -c 8 -t 300 >"$T/load.out" 2>&1 &
+"$ECHOTEST" load -p "$PORT" -f "$T/stop" -c 8 -t "$TIMEOUT" >"$T/load.out" 2>&1 &
 load=$!
 BG_PIDS="$BG_PIDS $load"
-"$ECHOTEST" echo -p "$PORT" -n 20000000 -c 4 -t 300 >"$T/streams.out" 2>&1 &
+"$ECHOTEST" echo -p "$PORT" -n "$STREAM_BYTES" -c 4 -t "$TIMEOUT" \
+    >"$T/streams.out" 2>&1 &
 streams=$!
 BG_PIDS="$BG_PIDS $streams"
 
@@ -38,7 +46,7 @@ kill_idle() {
 	return 1
 }
 kills=0
-for gen in $(seq 2 101); do
+for gen in $(seq 2 $((RELOADS + 1))); do
 	if [ $((gen % 2)) -eq 0 ]; then n=6; else n=3; fi
 	write_conf "prefork $n" "drain-timeout 120"
 	kill -HUP "$master"
@@ -48,7 +56,7 @@ for gen in $(seq 2 101); do
 		kills=$((kills + 1))
 	fi
 done
-while [ "$kills" -lt 50 ]; do
+while [ "$kills" -lt "$KILLS" ]; do
 	kill_idle && kills=$((kills + 1))
 done
 
@@ -57,8 +65,8 @@ touch "$T/stop"
 wait "$load" || fail "load: $(cat "$T/load.out")"
 grep -q "failed 0$" "$T/load.out" || fail "load: $(cat "$T/load.out")"
 alive "$master" || fail "the master died"
-bytes=$(( 4 * 20000000 ))
-ok "100 reloads, $kills kills: $(cat "$T/load.out"), 4 streams of 20 MB: $bytes bytes verified, 0 lost"
+bytes=$(( 4 * STREAM_BYTES ))
+ok "$RELOADS reloads, $kills kills: $(cat "$T/load.out"), 4 streams of $STREAM_BYTES bytes: $bytes bytes verified, 0 lost"
 wait_for 10 "only the last generation left" eval '[ "$(nworkers)" -eq 3 ]'
 [ "$(zombies)" -eq 0 ] || fail "zombies"
 ok "afterwards: 3 workers, no zombies"
