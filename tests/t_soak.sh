@@ -38,12 +38,19 @@ kill_idle() {
 	w=$("$ECHODCTL" -s "$CTL" -j workers |
 	    jq -r '[.workers[] | select(.state == "idle")][0].pid // empty')
 	[ -n "$w" ] && kill -STOP "$w" 2>/dev/null || return 1
+	# kill returns before the worker has stopped: until it has, it may
+	# still take a client after the look below.
+	wait_for 5 "worker $w to stop" stopped "$w"
 	if [ "$(state_of "$w")" = idle ] &&
 	    [ "$(ls -l "/proc/$w/fd" 2>/dev/null | grep -c 'socket:')" -eq 1 ]; then
 		kill -9 "$w" && return 0
 	fi
 	kill -CONT "$w" 2>/dev/null
 	return 1
+}
+stopped() {
+	[ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = T ] ||
+	    ! [ -e "/proc/$1" ]
 }
 kills=0
 for gen in $(seq 2 $((RELOADS + 1))); do
