@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +75,7 @@ static const char *
 apply_settings(int fd, const struct config *conf, int nonblocking)
 {
 	struct timeval	 tv;
+	int		 on = 1;
 
 	if (set_nonblocking(fd, nonblocking) == -1)
 		return "fcntl";
@@ -83,6 +85,16 @@ apply_settings(int fd, const struct config *conf, int nonblocking)
 		return "setsockopt SO_RCVTIMEO";
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
 		return "setsockopt SO_SNDTIMEO";
+	/*
+	 * An echo is a write of what was just read.  With Nagle's algorithm
+	 * the last, short segment of a large echo waits for the client's
+	 * ACK of the previous one, which the client delays (up to 40 ms on
+	 * Linux) because it sends nothing meanwhile: a 20 KB round trip
+	 * measured 44 ms instead of 0.1 ms.  Linux copies the option into
+	 * every accepted socket, so the workers pay nothing for it.
+	 */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
+		return "setsockopt TCP_NODELAY";
 	if (listen(fd, conf->backlog) == -1)
 		return "listen";
 	return NULL;

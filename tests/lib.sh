@@ -23,6 +23,7 @@ PIDFILE="$T/echod.pid"
 LOG="$T/echod.log"
 CTL="$T/echod.sock"
 ECHODCTL=${ECHODCTL:-$(dirname "$ECHOD")/echodctl}
+SOCKOPT=$(dirname "$ECHOTEST")/sockopt
 rm -rf "$T"
 mkdir -p "$T"
 # Workers that dropped to nobody must still reach the socket and
