@@ -321,20 +321,25 @@ update_events(struct conn *c)
 }
 
 /*
- * Send what is left of this round (stream: chunks until the socket is
- * full), straight from the pattern.  0, or -1 if the connection failed.
+ * Send what is left of this round, straight from the pattern.  Stream
+ * sends chunks until the socket is full, but no more than rxlen bytes at
+ * a time: with small chunks the server may drain the socket as fast as
+ * they come, and the echo must be read too.  0, or -1 if it failed.
  */
 static int
 conn_send(struct conn *c)
 {
-	size_t	 len;
-	ssize_t	 n;
+	uint64_t	 first = c->sent;
+	size_t		 len;
+	ssize_t		 n;
 
 	for (;;) {
-		if (opt.mode == STREAM)
-			len = draining ? 0 : opt.size;
-		else
+		if (opt.mode != STREAM)
 			len = c->target - c->sent;
+		else if (draining || c->sent - first >= rxlen)
+			len = 0;
+		else
+			len = opt.size;
 		if (len == 0)
 			return 0;
 		n = send(c->fd, pattern + c->txpos, len, MSG_NOSIGNAL);

@@ -66,6 +66,11 @@ expect_ok stream bytes -c 2
 field '.mbytes_per_s > 0' | grep -qx true || fail "stream: no MB/s"
 ok "stream: 2 connections, every byte checked, no error"
 
+# 1-byte sends are drained as fast as they come: sending must still
+# leave room for reading the echo.
+expect_ok stream bytes -s 1 -t 5
+ok "stream: 1-byte sends, echo read"
+
 expect_ok connect connects
 [ "$(field .connections)" -eq 8 ] || fail "connect default: $(cat "$T/out")"
 field '.rate > 0' | grep -qx true || fail "connect: no rate"
