@@ -1,18 +1,28 @@
 /*
  * echobench: a load generator for any Echo Protocol (RFC 862) server.
  *
- *   echobench hold [-j] [-c conns] [-d seconds] [-s size] [-t timeout]
- *       host port
+ *   echobench rr|stream|connect|hold [-j] [-c conns] [-d seconds]
+ *       [-w seconds] [-s size] [-t timeout] host port
  *
- * hold: opens C connections at once and keeps them all open; each sends
- * S bytes once a second and waits for all of them to come back, for D
- * seconds after the last connection was first served.  It reports how
- * many were served, how long it took from the first connect until every
- * connection had its first echo, the errors, and the round-trip times.
+ * rr:      C connections each send S bytes and wait for all S back, over
+ *          and over: round trips per second and their latency.
+ * stream:  C connections send S-byte chunks and read the echo at the same
+ *          time, nonstop: megabytes per second.
+ * connect: C slots each connect, send S bytes, read them back and close,
+ *          over and over: connections per second and their latency.
+ * hold:    C connections opened at once and kept, each with one round trip
+ *          a second, for D seconds after the last was first served: how
+ *          many were served, and how long that took.
  *
- * Every echoed byte is checked against what was sent: a wrong, missing
- * or extra byte is an error, as is a connection that is refused, reset,
- * closed, or silent for the timeout.  One process, one thread, epoll.
+ * rr, stream and connect run W seconds of warm-up and then measure for D
+ * seconds; then, in every mode, no new work starts and echobench waits for
+ * the echo of whatever is still in flight, so that every byte sent is
+ * checked.  A wrong, missing or extra byte is an error, as is a
+ * connection that is refused, reset, closed by the server, or silent for
+ * the timeout.
+ *
+ * One process, one thread, epoll, non-blocking sockets.  Nothing is
+ * allocated once the run has begun.
  */
 
 #include <sys/types.h>
@@ -25,6 +35,7 @@
 #include <err.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,43 +43,77 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SIZE	65536
+#define MAX_SIZE	(1024 * 1024)	/* largest -s */
+#define PERIOD		1048583		/* a prime above MAX_SIZE: the period */
+#define MAX_EVENTS	1024
+#define SHOWN_ERRORS	10		/* a broken server must not flood */
+#define HIST_SUB	1024		/* buckets per power of two: < 0.1% */
+#define HIST_BITS	40		/* latencies up to 2^40 us (12 days) */
+#define HIST_BUCKETS	((HIST_BITS - 9) * HIST_SUB)
+#define US		1000000LL
 
-enum conn_state {
-	C_CONNECTING,
-	C_WAITING,	/* between round trips */
-	C_SENDING,
-	C_RECEIVING,
-	C_FAILED,
+enum mode { RR, STREAM, CONNECT, HOLD };
+static const char *const mode_names[] = { "rr", "stream", "connect", "hold" };
+
+enum state {
+	IDLE,		/* connect: no connection, queued to open one */
+	BUSY,		/* a round trip, a cycle or the stream under way */
+	WAITING,	/* hold: between round trips, queued */
+	CLOSED,		/* finished or failed */
 };
 
 struct conn {
 	int		 fd;
-	enum conn_state	 state;
-	uint32_t	 round;
-	size_t		 sent, received;
-	int64_t		 round_start;	/* us */
-	int64_t		 due;		/* next round, us */
-	int		 served;	/* had its first echo */
-	int		 partial;	/* waiting for EPOLLOUT */
-	struct conn	*next_due;	/* FIFO of waiting connections */
+	enum state	 state;
+	int		 out;		/* EPOLLOUT is in the interest set */
+	int		 served;	/* hold: has had its first echo */
+	uint64_t	 id;		/* names it in messages, seeds its bytes */
+	uint64_t	 sent, received;	/* bytes on this connection */
+	uint64_t	 target;	/* what sent will be when this round is out */
+	size_t		 txpos, rxpos;	/* sent and received, in pattern[] */
+	int64_t		 start;		/* us: this round (or cycle) began */
+	int64_t		 heard;		/* us: last progress, for -t */
+	int64_t		 due;		/* us: when to leave the queue */
+	struct conn	*next;		/* in the queue */
 };
 
-struct stats {
-	long		 served;
-	long		 rounds;
+static struct {
+	enum mode	 mode;
+	int		 json;
+	size_t		 conns;
+	long long	 duration, warmup, timeout;	/* seconds */
+	size_t		 size;
+	const char	*host;
+} opt;
+
+static struct {
+	long		 count;		/* round trips, cycles, hold's rounds */
+	uint64_t	 bytes;		/* stream: echoed and checked */
 	long		 errors;
 	long		 refused, reset, closed, corrupt, timeouts;
-	int64_t		 first_connect;		/* us */
-	int64_t		 all_served;		/* us, 0 until then */
-	int64_t		*rtt;			/* us, one per round */
-	size_t		 nrtt, rtt_cap;
-};
+	long		 served, lost;	/* hold: served; failed before that */
+	int64_t		 all_served;	/* hold: us, 0 until then */
+	int64_t		 max;		/* us */
+	uint64_t	 hist[HIST_BUCKETS];
+} st;
 
-static size_t		 msg_size = 64;
+static struct addrinfo	*addr;
+static struct conn	*conns;
+static unsigned char	*pattern, *rxbuf;
+static size_t		 rxlen;
 static int		 ep = -1;
-static int		 timeout_s = 10;
-static struct stats	 st;
+static uint64_t		 next_id;
+static size_t		 nopen;		/* connections with a descriptor */
+static int		 draining;	/* the run is over: no new work */
+static struct conn	*queue_head, *queue_tail;
+static size_t		 nqueued;
+
+/*
+ * The clock, in us: now is read once per turn of the loop.  Statistics
+ * cover what starts at or after measure_from and ends before end; stop
+ * is when the drain began.
+ */
+static int64_t		 now, t0, measure_from, end = INT64_MAX, stop;
 
 static int64_t
 now_us(void)
@@ -76,66 +121,697 @@ now_us(void)
 	struct timespec	 ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return (int64_t)ts.tv_sec * US + ts.tv_nsec / 1000;
 }
 
-/* The byte at offset i of round r of connection c: cheap, replayable. */
-static unsigned char
-pattern(size_t c, uint32_t r, size_t i)
-{
-	uint64_t	 x = (c * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)r << 32) ^ i;
-
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return x & 0xff;
-}
-
+/*
+ * What is sent: a fixed xorshift64* sequence of PERIOD bytes, followed by
+ * a copy of its first MAX_SIZE bytes so that every send and receive is
+ * one contiguous slice of it.  Byte k of connection n is the byte
+ * (k + n * golden ratio) mod PERIOD of the sequence, so checking an echo
+ * is one memcmp() and stream mode needs no memory of what it sent; a
+ * byte from the wrong place or the wrong connection does not match.
+ */
 static void
-fail_conn(struct conn *c, long *counter, const char *what, int error)
+pattern_init(void)
 {
-	if (st.errors < 10)
-		fprintf(stderr, "echobench: connection %d: %s%s%s\n", c->fd,
-		    what, error ? ": " : "", error ? strerror(error) : "");
-	st.errors++;
-	(*counter)++;
-	c->state = C_FAILED;
-	close(c->fd);
-	c->fd = -1;
-}
+	uint64_t	 x = 0x9e3779b97f4a7c15ULL, w = 0;
+	size_t		 i;
 
-static void
-record_rtt(int64_t us)
-{
-	int64_t	*grown;
-
-	if (st.nrtt == st.rtt_cap) {
-		st.rtt_cap = st.rtt_cap ? st.rtt_cap * 2 : 4096;
-		if ((grown = reallocarray(st.rtt, st.rtt_cap,
-		    sizeof(*st.rtt))) == NULL)
-			err(2, "reallocarray");
-		st.rtt = grown;
+	if ((pattern = malloc(PERIOD + MAX_SIZE)) == NULL)
+		err(2, "malloc");
+	for (i = 0; i < PERIOD; i++) {
+		if (i % 8 == 0) {
+			x ^= x >> 12;
+			x ^= x << 25;
+			x ^= x >> 27;
+			w = x * 0x2545f4914f6cdd1dULL;
+		}
+		pattern[i] = (w >> (i % 8 * 8)) & 0xff;
 	}
-	st.rtt[st.nrtt++] = us;
+	memcpy(pattern + PERIOD, pattern, MAX_SIZE);
 }
 
-static int
-cmp_int64(const void *a, const void *b)
+/* A place in the pattern moved on by n <= MAX_SIZE bytes. */
+static size_t
+advance(size_t pos, size_t n)
 {
-	int64_t	 x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
+	pos += n;
+	return pos >= PERIOD ? pos - PERIOD : pos;
 }
 
+/*
+ * Latencies go into a log-linear histogram: exact below 2048 us, within
+ * 0.1% above, in constant memory however long the run.
+ */
+static size_t
+hist_index(uint64_t v)
+{
+	int	 e;
+
+	if (v < 2 * HIST_SUB)
+		return v;
+	if (v >= 1ULL << HIST_BITS)
+		v = (1ULL << HIST_BITS) - 1;
+	e = 63 - __builtin_clzll(v);
+	return (size_t)(e - 10) * HIST_SUB + (v >> (e - 10));
+}
+
+/* The largest latency that falls in bucket i. */
+static int64_t
+hist_value(size_t i)
+{
+	int	 shift;
+
+	if (i < 2 * HIST_SUB)
+		return i;
+	shift = i / HIST_SUB - 1;
+	return ((int64_t)(i % HIST_SUB + HIST_SUB + 1) << shift) - 1;
+}
+
+static void
+record(int64_t us)
+{
+	st.count++;
+	st.hist[hist_index(us)]++;
+	if (us > st.max)
+		st.max = us;
+}
+
+/* The sample of rank p * (count - 1), rounded, as if all were sorted. */
 static int64_t
 percentile(double p)
 {
-	size_t	 i;
+	uint64_t	 rank, seen = 0;
+	size_t		 i;
 
-	if (st.nrtt == 0)
+	if (st.count == 0)
 		return 0;
-	i = (size_t)(p * (st.nrtt - 1) + 0.5);
-	return st.rtt[i];
+	rank = p * (st.count - 1) + 0.5;
+	for (i = 0; i < HIST_BUCKETS; i++) {
+		seen += st.hist[i];
+		if (seen > rank)
+			return hist_value(i) < st.max ? hist_value(i) : st.max;
+	}
+	return st.max;
+}
+
+static void
+enqueue(struct conn *c, int64_t due)
+{
+	c->due = due;
+	c->next = NULL;
+	if (queue_tail != NULL)
+		queue_tail->next = c;
+	else
+		queue_head = c;
+	queue_tail = c;
+	nqueued++;
+}
+
+static struct conn *
+dequeue(void)
+{
+	struct conn	*c = queue_head;
+
+	if ((queue_head = c->next) == NULL)
+		queue_tail = NULL;
+	nqueued--;
+	return c;
+}
+
+static void
+conn_close(struct conn *c)
+{
+	close(c->fd);
+	c->fd = -1;
+	c->state = CLOSED;
+	nopen--;
+}
+
+/*
+ * A connection failed: say why (the first few times), count it under
+ * its kind, and close it.  In connect mode the slot opens a new
+ * connection after a pause, so that a connect() that fails at once
+ * (EADDRNOTAVAIL) does not spin.
+ */
+static void __attribute__((__format__(__printf__, 3, 4)))
+fail(struct conn *c, long *counter, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (++st.errors <= SHOWN_ERRORS) {
+		fprintf(stderr, "echobench: connection %llu: ",
+		    (unsigned long long)c->id);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	} else if (st.errors == SHOWN_ERRORS + 1)
+		fprintf(stderr, "echobench: more errors, not shown\n");
+	(*counter)++;
+	if (opt.mode == HOLD && !c->served)
+		st.lost++;
+	conn_close(c);
+	if (opt.mode == CONNECT && !draining) {
+		c->state = IDLE;
+		enqueue(c, now + 1000);
+	}
+}
+
+/* A failed system call: refused, timed out by the kernel, or reset. */
+static int
+fail_errno(struct conn *c, const char *what, int error)
+{
+	long	*counter = &st.reset;
+
+	switch (error) {
+	case ECONNREFUSED:
+	case EADDRNOTAVAIL:
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+		counter = &st.refused;
+		break;
+	case ETIMEDOUT:
+		counter = &st.timeouts;
+		break;
+	}
+	fail(c, counter, "%s: %s", what, strerror(error));
+	return -1;
+}
+
+/* Wake for output only while there is something left to send. */
+static void
+update_events(struct conn *c)
+{
+	struct epoll_event	 ev;
+	int			 out;
+
+	if (opt.mode == STREAM)
+		out = !draining;
+	else
+		out = c->state == BUSY && c->sent < c->target;
+	if (out == c->out)
+		return;
+	ev.events = EPOLLIN | EPOLLRDHUP | (out ? EPOLLOUT : 0);
+	ev.data.u64 = c - conns;
+	if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) == -1)
+		err(2, "epoll_ctl");
+	c->out = out;
+}
+
+/*
+ * Send what is left of this round, straight from the pattern.  Stream
+ * sends chunks until the socket is full, but no more than rxlen bytes at
+ * a time: with small chunks the server may drain the socket as fast as
+ * they come, and the echo must be read too.  0, or -1 if it failed.
+ */
+static int
+conn_send(struct conn *c)
+{
+	uint64_t	 first = c->sent;
+	size_t		 len;
+	ssize_t		 n;
+
+	for (;;) {
+		if (opt.mode != STREAM)
+			len = c->target - c->sent;
+		else if (draining || c->sent - first >= rxlen)
+			len = 0;
+		else
+			len = opt.size;
+		if (len == 0)
+			return 0;
+		n = send(c->fd, pattern + c->txpos, len, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			return fail_errno(c, "send", errno);
+		}
+		c->sent += n;
+		c->txpos = advance(c->txpos, n);
+		if ((size_t)n < len)
+			return 0;	/* the socket is full */
+	}
+}
+
+static int
+wrong_byte(struct conn *c, size_t n)
+{
+	const unsigned char	*want = pattern + c->rxpos;
+	size_t			 i;
+
+	for (i = 0; i < n - 1 && rxbuf[i] == want[i]; i++)
+		;
+	fail(c, &st.corrupt, "wrong byte at offset %llu: sent 0x%02x, "
+	    "got 0x%02x", (unsigned long long)(c->received + i), want[i],
+	    rxbuf[i]);
+	return -1;
+}
+
+/*
+ * Read what came back and check it against what was sent.  Returns 1
+ * once all of this round is back (stream: all that was sent, once
+ * draining), 0 when there is nothing more to read, -1 if it failed.
+ */
+static int
+conn_recv(struct conn *c)
+{
+	ssize_t	 n;
+
+	for (;;) {
+		n = recv(c->fd, rxbuf, rxlen, 0);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return fail_errno(c, "recv", errno);
+		}
+		if (n == 0) {
+			fail(c, &st.closed, "closed by the server after %llu "
+			    "of %llu bytes", (unsigned long long)c->received,
+			    (unsigned long long)c->sent);
+			return -1;
+		}
+		if ((uint64_t)n > c->sent - c->received) {
+			fail(c, &st.corrupt, "%zd bytes came back at offset "
+			    "%llu, but only %llu were sent", n,
+			    (unsigned long long)c->received,
+			    (unsigned long long)(c->sent - c->received));
+			return -1;
+		}
+		if (memcmp(rxbuf, pattern + c->rxpos, n) != 0)
+			return wrong_byte(c, n);
+		c->received += n;
+		c->rxpos = advance(c->rxpos, n);
+		c->heard = now;
+		if (opt.mode != STREAM) {
+			if (c->received == c->target)
+				return 1;
+		} else if (now >= measure_from && now < end)
+			st.bytes += n;
+	}
+	return opt.mode == STREAM && draining && c->received == c->sent;
+}
+
+/* Start a round trip: send the next S bytes. */
+static int
+round_begin(struct conn *c, int64_t t)
+{
+	c->state = BUSY;
+	c->start = c->heard = t;
+	c->target = c->sent + opt.size;
+	return conn_send(c);
+}
+
+/*
+ * Open a connection and start its first round trip at once: on loopback
+ * the handshake is usually over before connect() returns, and if it is
+ * not, send() says EAGAIN and EPOLLOUT tells when it is.
+ */
+static void
+conn_open(struct conn *c)
+{
+	struct epoll_event	 ev;
+	int			 one = 1;
+
+	c->id = ++next_id;
+	c->sent = c->received = 0;
+	c->txpos = c->rxpos = c->id * 0x9e3779b97f4a7c15ULL % PERIOD;
+	c->served = c->out = 0;
+	c->start = now_us();
+	c->fd = socket(addr->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (c->fd == -1)
+		err(2, "socket");
+	nopen++;
+	c->state = BUSY;
+	/* Small messages must leave at once, not wait for an ACK. */
+	if (opt.mode != STREAM && setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY,
+	    &one, sizeof(one)) == -1)
+		err(2, "TCP_NODELAY");
+	if (connect(c->fd, addr->ai_addr, addr->ai_addrlen) == -1 &&
+	    errno != EINPROGRESS) {
+		fail_errno(c, "connect", errno);
+		return;
+	}
+	if (round_begin(c, c->start) == -1)
+		return;
+	c->out = opt.mode == STREAM || c->sent < c->target;
+	ev.events = EPOLLIN | EPOLLRDHUP | (c->out ? EPOLLOUT : 0);
+	ev.data.u64 = c - conns;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) == -1)
+		err(2, "epoll_ctl");
+}
+
+/*
+ * A round trip is complete: count it, then start the next one (rr), a
+ * new connection (connect), or wait for the next second (hold).
+ */
+static void
+round_done(struct conn *c)
+{
+	int64_t	 t;
+
+	/*
+	 * connect: a plain close(), so the server sees an orderly end.
+	 * TIME_WAIT is left on this side; see CAVEATS in echobench(1).
+	 */
+	if (opt.mode == CONNECT)
+		conn_close(c);
+	t = now_us();
+	if (c->start >= measure_from && t < end)
+		record(t - c->start);
+	if (opt.mode == HOLD && !c->served) {
+		c->served = 1;
+		st.served++;
+	}
+	if (draining) {
+		if (c->fd != -1)
+			conn_close(c);
+		return;
+	}
+	switch (opt.mode) {
+	case RR:
+		round_begin(c, t);
+		break;
+	case CONNECT:
+		conn_open(c);
+		break;
+	case HOLD:
+		c->state = WAITING;
+		enqueue(c, c->start + US);
+		break;
+	case STREAM:
+		break;
+	}
+}
+
+/* hold, between round trips: anything readable is a fault. */
+static void
+between_rounds(struct conn *c)
+{
+	char	 b;
+	ssize_t	 n;
+
+	if ((n = recv(c->fd, &b, 1, MSG_PEEK)) > 0)
+		fail(c, &st.corrupt, "bytes nobody sent, after offset %llu",
+		    (unsigned long long)c->received);
+	else if (n == 0)
+		fail(c, &st.closed, "closed by the server");
+	else if (errno != EAGAIN && errno != EINTR)
+		fail_errno(c, "recv", errno);
+}
+
+static void
+conn_event(struct conn *c, uint32_t events)
+{
+	int	 r;
+
+	if (c->state == WAITING) {
+		between_rounds(c);
+		return;
+	}
+	if (c->state != BUSY)
+		return;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		if ((r = conn_recv(c)) == -1)
+			return;
+		if (r == 1) {
+			if (opt.mode == STREAM)
+				conn_close(c);	/* drained */
+			else
+				round_done(c);
+			if (c->fd != -1)
+				update_events(c);
+			return;
+		}
+	}
+	if ((events & EPOLLOUT) && conn_send(c) == -1)
+		return;
+	update_events(c);
+}
+
+/* Start the round trips (hold) or connections (connect) that are due. */
+static void
+start_due(void)
+{
+	struct conn	*c;
+	size_t		 n;
+
+	/* Only those queued before: a slot that fails again waits. */
+	for (n = nqueued; n > 0 && queue_head != NULL &&
+	    queue_head->due <= now; n--) {
+		c = dequeue();
+		if (c->state == IDLE)
+			conn_open(c);
+		else if (c->state == WAITING && round_begin(c, now) == 0)
+			update_events(c);
+	}
+}
+
+static void
+check_timeouts(void)
+{
+	struct conn	*c;
+	size_t		 i;
+
+	for (i = 0; i < opt.conns; i++) {
+		c = &conns[i];
+		if (c->state == BUSY && now - c->heard > opt.timeout * US)
+			fail(c, &st.timeouts, "nothing back for %lld s, %llu "
+			    "of %llu bytes echoed", opt.timeout,
+			    (unsigned long long)c->received,
+			    (unsigned long long)c->sent);
+	}
+}
+
+/*
+ * The run is over: start nothing new, stop sending, and wait for the
+ * echo of what is in flight, and for the connects not yet done (the
+ * timeout still applies).
+ */
+static void
+start_drain(void)
+{
+	struct conn	*c;
+	size_t		 i;
+
+	draining = 1;
+	stop = now < end ? now : end;
+	queue_head = queue_tail = NULL;
+	nqueued = 0;
+	for (i = 0; i < opt.conns; i++) {
+		c = &conns[i];
+		if (c->state == IDLE)
+			c->state = CLOSED;
+		else if (c->state == WAITING || (c->state == BUSY &&
+		    c->sent > 0 && c->received == c->sent))
+			conn_close(c);
+		else if (c->state == BUSY)
+			update_events(c);
+	}
+}
+
+/* Sleep at most 10 ms: the timeouts and the end are checked on waking. */
+static int
+wait_ms(void)
+{
+	int64_t	 ms;
+
+	if (queue_head == NULL)
+		return 10;
+	ms = (queue_head->due - now + 999) / 1000;
+	return ms < 0 ? 0 : ms > 10 ? 10 : ms;
+}
+
+static void
+run(void)
+{
+	struct epoll_event	 events[MAX_EVENTS];
+	int64_t			 last_check = 0;
+	size_t			 i;
+	int			 n, k;
+
+	now = t0 = now_us();
+	if (opt.mode == HOLD)
+		measure_from = opt.warmup == 0 ? t0 : INT64_MAX;
+	else {
+		measure_from = t0 + opt.warmup * US;
+		end = measure_from + opt.duration * US;
+	}
+	for (i = 0; i < opt.conns; i++)
+		conn_open(&conns[i]);
+
+	for (;;) {
+		now = now_us();
+		start_due();
+		if (now - last_check >= 100000) {
+			last_check = now;
+			check_timeouts();
+		}
+		/* hold measures from when every connection was served. */
+		if (opt.mode == HOLD && st.all_served == 0 &&
+		    st.served + st.lost >= (long)opt.conns) {
+			st.all_served = now;
+			if (opt.warmup > 0)
+				measure_from = now + opt.warmup * US;
+			end = now + (opt.warmup + opt.duration) * US;
+		}
+		if (!draining && (now >= end ||
+		    (nopen == 0 && opt.mode != CONNECT)))
+			start_drain();
+		if (draining && nopen == 0)
+			break;
+
+		n = epoll_wait(ep, events, MAX_EVENTS, wait_ms());
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			err(2, "epoll_wait");
+		}
+		now = now_us();
+		for (k = 0; k < n; k++)
+			conn_event(&conns[events[k].data.u64],
+			    events[k].events);
+	}
+}
+
+/* A string for JSON: quotes, backslashes and control bytes escaped. */
+static void
+json_string(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static unsigned int
+port_number(void)
+{
+	if (addr->ai_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)addr->ai_addr)->sin6_port);
+	return ntohs(((struct sockaddr_in *)addr->ai_addr)->sin_port);
+}
+
+static void
+json_where(double secs)
+{
+	printf("\"host\":");
+	json_string(opt.host);
+	printf(",\"port\":%u,\"size\":%zu,\"duration\":%.3f,"
+	    "\"warmup\":%lld", port_number(), opt.size, secs, opt.warmup);
+}
+
+static void
+json_errors(void)
+{
+	printf("\"errors\":%ld,\"refused\":%ld,\"reset\":%ld,"
+	    "\"closed\":%ld,\"corrupt\":%ld,\"timeouts\":%ld", st.errors,
+	    st.refused, st.reset, st.closed, st.corrupt, st.timeouts);
+}
+
+static void
+json_latency(void)
+{
+	printf("\"latency_us\":{\"p50\":%lld,\"p99\":%lld,\"p999\":%lld,"
+	    "\"max\":%lld}", (long long)percentile(0.50),
+	    (long long)percentile(0.99), (long long)percentile(0.999),
+	    (long long)st.max);
+}
+
+static void
+report_json(double secs)
+{
+	if (opt.mode == HOLD) {
+		/* Its fields first, as they always were. */
+		printf("{\"mode\":\"hold\",\"connections\":%zu,"
+		    "\"served\":%ld,\"all_served_ms\":%.1f,\"rounds\":%ld,",
+		    opt.conns, st.served, st.all_served ?
+		    (st.all_served - t0) / 1000.0 : -1.0, st.count);
+		json_errors();
+		printf(",\"rtt_p50_us\":%lld,\"rtt_p99_us\":%lld,"
+		    "\"rtt_p999_us\":%lld,", (long long)percentile(0.50),
+		    (long long)percentile(0.99), (long long)percentile(0.999));
+		json_where(secs);
+		putchar(',');
+		json_latency();
+		printf("}\n");
+		return;
+	}
+	printf("{\"mode\":\"%s\",", mode_names[opt.mode]);
+	json_where(secs);
+	printf(",\"connections\":%zu,", opt.conns);
+	json_errors();
+	if (opt.mode == STREAM) {
+		printf(",\"bytes\":%llu,\"mbytes_per_s\":%.1f}\n",
+		    (unsigned long long)st.bytes,
+		    secs > 0 ? st.bytes / secs / 1e6 : 0.0);
+		return;
+	}
+	printf(",\"%s\":%ld,\"rate\":%.1f,", opt.mode == RR ?
+	    "round_trips" : "connects", st.count,
+	    secs > 0 ? st.count / secs : 0.0);
+	json_latency();
+	printf("}\n");
+}
+
+static void
+report_errors(void)
+{
+	printf("    %ld errors (refused %ld, reset %ld, closed %ld, corrupt "
+	    "%ld, timeouts %ld)\n", st.errors, st.refused, st.reset,
+	    st.closed, st.corrupt, st.timeouts);
+}
+
+static void
+report_text(double secs)
+{
+	if (opt.mode == HOLD) {		/* as it always was */
+		printf("hold: %ld of %zu connections served", st.served,
+		    opt.conns);
+		if (st.all_served)
+			printf(", all within %.1f ms of the first connect",
+			    (st.all_served - t0) / 1000.0);
+		printf("\n      %ld round trips of %zu bytes, %ld errors "
+		    "(refused %ld, reset %ld, closed %ld, corrupt %ld, "
+		    "timeouts %ld)\n", st.count, opt.size, st.errors,
+		    st.refused, st.reset, st.closed, st.corrupt, st.timeouts);
+		printf("      round trip: p50 %lld us, p99 %lld us, "
+		    "p99.9 %lld us\n", (long long)percentile(0.50),
+		    (long long)percentile(0.99), (long long)percentile(0.999));
+		return;
+	}
+	printf("%s: %zu %s%s to %s port %u, %zu-byte %s, %.3f s measured "
+	    "after %lld s of warm-up\n", mode_names[opt.mode], opt.conns,
+	    opt.mode == CONNECT ? "slot" : "connection",
+	    opt.conns == 1 ? "" : "s", opt.host, port_number(), opt.size,
+	    opt.mode == STREAM ? "sends" : "messages", secs, opt.warmup);
+	if (opt.mode == STREAM) {
+		printf("    %llu bytes echoed and checked, %.1f MB/s\n",
+		    (unsigned long long)st.bytes,
+		    secs > 0 ? st.bytes / secs / 1e6 : 0.0);
+	} else {
+		printf("    %ld %s, %.1f per second\n", st.count,
+		    opt.mode == RR ? "round trips" : "connections",
+		    secs > 0 ? st.count / secs : 0.0);
+		printf("    %s: p50 %lld us, p99 %lld us, p99.9 %lld us, "
+		    "max %lld us\n", opt.mode == RR ? "round trip" :
+		    "connect to close", (long long)percentile(0.50),
+		    (long long)percentile(0.99), (long long)percentile(0.999),
+		    (long long)st.max);
+	}
+	report_errors();
 }
 
 static void
@@ -154,307 +830,69 @@ raise_nofile(size_t want)
 		    (unsigned long long)rl.rlim_cur);
 }
 
-/* Wake for output only while a message is partly sent. */
-static void
-want_output(struct conn *c, size_t idx, int on)
-{
-	struct epoll_event	 ev;
-
-	ev.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0);
-	ev.data.u64 = idx;
-	if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) == -1)
-		err(2, "epoll_ctl");
-}
-
-/* Send what is left of this round's message; 0, or -1 on failure. */
-static int
-conn_send(struct conn *c, size_t idx)
-{
-	unsigned char	 buf[MAX_SIZE];
-	size_t		 i, left = msg_size - c->sent;
-	ssize_t		 n;
-
-	for (i = 0; i < left; i++)
-		buf[i] = pattern(idx, c->round, c->sent + i);
-	n = send(c->fd, buf, left, MSG_NOSIGNAL);
-	if (n == -1 && errno != EAGAIN && errno != EINTR) {
-		fail_conn(c, &st.reset, "send", errno);
-		return -1;
-	}
-	if (n > 0)
-		c->sent += n;
-	if (c->sent == msg_size) {
-		if (c->partial)
-			want_output(c, idx, 0);
-		c->partial = 0;
-		c->state = C_RECEIVING;
-	} else if (!c->partial) {
-		want_output(c, idx, 1);
-		c->partial = 1;
-	}
-	return 0;
-}
-
-/* Read and check the echo; returns 1 when the round is complete. */
-static int
-conn_recv(struct conn *c, size_t idx)
-{
-	unsigned char	 buf[MAX_SIZE];
-	ssize_t		 n, i;
-
-	for (;;) {
-		n = recv(c->fd, buf, sizeof(buf), 0);
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				return 0;
-			fail_conn(c, &st.reset, "recv", errno);
-			return -1;
-		}
-		if (n == 0) {
-			fail_conn(c, &st.closed, "closed by the server", 0);
-			return -1;
-		}
-		if (c->received + n > c->sent) {
-			fail_conn(c, &st.corrupt, "more bytes than sent", 0);
-			return -1;
-		}
-		for (i = 0; i < n; i++) {
-			if (buf[i] != pattern(idx, c->round, c->received + i)) {
-				fail_conn(c, &st.corrupt, "wrong byte", 0);
-				return -1;
-			}
-		}
-		c->received += n;
-		if (c->received == msg_size)
-			return 1;
-	}
-}
-
-static int
-mode_hold(const char *host, const char *port, size_t nconns, int duration,
-    int json)
-{
-	struct addrinfo		 hints, *ai;
-	struct epoll_event	 ev, *events;
-	struct conn		*conns, *c, *due_head = NULL, *due_tail = NULL;
-	int64_t			 now, end = 0, last_check = 0;
-	size_t			 i, idx;
-	int			 n, k, error, active;
-	socklen_t		 len;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((error = getaddrinfo(host, port, &hints, &ai)) != 0)
-		errx(2, "%s port %s: %s", host, port, gai_strerror(error));
-	raise_nofile(nconns + 16);
-	if ((conns = calloc(nconns, sizeof(*conns))) == NULL ||
-	    (events = calloc(1024, sizeof(*events))) == NULL)
-		err(2, "calloc");
-	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		err(2, "epoll_create1");
-
-	st.first_connect = now_us();
-	for (i = 0; i < nconns; i++) {
-		c = &conns[i];
-		c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		if (c->fd == -1)
-			err(2, "socket");
-		c->state = C_CONNECTING;
-		c->round_start = now_us();
-		if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
-		    errno != EINPROGRESS) {
-			fail_conn(c, &st.refused, "connect", errno);
-			continue;
-		}
-		ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
-		ev.data.u64 = i;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) == -1)
-			err(2, "epoll_ctl");
-	}
-	freeaddrinfo(ai);
-
-	for (;;) {
-		now = now_us();
-		/* Start the rounds that are due, oldest first. */
-		while (due_head != NULL && due_head->due <= now) {
-			c = due_head;
-			due_head = c->next_due;
-			if (due_head == NULL)
-				due_tail = NULL;
-			if (c->state != C_WAITING)
-				continue;
-			c->round++;
-			c->sent = c->received = 0;
-			c->round_start = now;
-			c->state = C_SENDING;
-			conn_send(c, c - conns);
-		}
-		/* A round that takes longer than the timeout is an error. */
-		if (now - last_check >= 100000) {
-			last_check = now;
-			for (i = 0, active = 0; i < nconns; i++) {
-				c = &conns[i];
-				if (c->state == C_FAILED)
-					continue;
-				active++;
-				if (c->state != C_WAITING && now -
-				    c->round_start > (int64_t)timeout_s * 1000000)
-					fail_conn(c, &st.timeouts,
-					    "no echo within the timeout", 0);
-			}
-			if (active == 0)
-				break;
-			if (st.all_served == 0 &&
-			    st.served + st.errors >= (long)nconns) {
-				st.all_served = now;
-				end = now + (int64_t)duration * 1000000;
-			}
-			if (end != 0 && now >= end)
-				break;
-		}
-
-		if ((n = epoll_wait(ep, events, 1024, 10)) == -1) {
-			if (errno == EINTR)
-				continue;
-			err(2, "epoll_wait");
-		}
-		for (k = 0; k < n; k++) {
-			idx = events[k].data.u64;
-			c = &conns[idx];
-			if (c->state == C_FAILED)
-				continue;
-			if (c->state == C_CONNECTING) {
-				len = sizeof(error);
-				if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR,
-				    &error, &len) == -1)
-					error = errno;
-				if (error != 0) {
-					fail_conn(c, &st.refused, "connect",
-					    error);
-					continue;
-				}
-				/* Level-triggered: only wake for input now. */
-				want_output(c, idx, 0);
-				c->state = C_SENDING;
-			}
-			if (c->state == C_SENDING && conn_send(c, idx) == -1)
-				continue;
-			if (!(events[k].events & (EPOLLIN | EPOLLRDHUP |
-			    EPOLLERR | EPOLLHUP)))
-				continue;
-			if (c->state == C_WAITING) {
-				/* Between rounds: the server closed or lied. */
-				char	 b;
-				ssize_t	 r = recv(c->fd, &b, 1, MSG_PEEK);
-
-				if (r > 0)
-					fail_conn(c, &st.corrupt,
-					    "bytes nobody sent", 0);
-				else if (r == 0)
-					fail_conn(c, &st.closed,
-					    "closed by the server", 0);
-				else if (errno != EAGAIN && errno != EINTR)
-					fail_conn(c, &st.reset, "recv", errno);
-				continue;
-			}
-			if (conn_recv(c, idx) != 1)
-				continue;
-			record_rtt(now_us() - c->round_start);
-			st.rounds++;
-			if (!c->served) {
-				c->served = 1;
-				st.served++;
-			}
-			c->state = C_WAITING;
-			c->due = c->round_start + 1000000;
-			c->next_due = NULL;
-			if (due_tail != NULL)
-				due_tail->next_due = c;
-			else
-				due_head = c;
-			due_tail = c;
-		}
-	}
-
-	qsort(st.rtt, st.nrtt, sizeof(*st.rtt), cmp_int64);
-	if (json)
-		printf("{\"mode\":\"hold\",\"connections\":%zu,"
-		    "\"served\":%ld,\"all_served_ms\":%.1f,\"rounds\":%ld,"
-		    "\"errors\":%ld,\"refused\":%ld,\"reset\":%ld,"
-		    "\"closed\":%ld,\"corrupt\":%ld,\"timeouts\":%ld,"
-		    "\"rtt_p50_us\":%lld,\"rtt_p99_us\":%lld,"
-		    "\"rtt_p999_us\":%lld}\n", nconns, st.served,
-		    st.all_served ? (st.all_served - st.first_connect) / 1000.0 :
-		    -1.0, st.rounds, st.errors, st.refused, st.reset, st.closed,
-		    st.corrupt, st.timeouts, (long long)percentile(0.50),
-		    (long long)percentile(0.99), (long long)percentile(0.999));
-	else {
-		printf("hold: %ld of %zu connections served", st.served,
-		    nconns);
-		if (st.all_served)
-			printf(", all within %.1f ms of the first connect",
-			    (st.all_served - st.first_connect) / 1000.0);
-		printf("\n      %ld round trips of %zu bytes, %ld errors "
-		    "(refused %ld, reset %ld, closed %ld, corrupt %ld, "
-		    "timeouts %ld)\n", st.rounds, msg_size, st.errors,
-		    st.refused, st.reset, st.closed, st.corrupt, st.timeouts);
-		printf("      round trip: p50 %lld us, p99 %lld us, "
-		    "p99.9 %lld us\n", (long long)percentile(0.50),
-		    (long long)percentile(0.99), (long long)percentile(0.999));
-	}
-	for (i = 0; i < nconns; i++)
-		if (conns[i].fd != -1)
-			close(conns[i].fd);
-	free(conns);
-	free(events);
-	free(st.rtt);
-	close(ep);
-	return st.errors == 0 && st.served == (long)nconns ? 0 : 1;
-}
-
 static void __attribute__((__noreturn__))
 usage(void)
 {
-	fprintf(stderr, "usage: echobench hold [-j] [-c conns] [-d seconds] "
-	    "[-s size] [-t timeout] host port\n");
+	fprintf(stderr, "usage: echobench rr|stream|connect|hold [-j] "
+	    "[-c conns] [-d seconds] [-w seconds]\n"
+	    "                 [-s size] [-t timeout] host port\n");
 	exit(2);
+}
+
+static long long
+number(int ch, const char *arg, long long min, long long max)
+{
+	const char	*errstr;
+	long long	 n;
+
+	n = strtonum(arg, min, max, &errstr);
+	if (errstr != NULL)
+		errx(2, "-%c %s: %s", ch, arg, errstr);
+	return n;
 }
 
 int
 main(int argc, char *argv[])
 {
-	const char	*errstr;
-	long long	 nconns = 100, duration = 30;
-	int		 ch, json = 0;
+	/* Per mode: rr, stream, connect, hold. */
+	static const long long	 conns_default[] = { 1, 1, 8, 100 };
+	static const long long	 duration_default[] = { 5, 5, 5, 30 };
+	static const long long	 warmup_default[] = { 1, 1, 1, 0 };
+	static const long long	 size_default[] = { 64, 65536, 64, 64 };
+	struct addrinfo		 hints;
+	double			 secs;
+	long long		 c = -1, d = -1, w = -1, s = -1;
+	size_t			 i;
+	int			 ch, error, m;
 
-	if (argc < 2 || strcmp(argv[1], "hold") != 0)
+	if (argc < 2)
 		usage();
+	for (m = 0; m < 4 && strcmp(argv[1], mode_names[m]) != 0; m++)
+		;
+	if (m == 4)
+		usage();
+	opt.mode = m;
+	opt.timeout = 10;
 	optind = 2;
-	while ((ch = getopt(argc, argv, "c:d:js:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:d:js:t:w:")) != -1) {
 		switch (ch) {
 		case 'c':
-			nconns = strtonum(optarg, 1, 1000000, &errstr);
-			if (errstr != NULL)
-				errx(2, "-c %s: %s", optarg, errstr);
+			c = number(ch, optarg, 1, 1000000);
 			break;
 		case 'd':
-			duration = strtonum(optarg, 0, 86400, &errstr);
-			if (errstr != NULL)
-				errx(2, "-d %s: %s", optarg, errstr);
+			d = number(ch, optarg, 0, 86400);
 			break;
 		case 'j':
-			json = 1;
+			opt.json = 1;
 			break;
 		case 's':
-			msg_size = strtonum(optarg, 1, MAX_SIZE, &errstr);
-			if (errstr != NULL)
-				errx(2, "-s %s: %s", optarg, errstr);
+			s = number(ch, optarg, 1, MAX_SIZE);
 			break;
 		case 't':
-			timeout_s = strtonum(optarg, 1, 3600, &errstr);
-			if (errstr != NULL)
-				errx(2, "-t %s: %s", optarg, errstr);
+			opt.timeout = number(ch, optarg, 1, 3600);
+			break;
+		case 'w':
+			w = number(ch, optarg, 0, 86400);
 			break;
 		default:
 			usage();
@@ -462,6 +900,44 @@ main(int argc, char *argv[])
 	}
 	if (argc - optind != 2)
 		usage();
-	return mode_hold(argv[optind], argv[optind + 1], nconns, duration,
-	    json);
+	opt.conns = c != -1 ? c : conns_default[m];
+	opt.duration = d != -1 ? d : duration_default[m];
+	opt.warmup = w != -1 ? w : warmup_default[m];
+	opt.size = s != -1 ? s : size_default[m];
+	opt.host = argv[optind];
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((error = getaddrinfo(opt.host, argv[optind + 1], &hints, &addr))
+	    != 0)
+		errx(2, "%s port %s: %s", opt.host, argv[optind + 1],
+		    gai_strerror(error));
+	raise_nofile(opt.conns + 16);
+	pattern_init();
+	/* Reads take what is there, up to S or 64 KiB, whichever is more. */
+	rxlen = opt.size > 65536 ? opt.size : 65536;
+	if ((rxbuf = malloc(rxlen)) == NULL ||
+	    (conns = calloc(opt.conns, sizeof(*conns))) == NULL)
+		err(2, "malloc");
+	for (i = 0; i < opt.conns; i++)
+		conns[i].fd = -1;
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		err(2, "epoll_create1");
+
+	run();
+	secs = measure_from < stop ? (stop - measure_from) / 1e6 : 0.0;
+	if (opt.json)
+		report_json(secs);
+	else
+		report_text(secs);
+
+	close(ep);
+	free(conns);
+	free(rxbuf);
+	free(pattern);
+	freeaddrinfo(addr);
+	if (opt.mode == HOLD && st.served != (long)opt.conns)
+		return 1;
+	return st.errors == 0 ? 0 : 1;
 }

@@ -34,6 +34,14 @@
  *	the connection before the deadline.
  *   echotest freeport [-H HOST]
  *	Prints a TCP port that is free on HOST now.
+ *   echotest badserver -p PORT -m FAULT [-H HOST] [-n OFFSET]
+ *	A faulty echo server, for testing echobench: it serves up to 64
+ *	connections at once, prints nothing and exits after -t SECONDS.
+ *	FAULT is corrupt (echo everything, but flip the byte at OFFSET of
+ *	each connection), drop (echo the first OFFSET bytes of each
+ *	connection, then close its sending side: a FIN), reset (the same,
+ *	then an RST), extra (echo everything, and one byte more with the
+ *	chunk that holds OFFSET) or silent (accept, never read nor answer).
  *
  * -B ADDR binds each connection's local end to ADDR first (another
  * loopback address stands for another client).
@@ -673,6 +681,114 @@ mode_freeport(void)
 	return 0;
 }
 
+static int
+write_all(int fd, const unsigned char *buf, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+#define BAD_CLIENTS	64
+
+static int
+mode_badserver(const char *fault, size_t offset)
+{
+	struct addrinfo	*ai = resolve();
+	struct pollfd	 pfd[1 + BAD_CLIENTS];
+	size_t		 echoed[1 + BAD_CLIENTS];
+	unsigned char	 buf[CHUNK];
+	struct linger	 lg = { 1, 0 };
+	int64_t		 deadline = now_ms() + (int64_t)timeout_s * 1000;
+	int		 lfd, fd, one = 1, n = 1, i, corrupt, cut, extra, silent;
+	size_t		 len;
+	ssize_t		 r;
+
+	corrupt = strcmp(fault, "corrupt") == 0;
+	cut = strcmp(fault, "drop") == 0 || strcmp(fault, "reset") == 0;
+	extra = strcmp(fault, "extra") == 0;
+	silent = strcmp(fault, "silent") == 0;
+	if (!corrupt && !cut && !extra && !silent)
+		errx(2, "-m %s: not corrupt, drop, reset, extra or silent",
+		    fault);
+	if ((lfd = socket(ai->ai_family, SOCK_STREAM, 0)) == -1 ||
+	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) == -1 ||
+	    bind(lfd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+	    listen(lfd, 128) == -1)
+		err(2, "listen on %s port %s", host, port);
+	freeaddrinfo(ai);
+	pfd[0].fd = lfd;
+
+	while (now_ms() < deadline) {
+		pfd[0].events = n < 1 + BAD_CLIENTS ? POLLIN : 0;
+		if (poll(pfd, n, 100) == -1 && errno != EINTR)
+			err(2, "poll");
+		if ((pfd[0].revents & POLLIN) &&
+		    (fd = accept(lfd, NULL, NULL)) != -1) {
+			/* A free slot, or a new one at the end. */
+			for (i = 1; i < n && pfd[i].fd != -1; i++)
+				;
+			if (i == n)
+				n++;
+			pfd[i].fd = fd;
+			pfd[i].events = silent ? 0 : POLLIN;
+			pfd[i].revents = 0;
+			echoed[i] = 0;
+		}
+		for (i = 1; i < n; i++) {
+			if (pfd[i].fd == -1 ||
+			    !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			/* (Room for extra's byte.) */
+			if ((r = read(pfd[i].fd, buf, sizeof(buf) - 1)) <= 0) {
+				close(pfd[i].fd);
+				pfd[i].fd = -1;
+				continue;
+			}
+			len = r;
+			if (cut) {
+				if (echoed[i] >= offset)
+					continue;	/* after the FIN */
+				if (echoed[i] + len > offset)
+					len = offset - echoed[i];
+			}
+			if (corrupt && offset >= echoed[i] &&
+			    offset < echoed[i] + len)
+				buf[offset - echoed[i]] ^= 0x5a;
+			r = len;
+			if (extra && offset >= echoed[i] &&
+			    offset < echoed[i] + len)
+				buf[r++] = buf[len - 1];
+			if (write_all(pfd[i].fd, buf, r) == -1) {
+				close(pfd[i].fd);
+				pfd[i].fd = -1;
+				continue;
+			}
+			echoed[i] += len;
+			if (!cut || echoed[i] < offset)
+				continue;
+			if (strcmp(fault, "reset") == 0) {
+				setsockopt(pfd[i].fd, SOL_SOCKET, SO_LINGER,
+				    &lg, sizeof(lg));
+				close(pfd[i].fd);
+				pfd[i].fd = -1;
+			} else
+				shutdown(pfd[i].fd, SHUT_WR);
+		}
+	}
+	return 0;
+}
+
 static void __attribute__((__noreturn__))
 usage(void)
 {
@@ -684,7 +800,9 @@ usage(void)
 	    "[-m markfile]\n"
 	    "       echotest reset -p port [-H host] [-n bytes] [-s]\n"
 	    "       echotest hold|idle|noread -p port [-H host] [-c conns]\n"
-	    "       echotest freeport [-H host]\n");
+	    "       echotest freeport [-H host]\n"
+	    "       echotest badserver -p port -m corrupt|drop|reset|extra|silent"
+	    " [-n offset] [-t secs]\n");
 	exit(2);
 }
 
@@ -719,7 +837,7 @@ main(int argc, char *argv[])
 		case 'H':
 			host = optarg;
 			break;
-		case 'm':
+		case 'm':	/* session's mark file, badserver's fault */
 			markfile = optarg;
 			break;
 		case 'n':
@@ -769,6 +887,8 @@ main(int argc, char *argv[])
 		return mode_noread();
 	if (strcmp(mode, "load") == 0 && stopfile != NULL)
 		return mode_load(stopfile, nconns);
+	if (strcmp(mode, "badserver") == 0 && markfile != NULL)
+		return mode_badserver(markfile, nbytes);
 	if (strcmp(mode, "session") == 0 && stopfile != NULL)
 		return mode_session(stopfile, readyfile, markfile);
 	usage();
