@@ -139,7 +139,9 @@ GO_SERVER=
 build_go() {
 	# The article's server, as published, but on the port given.
 	mkdir -p "$T/go"
-	sed -n '/^```go$/,/^```$/p' "$SEED"/*.txt | sed '1d;$d' |
+	# The first Go block of the article is the server.
+	awk '/^```go$/ { on = 1; next } on && /^```$/ { exit } on' \
+	    "$SEED"/*.txt |
 	    sed 's/":2000"/"127.0.0.1:"+os.Args[1]/;
 	    s/^import (/import (\n\t"os"/' >"$T/go/main.go"
 	(cd "$T/go" && HOME=$T GOCACHE=$T/go/cache GO111MODULE=off \
