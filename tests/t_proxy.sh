@@ -122,6 +122,12 @@ errors=$(ctl -j status | jq .totals.errors)
     fail "errors went from $errors0 to $errors, want 3 more"
 ok "no header or a garbage one: closed with nothing echoed, 3 errors counted, logged"
 
+# A fresh echod, since each worker logs at most once per 10 s: first a
+# silent client, then 40 bad headers, and at most one line per worker.
+kill -TERM "$(master_pid)"
+wait_for 10 "echod to stop" eval '! pidfile_ready'
+: > "$LOG"
+start_echod
 # Silence: the header deadline is 5 s, not idle-timeout (300 s here).
 out=$("$ECHOTEST" idle -p "$PORT" -t 20) || fail "a silent client was not closed: $out"
 ms=$(echo "$out" | sed -n 's/.* after \([0-9]*\) ms.*/\1/p')
@@ -130,11 +136,6 @@ ms=$(echo "$out" | sed -n 's/.* after \([0-9]*\) ms.*/\1/p')
 wait_for 5 "the log" log_has "no whole PROXY header within 5 s: closed"
 ok "a silent client is closed after ${ms} ms (header deadline 5 s), logged"
 
-# Rate-limited: 40 bad connections, at most one line per worker.
-kill -TERM "$(master_pid)"
-wait_for 10 "echod to stop" eval '! pidfile_ready'
-: > "$LOG"
-start_echod
 for i in $(seq 40); do
 	"$ECHOTEST" idle -p "$PORT" -P junk -t 5 >/dev/null ||
 	    fail "garbage $i: echoed or left open"
@@ -195,3 +196,261 @@ ctl status | grep -q "^listening on   127.0.0.1:$PORT (backlog 511, [0-9]* waiti
 ok "a reload drops proxy-protocol on the same socket"
 kill -TERM "$(master_pid)"
 wait_for 10 "echod to stop" eval '! pidfile_ready'
+
+# --- 5: behind HAProxy.  echod A (this test's $CONF, send-proxy: v1)
+# and echod B (its own directory, send-proxy-v2) are the two servers of
+# one backend, health-checked with tcp-check; clients connect to
+# HAProxy's frontend only.  Each phase runs nonstop short connections
+# (echotest load) and byte-checked streams through HAProxy while echod
+# A reloads, or B stops and starts again, and counts the connections
+# that failed.
+#
+# What HAProxy hides: a connection attempt that a backend refuses (its
+# listening socket is closed, or not yet open) is retried on the other
+# server ("retries 3", "option redispatch 1"), and "inter 100ms fall 1
+# rise 1" takes a server out within a tenth of a second of its stopping
+# and back as soon after its starting.  An echod reload keeps its
+# listening socket, so nothing is even refused; and a graceful stop
+# (SIGQUIT) lets every connection it accepted finish.  So no client may
+# see a failure from reloads (phase 1), nor from graceful stops when
+# HAProxy is first told to send B nothing new ("set server echod/b
+# state drain" on its stats socket, the scale-out recipe's way; phase
+# 2), and these two phases assert that none failed.
+#
+# What HAProxy cannot hide: a connection already established to a
+# backend that then resets it.  HAProxy retries connection attempts,
+# not connections that have been handed to the server; it can only
+# close its client's side.  (1) A graceful stop without the drain
+# (phase 3): the kernel completes handshakes on echod's listening
+# socket up to the moment echod closes it, and closing it resets those
+# still in its accept queue, which no worker will accept; HAProxy
+# counted them as connected.  (2) A fast stop (SIGTERM, phase 4) also
+# kills the workers, and resets every connection they serve.  Each stop
+# can so fail at most the connections under way to B at that moment:
+# 4 load connections and 1 stream here; phases 3 and 4 check that no
+# more failed than that, and print how many did.
+HPORT=$("$ECHOTEST" freeport) || fail "no free port"
+BPORT=$("$ECHOTEST" freeport) || fail "no free port"
+B="$T/b"
+mkdir -p "$B"
+chmod 755 "$B"
+cat > "$B/echod.conf" <<EOC
+pidfile $B/echod.pid
+control socket $B/echod.sock
+listen on 127.0.0.1 port $BPORT proxy-protocol
+min-spare 0
+max-connections-per-address 0
+EOC
+write_conf "listen on 127.0.0.1 port $PORT proxy-protocol" "prefork 4"
+
+b_pid() {
+	cat "$B/echod.pid" 2>/dev/null
+}
+
+b_ready() {
+	local pid
+	pid=$(b_pid) && [ -n "$pid" ] && alive "$pid" &&
+	    [ "$(nworkers "$pid")" -eq 4 ]
+}
+
+start_b() {
+	"$ECHOD" -d -f "$B/echod.conf" >>"$B/echod.log" 2>&1 &
+	BG_PIDS="$BG_PIDS $!"
+	wait_for 10 "echod B" b_ready
+}
+
+cat > "$T/haproxy.cfg" <<EOC
+global
+	stats socket $T/haproxy.sock mode 600 level admin
+	log stdout format short local0 info
+
+defaults
+	mode tcp
+	log global
+	option tcplog
+	timeout connect 1s
+	timeout check 2s
+	timeout client 30s
+	timeout server 30s
+	retries 3
+	option redispatch 1
+
+frontend fe
+	bind 127.0.0.1:$HPORT
+	default_backend echod
+
+backend echod
+	balance roundrobin
+	option tcp-check
+	tcp-check send "ping\n"
+	tcp-check expect string ping
+	default-server check inter 100ms fall 1 rise 1
+	server a 127.0.0.1:$PORT send-proxy
+	server b 127.0.0.1:$BPORT send-proxy-v2
+EOC
+
+# HAProxy's view of server $1: UP, DOWN, ... (the "status" field of
+# "show stat").
+hstatus() {
+	"$ECHOTEST" ask -U "$T/haproxy.sock" -q "show stat" 2>/dev/null |
+	    awk -F, -v s="$1" '$1 == "echod" && $2 == s { print $18 }'
+}
+
+is_up() {
+	[ "$(hstatus "$1")" = UP ]
+}
+
+is_down() {
+	case "$(hstatus "$1")" in
+	DOWN*) return 0 ;;
+	esac
+	return 1
+}
+
+: > "$LOG"
+start_echod
+start_b
+haproxy -f "$T/haproxy.cfg" -db >"$T/haproxy.log" 2>&1 &
+HAPROXY=$!
+BG_PIDS="$BG_PIDS $HAPROXY"
+wait_for 10 "HAProxy to see a up" is_up a
+wait_for 10 "HAProxy to see b up" is_up b
+"$ECHOTEST" echo -p "$HPORT" -n 65536 -c 8 || fail "no echo through HAProxy"
+ok "HAProxy health checks (tcp-check, PROXY v1 and v2) pass on both echods; echo through it"
+
+# The clients of a phase, until $T/stop5 exists: 4 nonstop short
+# connections (echotest load), byte-checked streams of 1 MB one after
+# the other, each half-closed and checked to its EOF, and with
+# SESSIONS=1 also 4 sessions, a round trip every 20 ms each.
+streams() {
+	local n=0 f=0
+	while [ ! -f "$T/stop5" ]; do
+		n=$((n + 1))
+		"$ECHOTEST" echo -p "$HPORT" -n 1000000 -s -t 60 >/dev/null \
+		    2>>"$T/streams.err" || f=$((f + 1))
+	done
+	echo "$n $f" > "$T/streams.out"
+}
+
+clients_start() {
+	rm -f "$T/stop5" "$T"/ready5* "$T/streams.out"
+	"$ECHOTEST" load -p "$HPORT" -c 4 -f "$T/stop5" -t 300 \
+	    >"$T/load.out" 2>&1 &
+	LOAD=$!
+	BG_PIDS="$BG_PIDS $LOAD"
+	streams &
+	STREAMS=$!
+	BG_PIDS="$BG_PIDS $STREAMS"
+	SESSIONS=""
+	[ "${WITH_SESSIONS:-0}" -eq 1 ] || return 0
+	for i in 1 2 3 4; do
+		background "$ECHOTEST" session -p "$HPORT" -f "$T/stop5" \
+		    -r "$T/ready5$i" -t 300
+		SESSIONS="$SESSIONS $LAST_BG"
+	done
+	wait_for 10 "4 sessions through HAProxy" eval \
+	    'test -f "$T/ready51" && test -f "$T/ready52" && test -f "$T/ready53" && test -f "$T/ready54"'
+}
+
+# clients_stop: ATTEMPTED and FAILED connections (load), STREAMS_N and
+# STREAMS_FAILED, SESSIONS_FAILED.
+clients_stop() {
+	local p out
+	touch "$T/stop5"
+	wait "$LOAD"
+	wait "$STREAMS"
+	out=$(grep attempted "$T/load.out")
+	ATTEMPTED=$(echo "$out" | awk '{ print $2 }')
+	FAILED=$(echo "$out" | awk '{ print $4 }')
+	read -r STREAMS_N STREAMS_FAILED < "$T/streams.out"
+	SESSIONS_FAILED=0
+	for p in $SESSIONS; do
+		wait "$p" || SESSIONS_FAILED=$((SESSIONS_FAILED + 1))
+	done
+	log "load: attempted $ATTEMPTED failed $FAILED;" \
+	    "streams: $STREAMS_N failed $STREAMS_FAILED;" \
+	    "sessions failed: $SESSIONS_FAILED"
+	[ -n "$ATTEMPTED" ] && [ "$ATTEMPTED" -gt 0 ] ||
+	    fail "the load client did not run: $(cat "$T/load.out")"
+}
+
+# Phase 1: echod A reloads 5 times, each time until its new generation
+# serves, under load, streams and sessions.
+WITH_SESSIONS=1 clients_start
+for gen in 2 3 4 5 6; do
+	kill -HUP "$(master_pid)"
+	wait_for 10 "A's generation $gen" log_has "reloaded: generation $gen"
+	"$ECHOTEST" echo -p "$HPORT" -n 1000 -c 2 >/dev/null ||
+	    fail "no echo through HAProxy after reload $gen"
+done
+clients_stop
+R_ATTEMPTED=$ATTEMPTED R_FAILED=$FAILED R_STREAMS=$STREAMS_N
+[ "$FAILED" -eq 0 ] && [ "$STREAMS_FAILED" -eq 0 ] &&
+    [ "$SESSIONS_FAILED" -eq 0 ] ||
+    fail "A's reloads: $FAILED connections, $STREAMS_FAILED streams, $SESSIONS_FAILED sessions failed"
+ok "5 reloads of A: $ATTEMPTED connections and $STREAMS_N streams through HAProxy, none failed; 4 sessions unbroken"
+
+# stop_start_b SIGNAL [drain]: stop B with SIGNAL, wait until it is
+# gone and HAProxy has seen it down, start it again, wait until HAProxy
+# sees it up.  With "drain", HAProxy is first told to send B no new
+# connection, and given B back once it is up again.
+hcmd() {
+	"$ECHOTEST" ask -U "$T/haproxy.sock" -q "$1" >/dev/null ||
+	    fail "HAProxy stats socket: $1"
+}
+
+stop_start_b() {
+	local old
+	old=$(b_pid)
+	if [ "${2:-}" = drain ]; then
+		hcmd "set server echod/b state drain"
+		wait_for 5 "HAProxy to drain b" eval '[ "$(hstatus b)" = DRAIN ]'
+	fi
+	kill "-$1" "$old"
+	wait_gone 70 "echod B to stop ($1)" "$old"
+	wait_for 10 "HAProxy to see b down" is_down b
+	start_b
+	[ "${2:-}" = drain ] && hcmd "set server echod/b state ready"
+	wait_for 10 "HAProxy to see b up" is_up b
+}
+
+# Phase 2: B drained in HAProxy, stopped gracefully and started again,
+# 3 times.
+clients_start
+for i in 1 2 3; do
+	stop_start_b QUIT drain
+done
+clients_stop
+D_ATTEMPTED=$ATTEMPTED D_FAILED=$FAILED D_STREAMS=$STREAMS_N
+[ "$FAILED" -eq 0 ] && [ "$STREAMS_FAILED" -eq 0 ] ||
+    fail "B's drained graceful restarts: $FAILED connections, $STREAMS_FAILED streams failed"
+ok "3 drained graceful stops and starts of B: $ATTEMPTED connections and $STREAMS_N streams, none failed"
+
+# Phase 3: B stopped gracefully without the drain, 3 times.
+clients_start
+for i in 1 2 3; do
+	stop_start_b QUIT
+done
+clients_stop
+G_ATTEMPTED=$ATTEMPTED G_FAILED=$FAILED G_STREAMS=$STREAMS_N
+G_SFAILED=$STREAMS_FAILED
+[ $((FAILED + STREAMS_FAILED)) -le 15 ] ||
+    fail "B's graceful restarts: $FAILED connections and $STREAMS_FAILED streams failed, more than B can have had under way"
+ok "3 graceful stops and starts of B, no drain: $ATTEMPTED connections ($FAILED failed) and $STREAMS_N streams ($STREAMS_FAILED failed)"
+
+# Phase 4: B stopped fast (SIGTERM) and started again, 3 times.
+clients_start
+for i in 1 2 3; do
+	stop_start_b TERM
+done
+clients_stop
+T_ATTEMPTED=$ATTEMPTED T_FAILED=$FAILED T_STREAMS=$STREAMS_N
+T_SFAILED=$STREAMS_FAILED
+[ $((FAILED + STREAMS_FAILED)) -le 15 ] ||
+    fail "B's fast restarts: $FAILED connections and $STREAMS_FAILED streams failed, more than B can have been serving"
+ok "3 fast stops and starts of B: $ATTEMPTED connections ($FAILED failed) and $STREAMS_N streams ($STREAMS_FAILED failed)"
+log "numbers (connections attempted/failed, streams): reloads" \
+    "$R_ATTEMPTED/$R_FAILED $R_STREAMS/0, drained graceful" \
+    "$D_ATTEMPTED/$D_FAILED $D_STREAMS/0, graceful" \
+    "$G_ATTEMPTED/$G_FAILED $G_STREAMS/$G_SFAILED, fast" \
+    "$T_ATTEMPTED/$T_FAILED $T_STREAMS/$T_SFAILED"
