@@ -213,9 +213,10 @@ become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
  */
 static void
 show_client(const struct sockaddr_storage *client, socklen_t clientlen,
-    const uint8_t key[16], const struct sockaddr_storage *via)
+    const uint8_t key[16])
 {
-	char	 peer[LISTEN_NAME_MAX];
+	const struct sockaddr_storage	*via = &self->peer;
+	char				 peer[LISTEN_NAME_MAX];
 
 	memcpy(self->via_key, self->peer_key, sizeof(self->via_key));
 	__atomic_store_n(&self->via_port, via->ss_family == AF_INET6 ?
@@ -565,7 +566,7 @@ serve_proxied(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 		return connection_done();
 	}
 	if (!ph.local)
-		show_client(client, clientlen, key, ss);
+		show_client(client, clientlen, key);
 	SLOT_ADD(connections, 1);
 	echo_connection(fd);
 	return connection_done();
