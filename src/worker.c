@@ -76,6 +76,9 @@
  */
 #define PROXY_HEADER_TIMEOUT	5
 
+/* A v1 line, or a v2 header with a few TLVs, in one peek. */
+#define PROXY_PEEK		512
+
 /* A single writer's counter: readers see whole values, never torn ones. */
 #define SLOT_ADD(field, n) \
 	__atomic_store_n(&self->field, self->field + (n), __ATOMIC_RELAXED)
@@ -458,7 +461,7 @@ read_proxy_header(int fd, struct proxy_header *ph, const char **why)
 {
 	static char	 timed_out[64];
 	struct pollfd	 pfd;
-	size_t		 have = 0;
+	size_t		 have = 0, want;
 	ssize_t		 n;
 	int64_t		 deadline, left;
 	int		 timeout = PROXY_HEADER_TIMEOUT;
@@ -468,8 +471,14 @@ read_proxy_header(int fd, struct proxy_header *ph, const char **why)
 		timeout = args->conf->idle_timeout;
 	deadline = scoreboard_now() + (int64_t)timeout * 1000;
 	for (;;) {
-		n = recv(fd, proxy_buf + have, sizeof(proxy_buf) - have,
-		    MSG_PEEK | MSG_DONTWAIT);
+		/*
+		 * A peek copies all it is allowed to: no more than a
+		 * header usually needs, not the client's data after it.
+		 */
+		want = sizeof(proxy_buf) - have;
+		if (want > PROXY_PEEK)
+			want = PROXY_PEEK;
+		n = recv(fd, proxy_buf + have, want, MSG_PEEK | MSG_DONTWAIT);
 		if (n == 0) {
 			*why = have == 0 ? "closed before sending a PROXY "
 			    "header" : "closed in the middle of its PROXY "

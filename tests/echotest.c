@@ -44,7 +44,8 @@
  * -P KIND makes each connection begin as a load balancer's would, with
  * a PROXY protocol header, sent in one segment with the first data:
  * "1" (v1, TCP4 or TCP6 after the family of -a), "2" (v2 PROXY, with
- * two TLVs), "1-unknown" (v1 UNKNOWN), "2-local" (v2 LOCAL); or, to be
+ * two TLVs), "2-big" (the same with a 3000-byte TLV more), "1-unknown"
+ * (v1 UNKNOWN), "2-local" (v2 LOCAL); or, to be
  * refused, "junk" (an HTTP request line) or "none" (no header).  The
  * header announces the client -a ADDR (default 203.0.113.7) with the
  * port -o PORT (default 40000) plus the connection's index; the bytes
@@ -100,7 +101,7 @@ struct conn {
 	struct stream	 tx, rx;
 	char		 txbuf[CHUNK];
 	size_t		 txoff, txlen;
-	unsigned char	 pre[256];	/* -P: the header to send first */
+	unsigned char	 pre[4096];	/* -P: the header to send first */
 	size_t		 prelen;
 	size_t		 txpre;		/* header bytes in txbuf unsent */
 };
@@ -245,9 +246,10 @@ proxy_header(unsigned char *buf, size_t len, int i)
 		return snprintf((char *)buf, len, "PROXY TCP%c %s %s %u %u\r\n",
 		    v6 ? '6' : '4', proxy_src, v6 ? "::1" : "127.0.0.1", sport,
 		    dport);
-	if (strcmp(proxy_kind, "2") != 0 && strcmp(proxy_kind, "2-local") != 0)
-		errx(2, "-P %s: expected 1, 2, 1-unknown, 2-local, junk or "
-		    "none", proxy_kind);
+	if (strcmp(proxy_kind, "2") != 0 && strcmp(proxy_kind, "2-big") != 0 &&
+	    strcmp(proxy_kind, "2-local") != 0)
+		errx(2, "-P %s: expected 1, 2, 2-big, 1-unknown, 2-local, junk "
+		    "or none", proxy_kind);
 	memcpy(buf, sig, 12);
 	if (strcmp(proxy_kind, "2-local") == 0) {
 		buf[12] = 0x20;
@@ -272,6 +274,14 @@ proxy_header(unsigned char *buf, size_t len, int i)
 	buf[n++] = dport & 0xff;
 	memcpy(buf + n, tlvs, sizeof(tlvs));
 	n += sizeof(tlvs);
+	if (strcmp(proxy_kind, "2-big") == 0 && len >= n + 3003) {
+		/* A custom TLV, more than a peek of the server's. */
+		buf[n++] = 0xe0;
+		buf[n++] = 3000 >> 8;
+		buf[n++] = 3000 & 0xff;
+		memset(buf + n, 'x', 3000);
+		n += 3000;
+	}
 	alen = n - 16;
 	buf[14] = alen >> 8;
 	buf[15] = alen & 0xff;
@@ -655,7 +665,7 @@ static int
 mode_idle(void)
 {
 	struct pollfd	 pfd;
-	unsigned char	 buf[320];
+	unsigned char	 buf[4096];
 	int64_t		 start = now_ms();
 	ssize_t		 n;
 	size_t		 len;

@@ -96,6 +96,10 @@ for kind in 1-unknown 2-local; do
 	    fail "$kind header: not echoed right"
 done
 ok "v1 UNKNOWN and v2 LOCAL headers accepted, not echoed"
+"$ECHOTEST" echo -p "$PORT" -P 2-big -n 65536 -c 2 &&
+    "$ECHOTEST" echo -p "$PORT" -P 2-big -S -n 1000 ||
+    fail "a v2 header with a 3000-byte TLV: not echoed right"
+ok "a 3 KB v2 header (TLVs skipped), whole or split: not echoed"
 "$ECHOTEST" echo -p "$PLAIN" -n 65536 -c 4 ||
     fail "the plain listener beside it does not echo"
 ok "the plain listener beside it echoes without a header"
