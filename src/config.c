@@ -265,7 +265,14 @@ add_listen_addr(struct parser *p, const struct listen_addr *la)
 	return 0;
 }
 
-/* listen on ADDRESS port PORT */
+/*
+ * listen on ADDRESS port PORT [proxy-protocol]
+ *
+ * The flag belongs to the configuration, not to the socket: a reload
+ * that adds or drops it keeps the very same socket (listen_addr_equal()
+ * looks at the address alone), and the new generation of workers reads
+ * the header while the old one, draining, does not.
+ */
 static int
 parse_listen(struct parser *p, const struct keyword *kw, int argc,
     char **argv)
@@ -278,16 +285,18 @@ parse_listen(struct parser *p, const struct keyword *kw, int argc,
 	size_t			 len;
 	int			 error;
 
-	if (argc != 5 || strcmp(argv[1], "on") != 0 ||
-	    strcmp(argv[3], "port") != 0)
+	if (argc < 5 || argc > 6 || strcmp(argv[1], "on") != 0 ||
+	    strcmp(argv[3], "port") != 0 ||
+	    (argc == 6 && strcmp(argv[5], "proxy-protocol") != 0))
 		return perror_at(p, "listen: expected \"listen on ADDRESS "
-		    "port PORT\"");
+		    "port PORT [proxy-protocol]\"");
 	if (parse_number(p, "listen: port", argv[4], 1, 65535, &port) == -1)
 		return -1;
 
 	memset(&la, 0, sizeof(la));
 	la.port = port;
 	la.line = p->line;
+	la.proxy_protocol = argc == 6;
 	(void)kw;
 	host = argv[2];
 	if (strcmp(host, "*") == 0) {

@@ -54,6 +54,7 @@ struct listen_addr {
 	socklen_t		 sslen;
 	in_port_t		 port;	/* host byte order */
 	int			 line;	/* where it was configured */
+	int			 proxy_protocol; /* a PROXY header first */
 	char			 name[LISTEN_NAME_MAX];
 };
 

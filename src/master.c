@@ -288,7 +288,8 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	    PACKAGE_VERSION, conf->prefork, conf->prefork == 1 ? "" : "s",
 	    conf->path);
 	for (i = 0; i < nls; i++)
-		log_info("listening on %s", ls[i].bound);
+		log_info("listening on %s%s", ls[i].bound,
+		    ls[i].addr.proxy_protocol ? " (proxy-protocol)" : "");
 	config_notes(conf);
 	master_title(&m);
 

@@ -64,6 +64,41 @@ peer_port(const struct sockaddr_storage *ss)
 	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
 }
 
+/*
+ * The balancer a busy slot's connection came through, on a
+ * proxy-protocol listener, as "192.0.2.1:4000", or "" if none.
+ */
+static void
+via_format(const struct slot *s, char *buf, size_t len)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	uint16_t		 port;
+
+	buf[0] = '\0';
+	if ((port = __atomic_load_n(&s->via_port, __ATOMIC_RELAXED)) == 0)
+		return;
+	memset(&ss, 0, sizeof(ss));
+	sin6->sin6_family = AF_INET6;
+	memcpy(&sin6->sin6_addr, s->via_key, 16);
+	sin6->sin6_port = htons(port);
+	peer_format(&ss, sizeof(*sin6), buf, len);
+}
+
+/* JSON: ",\"via\":\"ADDRESS:PORT\"" or ",\"via\":null". */
+static void
+out_via(struct control_client *c, const struct slot *s)
+{
+	char	 via[LISTEN_NAME_MAX];
+
+	via_format(s, via, sizeof(via));
+	out_printf(c, ",\"via\":");
+	if (via[0] == '\0')
+		out_printf(c, "null");
+	else
+		out_json_string(c, via);
+}
+
 /* A worker may stamp a time just after the report read the clock. */
 static double
 seconds_since(int64_t then, int64_t now)
@@ -218,8 +253,9 @@ status_json(struct master *m, struct control_client *c, int64_t now)
 		listener_queue(&m->listeners[k], &backlog, &queued);
 		out_printf(c, "%s{\"address\":", k ? "," : "");
 		out_json_string(c, m->listeners[k].bound);
-		out_printf(c, ",\"backlog\":%u,\"queued\":%u}", backlog,
-		    queued);
+		out_printf(c, ",\"backlog\":%u,\"queued\":%u,"
+		    "\"proxy_protocol\":%s}", backlog, queued,
+		    m->listeners[k].addr.proxy_protocol ? "true" : "false");
 	}
 	out_printf(c, "],\"pool\":{\"workers\":%zu,\"starting\":%zu,"
 	    "\"idle\":%zu,\"busy\":%zu,\"draining\":%zu},\"workers\":[",
@@ -242,15 +278,16 @@ status_json(struct master *m, struct control_client *c, int64_t now)
 			peer_format(&s->peer, peer_len(&s->peer), peer,
 			    sizeof(peer));
 			out_json_string(c, peer);
+			out_via(c, s);
 			out_printf(c, ",\"connection_age\":%.3f,\"idle\":null",
 			    seconds_since(s->since, now));
 		} else if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) ==
 		    SLOT_IDLE)
-			out_printf(c, "null,\"connection_age\":null,\"idle\":"
-			    "%.3f", seconds_since(s->since, now));
+			out_printf(c, "null,\"via\":null,\"connection_age\":"
+			    "null,\"idle\":%.3f", seconds_since(s->since, now));
 		else
-			out_printf(c, "null,\"connection_age\":null,"
-			    "\"idle\":null");
+			out_printf(c, "null,\"via\":null,\"connection_age\":"
+			    "null,\"idle\":null");
 		out_printf(c, ",\"rss\":%" PRIu64 "}",
 		    resident(m->workers[i].pid));
 	}
@@ -280,8 +317,10 @@ status_human(struct master *m, struct control_client *c, int64_t now)
 	out_printf(c, "configuration  %s\n", m->conf->path);
 	for (k = 0; k < m->nlisteners; k++) {
 		listener_queue(&m->listeners[k], &backlog, &queued);
-		out_printf(c, "listening on   %s (backlog %u, %u waiting)\n",
-		    m->listeners[k].bound, backlog, queued);
+		out_printf(c, "listening on   %s (backlog %u, %u waiting%s)\n",
+		    m->listeners[k].bound, backlog, queued,
+		    m->listeners[k].addr.proxy_protocol ? ", proxy-protocol" :
+		    "");
 	}
 	out_printf(c, "workers        %zu: %zu busy, %zu idle, %zu starting, "
 	    "%zu draining\n", pc.total, pc.busy, pc.idle, pc.starting,
@@ -369,8 +408,14 @@ report_conns(struct master *m, struct control_client *c, int json,
 	for (i = 0; i < m->high_water; i++) {
 		if (m->workers[i].pid == 0 || !slot_busy(m, i))
 			continue;
-		memcpy(conns[n].key, sb->slots[i].peer_key, 16);
-		conns[n].port = peer_port(&sb->slots[i].peer);
+		/* The kernel knows the socket by its own remote end. */
+		if ((conns[n].port = __atomic_load_n(&sb->slots[i].via_port,
+		    __ATOMIC_RELAXED)) != 0)
+			memcpy(conns[n].key, sb->slots[i].via_key, 16);
+		else {
+			memcpy(conns[n].key, sb->slots[i].peer_key, 16);
+			conns[n].port = peer_port(&sb->slots[i].peer);
+		}
 		conns[n++].slot = i;
 	}
 	for (k = 0; k < m->nlisteners; k++)
@@ -394,6 +439,7 @@ report_conns(struct master *m, struct control_client *c, int json,
 			out_printf(c, "%s{\"pid\":%ld,\"peer\":", k ? "," : "",
 			    (long)m->workers[conns[k].slot].pid);
 			out_json_string(c, peer);
+			out_via(c, s);
 			out_printf(c, ",\"age\":%.3f,\"bytes_in\":%" PRIu64
 			    ",\"bytes_out\":%" PRIu64, seconds_since(s->since,
 			    now), s->conn_in, s->conn_out);

@@ -113,6 +113,16 @@ allow_narrowly(scmp_filter_ctx ctx)
 	/* syslog(3) reconnects to /dev/log: an AF_UNIX socket only. */
 	rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+	/*
+	 * A proxy-protocol listener's PROXY header is peeked at, without
+	 * blocking, before it is read (worker.c, read_proxy_header());
+	 * recv(2) is recvfrom(2) to the kernel.  Only with those flags:
+	 * nothing else in a worker receives this way.
+	 */
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+		    SCMP_SYS(recvfrom), 1, SCMP_A3(SCMP_CMP_EQ,
+		    MSG_PEEK | MSG_DONTWAIT));
 	/* Memory that is never executable. */
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,

@@ -51,6 +51,14 @@ struct slot {
 	uint64_t		 refused;	/* per-address limit */
 	uint64_t		 errors;	/* ended by reset etc. */
 	uint8_t			 peer_key[16];	/* IPv6 or v4-mapped */
+	/*
+	 * On a proxy-protocol listener, peer is the client the PROXY
+	 * header named, and via the connection's own remote end, the
+	 * balancer, by which echodctl conns finds the socket in the
+	 * kernel.  via_port 0: peer is the connection's own remote end.
+	 */
+	uint8_t			 via_key[16];
+	uint16_t		 via_port;	/* host byte order */
 	struct sockaddr_storage	 peer;		/* while busy */
 } __attribute__((__aligned__(64)));
 

@@ -15,6 +15,11 @@
  * connection, so a read() or write() that waits that long fails with
  * EAGAIN.
  *
+ * A listener with "proxy-protocol" (echod.conf(5)) costs its own
+ * connections a few more calls, to read the PROXY header that a load
+ * balancer sends first (read_proxy_header()); the other listeners'
+ * connections take the path above, unchanged.
+ *
  * Signals:
  *   SIGQUIT  drain: stop accepting, finish the current connection, exit 0.
  *            The master sends it to the old generation on a reload and
@@ -48,6 +53,7 @@
 
 #include "echod.h"
 #include "log.h"
+#include "proxyproto.h"
 #include "scoreboard.h"
 
 /*
@@ -59,6 +65,20 @@
 /* A descriptor shortage, or clients over their limit, logged this often. */
 #define WARN_INTERVAL	10
 
+/*
+ * How long a connection on a proxy-protocol listener has to send its
+ * whole PROXY header, in seconds, or idle-timeout if that is shorter.
+ * A balancer sends the header at once with the connection's first
+ * segment, so a connection that has not after this long is not from a
+ * working balancer, and must not hold a worker for all of idle-timeout
+ * (300 s by default).  The specification asks for at least 3 s, to
+ * cover a retransmitted segment.
+ */
+#define PROXY_HEADER_TIMEOUT	5
+
+/* A v1 line, or a v2 header with a few TLVs, in one peek. */
+#define PROXY_PEEK		512
+
 /* A single writer's counter: readers see whole values, never torn ones. */
 #define SLOT_ADD(field, n) \
 	__atomic_store_n(&self->field, self->field + (n), __ATOMIC_RELAXED)
@@ -69,6 +89,8 @@ static size_t			 ndrain_fds;
 static struct pollfd		*listen_pfd;	/* serve_many() */
 static int			 dead_fd = -1;
 static char			 echo_buf[ECHO_BUFSIZE];
+/* Untouched, and so no memory, unless a proxy-protocol listener is used. */
+static uint8_t			 proxy_buf[PROXY_HEADER_MAX];
 
 static const struct worker_args	*args;
 static struct scoreboard	*sb;
@@ -174,14 +196,40 @@ become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
 	idle = __atomic_sub_fetch(&sb->idle, 1, __ATOMIC_RELAXED);
 	memcpy(&self->peer, ss, sslen);
 	memcpy(self->peer_key, key, sizeof(self->peer_key));
+	__atomic_store_n(&self->via_port, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&self->conn_in, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&self->conn_out, 0, __ATOMIC_RELAXED);
-	SLOT_ADD(connections, 1);
 	slot_enter(SLOT_BUSY);
 	peer_format(ss, sslen, peer, sizeof(peer));
 	setproctitle("worker [%s]", peer);
 	if (idle < args->conf->min_spare)
 		wake_master();
+}
+
+/*
+ * The client a PROXY header named, in place of the balancer the slot
+ * showed while the header was read; the balancer becomes the "via" by
+ * which echodctl conns finds the socket in the kernel.  The slot is
+ * busy meanwhile, so a reader may catch the address half-written: a
+ * moment's wrong PEER in echodctl, or a key that matches nothing, which
+ * errs towards serving as the per-address limit does anyway.
+ */
+static void
+show_client(const struct sockaddr_storage *client, socklen_t clientlen,
+    const uint8_t key[16])
+{
+	const struct sockaddr_storage	*via = &self->peer;
+	char				 peer[LISTEN_NAME_MAX];
+
+	memcpy(self->via_key, self->peer_key, sizeof(self->via_key));
+	__atomic_store_n(&self->via_port, via->ss_family == AF_INET6 ?
+	    ntohs(((const struct sockaddr_in6 *)via)->sin6_port) :
+	    ntohs(((const struct sockaddr_in *)via)->sin_port),
+	    __ATOMIC_RELAXED);
+	memcpy(&self->peer, client, clientlen);
+	memcpy(self->peer_key, key, sizeof(self->peer_key));
+	peer_format(client, clientlen, peer, sizeof(peer));
+	setproctitle("worker [%s]", peer);
 }
 
 /*
@@ -210,22 +258,49 @@ over_address_limit(const uint8_t key[16])
 	return 0;
 }
 
+/* Whether a warning last given at *last may be given again; if so, now. */
+static int
+warn_due(int64_t *last)
+{
+	int64_t	 now = scoreboard_now();
+
+	if (*last != 0 && now - *last < WARN_INTERVAL * 1000)
+		return 0;
+	*last = now;
+	return 1;
+}
+
 static void
 refuse(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 {
 	static int64_t	 last_warned;
 	char		 peer[LISTEN_NAME_MAX];
-	int64_t		 now = scoreboard_now();
 
 	close(fd);
 	SLOT_ADD(refused, 1);
-	if (last_warned != 0 && now - last_warned < WARN_INTERVAL * 1000)
+	if (!warn_due(&last_warned))
 		return;
-	last_warned = now;
 	peer_format(ss, sslen, peer, sizeof(peer));
 	log_warnx("%s: its address has max-connections-per-address (%d) "
 	    "connections already: closed (logged once per %d s)", peer,
 	    args->conf->max_conns_per_address, WARN_INTERVAL);
+}
+
+/* No valid PROXY header: closed unechoed, an error, logged like refuse(). */
+static void
+bad_header(int fd, const struct sockaddr_storage *ss, socklen_t sslen,
+    const char *why)
+{
+	static int64_t	 last_warned;
+	char		 peer[LISTEN_NAME_MAX];
+
+	close(fd);
+	SLOT_ADD(errors, 1);
+	if (!warn_due(&last_warned))
+		return;
+	peer_format(ss, sslen, peer, sizeof(peer));
+	log_warnx("%s, on a proxy-protocol listener: %s: closed (logged "
+	    "once per %d s)", peer, why, WARN_INTERVAL);
 }
 
 /* Write all of buf; -1 if the peer went away or stopped reading. */
@@ -336,22 +411,127 @@ accept_failed(int error)
 }
 
 /*
- * One accepted connection, start to end.  Returns 1 when the worker has
- * served its max-connections-per-worker and should make room for a new
- * one.
+ * Read exactly len bytes that recv(MSG_PEEK) has shown are there, into
+ * buf.  A read() may in theory return fewer (a signal), hence the loop.
  */
 static int
-serve_accepted(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
+consume(int fd, uint8_t *buf, size_t len)
 {
-	uint8_t	 key[16];
+	ssize_t	 n;
 
-	peer_key(ss, key);
-	if (over_address_limit(key)) {
-		refuse(fd, ss, sslen);
-		return 0;
+	while (len > 0) {
+		if ((n = read(fd, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			return -1;
+		buf += n;
+		len -= n;
 	}
-	become_busy(ss, sslen, key);
-	echo_connection(fd);
+	return 0;
+}
+
+/*
+ * Read the PROXY header of a connection, and not one byte more: what
+ * follows it, often in the same segment, is the client's, to be echoed
+ * by echo_connection().  Returns 0 with ph filled in, or -1 with *why
+ * set.
+ *
+ * How, without reading too far: recv(MSG_PEEK) shows what has arrived
+ * without taking it, and proxy_parse() says where the header ends.
+ * Once it does, read() takes exactly the header.  While it does not,
+ * every byte seen is part of the header still to come (proxy_parse()
+ * asks for more only then), so read() takes them all, and the next
+ * peek waits for new ones instead of showing the same bytes again.  A
+ * balancer sends the whole header at once, so this is one peek and one
+ * read.  Reading v2's fixed 16 bytes and then its length would do for
+ * v2 alone, but v1 has no length, and its shortest form ("PROXY
+ * UNKNOWN\r\n") is 15 bytes: a 16-byte read could take a byte of the
+ * client's; and v1 byte by byte would cost a call per byte.
+ *
+ * The peeks do not block (MSG_DONTWAIT): poll() waits instead, so that
+ * the wait for the whole header is bounded by PROXY_HEADER_TIMEOUT, or
+ * idle-timeout if shorter, without touching the socket's SO_RCVTIMEO,
+ * which stays idle-timeout for the echo that follows.
+ */
+static int
+read_proxy_header(int fd, struct proxy_header *ph, const char **why)
+{
+	static char	 timed_out[64];
+	struct pollfd	 pfd;
+	size_t		 have = 0, want;
+	ssize_t		 n;
+	int64_t		 deadline, left;
+	int		 timeout = PROXY_HEADER_TIMEOUT;
+
+	if (args->conf->idle_timeout > 0 &&
+	    args->conf->idle_timeout < timeout)
+		timeout = args->conf->idle_timeout;
+	deadline = scoreboard_now() + (int64_t)timeout * 1000;
+	for (;;) {
+		/*
+		 * A peek copies all it is allowed to: no more than a
+		 * header usually needs, not the client's data after it.
+		 */
+		want = sizeof(proxy_buf) - have;
+		if (want > PROXY_PEEK)
+			want = PROXY_PEEK;
+		n = recv(fd, proxy_buf + have, want, MSG_PEEK | MSG_DONTWAIT);
+		if (n == 0) {
+			*why = have == 0 ? "closed before sending a PROXY "
+			    "header" : "closed in the middle of its PROXY "
+			    "header";
+			return -1;
+		}
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				*why = "reset before the end of its PROXY "
+				    "header";
+				return -1;
+			}
+			if ((left = deadline - scoreboard_now()) <= 0) {
+				snprintf(timed_out, sizeof(timed_out), "no "
+				    "whole PROXY header within %d s", timeout);
+				*why = timed_out;
+				return -1;
+			}
+			pfd.fd = fd;
+			pfd.events = POLLIN;
+			(void)poll(&pfd, 1, (int)left);
+			continue;
+		}
+		switch (proxy_parse(proxy_buf, have + n, ph, why)) {
+		case PROXY_INVALID:
+			return -1;
+		case PROXY_DONE:
+			if (consume(fd, proxy_buf + have, ph->len - have) ==
+			    -1) {
+				*why = "reset while its PROXY header was read";
+				return -1;
+			}
+			return 0;
+		case PROXY_MORE:
+			if (consume(fd, proxy_buf + have, n) == -1) {
+				*why = "reset while its PROXY header was read";
+				return -1;
+			}
+			have += n;
+			break;
+		}
+	}
+}
+
+/*
+ * After a connection: recycle the worker once it has served its
+ * max-connections-per-worker (returns 1), or back to idle.
+ */
+static int
+connection_done(void)
+{
 	if (recycle_after != 0 && self->connections >= recycle_after) {
 		slot_enter(SLOT_DRAINING);
 		recycled = 1;
@@ -361,22 +541,87 @@ serve_accepted(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 	return 0;
 }
 
+/*
+ * A connection on a proxy-protocol listener.  The worker is busy from
+ * accept() on, and shows the balancer while it reads the header; only
+ * once the header names the client is that client held to
+ * max-connections-per-address (refused as on any listener, with the
+ * balancer's own address still in the slot, so that it does not count
+ * itself) and the connection counted as served.  A v1 UNKNOWN or v2
+ * LOCAL header leaves the balancer as the peer.
+ */
+static int
+serve_proxied(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
+{
+	const struct sockaddr_storage	*client = ss;
+	struct proxy_header		 ph;
+	const char			*why = "?";
+	socklen_t			 clientlen = sslen;
+	uint8_t				 key[16];
+
+	peer_key(ss, key);
+	become_busy(ss, sslen, key);
+	if (read_proxy_header(fd, &ph, &why) == -1) {
+		bad_header(fd, ss, sslen, why);
+		return connection_done();
+	}
+	if (!ph.local) {
+		client = &ph.src;
+		clientlen = ph.srclen;
+		peer_key(client, key);
+	}
+	if (over_address_limit(key)) {
+		refuse(fd, client, clientlen);
+		return connection_done();
+	}
+	if (!ph.local)
+		show_client(client, clientlen, key);
+	SLOT_ADD(connections, 1);
+	echo_connection(fd);
+	return connection_done();
+}
+
+/*
+ * One accepted connection, start to end.  Returns 1 when the worker has
+ * served its max-connections-per-worker and should make room for a new
+ * one.
+ */
+static int
+serve_accepted(int fd, const struct sockaddr_storage *ss, socklen_t sslen,
+    int proxied)
+{
+	uint8_t	 key[16];
+
+	if (proxied)
+		return serve_proxied(fd, ss, sslen);
+	peer_key(ss, key);
+	if (over_address_limit(key)) {
+		refuse(fd, ss, sslen);
+		return 0;
+	}
+	SLOT_ADD(connections, 1);
+	become_busy(ss, sslen, key);
+	echo_connection(fd);
+	return connection_done();
+}
+
 /* One listener: block in accept(); Linux wakes one waiting worker. */
 static void
-serve_one(int lfd)
+serve_one(const struct listener *l)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
-	int			 fd;
+	int			 fd, proxied = l->addr.proxy_protocol;
 
 	while (!draining) {
 		sslen = sizeof(ss);
-		if ((fd = accept(lfd, (struct sockaddr *)&ss, &sslen)) == -1) {
+		if ((fd = accept(l->fd, (struct sockaddr *)&ss, &sslen)) ==
+		    -1) {
 			if (accept_failed(errno))
 				return;
 			continue;
 		}
-		if (serve_accepted(fd, &ss, sslen))
+		if (serve_accepted(fd, &ss, sslen, proxied))
 			return;
 	}
 }
@@ -407,7 +652,8 @@ serve_many(size_t n)
 					return;
 				continue;
 			}
-			if (serve_accepted(fd, &ss, sslen))
+			if (serve_accepted(fd, &ss, sslen,
+			    args->listeners[i].addr.proxy_protocol))
 				return;
 		}
 	}
@@ -482,7 +728,7 @@ worker_run(const struct worker_args *wa)
 	become_idle();
 
 	if (wa->nlisteners == 1)
-		serve_one(wa->listeners[0].fd);
+		serve_one(&wa->listeners[0]);
 	else
 		serve_many(wa->nlisteners);
 	/*

@@ -34,7 +34,8 @@
 #define NAME		"test.conf"
 
 /* The one message every malformed "listen" line gets. */
-#define LISTEN_SHAPE	"listen: expected \"listen on ADDRESS port PORT\""
+#define LISTEN_SHAPE	\
+	"listen: expected \"listen on ADDRESS port PORT [proxy-protocol]\""
 
 /* A text holding NUL bytes, with its length, for struct error_case. */
 #define WITH_LEN(s)	s, sizeof(s) - 1
@@ -580,6 +581,49 @@ t_wildcards(void)
 }
 
 /*
+ * "proxy-protocol" marks its own line's addresses, every one a name
+ * resolves to, and no other line's.
+ */
+static void
+t_proxy_protocol(void)
+{
+	struct config	*conf;
+	size_t		 i;
+
+	if ((conf = parse_ok(
+	    "listen on 127.0.0.1 port 2001 proxy-protocol\n"
+	    "listen on 127.0.0.1 port 2002\n"
+	    "listen on [::1] port 2001 \"proxy-protocol\" # quoted\n"
+	    "listen on * port 2003 proxy-protocol\n"
+	    "listen on localhost port 2004 proxy-protocol\n")) == NULL)
+		return;
+	check_sane(conf);
+	check_literal(conf, 0, AF_INET, "127.0.0.1", 2001, "127.0.0.1:2001",
+	    1);
+	check_literal(conf, 1, AF_INET, "127.0.0.1", 2002, "127.0.0.1:2002",
+	    2);
+	check_literal(conf, 2, AF_INET6, "::1", 2001, "[::1]:2001", 3);
+	check_wildcard(conf, 3, 2003, 4);
+	if (conf->nlistens < 5)
+		fail("localhost gave no address");
+	for (i = 0; i < conf->nlistens; i++)
+		check_int(conf->listens[i].name,
+		    conf->listens[i].proxy_protocol, i != 1);
+	config_free(conf);
+
+	/* Off by default, the implicit "*:2000" included. */
+	if ((conf = parse_ok("listen on ::1 port 2001\n")) != NULL) {
+		check_int("proxy_protocol", conf->listens[0].proxy_protocol, 0);
+		config_free(conf);
+	}
+	if ((conf = parse_ok("prefork 2\n")) != NULL) {
+		check_int("default proxy_protocol",
+		    conf->listens[0].proxy_protocol, 0);
+		config_free(conf);
+	}
+}
+
+/*
  * An address reached through a host name is as taken as a written one.
  * Skipped where "localhost" does not resolve to 127.0.0.1.
  */
@@ -914,6 +958,18 @@ static const struct error_case {
 	    LISTEN_SHAPE },
 	{ "listen with a word too many", "listen on * port 2000 2001\n", 0,
 	    1, LISTEN_SHAPE },
+	{ "listen with a misspelt proxy-protocol",
+	    "listen on * port 2000 proxy_protocol\n", 0, 1, LISTEN_SHAPE },
+	{ "listen with proxy-protocol before the port",
+	    "listen on * proxy-protocol port 2000\n", 0, 1, LISTEN_SHAPE },
+	{ "listen with a word after proxy-protocol",
+	    "listen on * port 2000 proxy-protocol v2\n", 0, 1, LISTEN_SHAPE },
+	{ "proxy-protocol is case-sensitive",
+	    "listen on * port 2000 PROXY-PROTOCOL\n", 0, 1, LISTEN_SHAPE },
+	{ "proxy-protocol does not make a second address",
+	    "listen on 127.0.0.1 port 2001\n"
+	    "listen on 127.0.0.1 port 2001 proxy-protocol\n", 0, 2,
+	    "listen: 127.0.0.1:2001 is already configured on line 1" },
 	{ "sixteen words are not too many",
 	    "listen on * port 2000 a b c d e f g h i j k # l m n\n", 0, 1,
 	    LISTEN_SHAPE },
@@ -1328,6 +1384,7 @@ main(void)
 	run("several listen lines", t_several_listens);
 	run("bracketed IPv6", t_bracketed_ipv6);
 	run("localhost", t_localhost);
+	run("proxy-protocol", t_proxy_protocol);
 	run("wildcards and literals side by side", t_wildcards);
 	run("error: an address twice, once through a name",
 	    t_name_duplicate);

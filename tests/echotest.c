@@ -42,9 +42,24 @@
  *	connection, then close its sending side: a FIN), reset (the same,
  *	then an RST), extra (echo everything, and one byte more with the
  *	chunk that holds OFFSET) or silent (accept, never read nor answer).
+ *   echotest ask     -U PATH -q LINE
+ *	Sends LINE and a newline to the UNIX socket PATH and prints what
+ *	comes back until EOF (HAProxy's stats socket, "show stat").
  *
  * -B ADDR binds each connection's local end to ADDR first (another
  * loopback address stands for another client).
+ *
+ * -P KIND makes each connection begin as a load balancer's would, with
+ * a PROXY protocol header, sent in one segment with the first data:
+ * "1" (v1, TCP4 or TCP6 after the family of -a), "2" (v2 PROXY, with
+ * two TLVs), "2-big" (the same with a 3000-byte TLV more), "1-unknown"
+ * (v1 UNKNOWN), "2-local" (v2 LOCAL); or, to be
+ * refused, "junk" (an HTTP request line) or "none" (no header).  The
+ * header announces the client -a ADDR (default 203.0.113.7) with the
+ * port -o PORT (default 40000) plus the connection's index; the bytes
+ * echoed must not include it.  -S sends the header in two halves, 100
+ * ms apart.  With -P, "idle" sends the header and a line of data, and
+ * succeeds when the server closes the connection with nothing echoed.
  *
  * Every mode checks each byte, has a deadline (-t SECONDS, default 20)
  * and exits 0 only if nothing went wrong.  Data comes from a generator
@@ -58,6 +73,7 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <linux/sockios.h>
 
 #include <err.h>
@@ -93,6 +109,9 @@ struct conn {
 	struct stream	 tx, rx;
 	char		 txbuf[CHUNK];
 	size_t		 txoff, txlen;
+	unsigned char	 pre[4096];	/* -P: the header to send first */
+	size_t		 prelen;
+	size_t		 txpre;		/* header bytes in txbuf unsent */
 };
 
 static const char	*host = "127.0.0.1";
@@ -101,6 +120,10 @@ static const char	*unix_path;		/* -U */
 static const char	*port;
 static int		 timeout_s = 20;
 static int		 verbose;
+static const char	*proxy_kind;		/* -P */
+static const char	*proxy_src = "203.0.113.7";	/* -a */
+static int		 proxy_sport = 40000;	/* -o */
+static int		 split_header;		/* -S */
 
 static void
 stream_init(struct stream *s, uint64_t seed)
@@ -193,11 +216,92 @@ bind_source(int fd, int family)
 	return error;
 }
 
+/*
+ * The PROXY header of -P for connection i, into buf; its length.  It
+ * tells the server that -a ADDR, port -o PORT + i, reached it.
+ */
+static size_t
+proxy_header(unsigned char *buf, size_t len, int i)
+{
+	static const unsigned char sig[12] = {
+		0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49,
+		0x54, 0x0a
+	};
+	/* A NOOP TLV and an AUTHORITY TLV: to be skipped by the server. */
+	static const unsigned char tlvs[] = {
+		0x04, 0x00, 0x02, 0, 0,
+		0x02, 0x00, 0x08, 'e', 'c', 'h', 'o', 't', 'e', 's', 't'
+	};
+	struct in_addr	 src4, dst4;
+	struct in6_addr	 src6, dst6;
+	unsigned int	 sport = (proxy_sport + i) & 0xffff;
+	unsigned int	 dport = atoi(port);
+	size_t		 n, alen;
+	int		 v6;
+
+	if (proxy_kind == NULL || strcmp(proxy_kind, "none") == 0)
+		return 0;
+	if (strcmp(proxy_kind, "junk") == 0)
+		return strlcpy((char *)buf, "GET / HTTP/1.0\r\n\r\n", len);
+	if (strcmp(proxy_kind, "1-unknown") == 0)
+		return strlcpy((char *)buf, "PROXY UNKNOWN\r\n", len);
+	v6 = inet_pton(AF_INET6, proxy_src, &src6) == 1;
+	if (!v6 && inet_pton(AF_INET, proxy_src, &src4) != 1)
+		errx(2, "-a %s: not a numeric address", proxy_src);
+	inet_pton(AF_INET, "127.0.0.1", &dst4);
+	inet_pton(AF_INET6, "::1", &dst6);
+	if (strcmp(proxy_kind, "1") == 0)
+		return snprintf((char *)buf, len, "PROXY TCP%c %s %s %u %u\r\n",
+		    v6 ? '6' : '4', proxy_src, v6 ? "::1" : "127.0.0.1", sport,
+		    dport);
+	if (strcmp(proxy_kind, "2") != 0 && strcmp(proxy_kind, "2-big") != 0 &&
+	    strcmp(proxy_kind, "2-local") != 0)
+		errx(2, "-P %s: expected 1, 2, 2-big, 1-unknown, 2-local, junk "
+		    "or none", proxy_kind);
+	memcpy(buf, sig, 12);
+	if (strcmp(proxy_kind, "2-local") == 0) {
+		buf[12] = 0x20;
+		buf[13] = buf[14] = buf[15] = 0;
+		return 16;
+	}
+	buf[12] = 0x21;
+	buf[13] = v6 ? 0x21 : 0x11;
+	n = 16;
+	if (v6) {
+		memcpy(buf + n, &src6, 16);
+		memcpy(buf + n + 16, &dst6, 16);
+		n += 32;
+	} else {
+		memcpy(buf + n, &src4, 4);
+		memcpy(buf + n + 4, &dst4, 4);
+		n += 8;
+	}
+	buf[n++] = sport >> 8;
+	buf[n++] = sport & 0xff;
+	buf[n++] = dport >> 8;
+	buf[n++] = dport & 0xff;
+	memcpy(buf + n, tlvs, sizeof(tlvs));
+	n += sizeof(tlvs);
+	if (strcmp(proxy_kind, "2-big") == 0 && len >= n + 3003) {
+		/* A custom TLV, more than a peek of the server's. */
+		buf[n++] = 0xe0;
+		buf[n++] = 3000 >> 8;
+		buf[n++] = 3000 & 0xff;
+		memset(buf + n, 'x', 3000);
+		n += 3000;
+	}
+	alen = n - 16;
+	buf[14] = alen >> 8;
+	buf[15] = alen & 0xff;
+	return n;
+}
+
 static void
 conn_start(struct conn *c, const struct addrinfo *ai, size_t total,
-    uint64_t seed)
+    uint64_t seed, int index)
 {
 	memset(c, 0, sizeof(*c));
+	c->prelen = proxy_header(c->pre, sizeof(c->pre), index);
 	c->total = total;
 	stream_init(&c->tx, seed);
 	stream_init(&c->rx, seed);
@@ -221,24 +325,39 @@ conn_send(struct conn *c, int halfclose)
 {
 	ssize_t	 n;
 
+	size_t	 want, pre;
+
 	while (c->sent < c->total) {
 		if (c->txlen == 0) {
+			/* The header, if any, goes with the first data. */
+			pre = c->prelen;
+			memcpy(c->txbuf, c->pre, pre);
+			c->prelen = 0;
+			c->txpre = pre;
 			c->txlen = c->total - c->sent;
-			if (c->txlen > CHUNK)
-				c->txlen = CHUNK;
-			stream_fill(&c->tx, (unsigned char *)c->txbuf,
+			if (c->txlen > CHUNK - pre)
+				c->txlen = CHUNK - pre;
+			stream_fill(&c->tx, (unsigned char *)c->txbuf + pre,
 			    c->txlen);
+			c->txlen += pre;
 			c->txoff = 0;
 		}
-		n = send(c->fd, c->txbuf + c->txoff, c->txlen - c->txoff,
-		    MSG_NOSIGNAL);
+		want = c->txlen - c->txoff;
+		if (split_header && c->txoff == 0 && c->txpre > 1)
+			want = c->txpre / 2;
+		n = send(c->fd, c->txbuf + c->txoff, want, MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			conn_fail(c, "send", errno);
 			return;
 		}
-		c->sent += n;
+		if (split_header && c->txoff == 0 && c->txpre > 1)
+			poll(NULL, 0, 100);	/* the half goes alone */
+		/* Header bytes are not data: they must not come back. */
+		want = (size_t)n < c->txpre ? (size_t)n : c->txpre;
+		c->txpre -= want;
+		c->sent += n - want;
 		c->txoff += n;
 		if (c->txoff == c->txlen)
 			c->txlen = 0;
@@ -312,7 +431,8 @@ run_conns(const struct addrinfo *ai, int n, size_t total, int halfclose,
 		err(2, "calloc");
 	for (i = 0; i < n; i++) {
 		conn_start(&c[i], ai, total,
-		    ((uint64_t)now_ms() << 20) ^ (uint64_t)i * 7919 ^ getpid());
+		    ((uint64_t)now_ms() << 20) ^ (uint64_t)i * 7919 ^ getpid(),
+		    i);
 		if (c[i].done && c[i].fd != -1) {
 			close(c[i].fd);
 			c[i].fd = -1;
@@ -443,7 +563,7 @@ mode_session(const char *stopfile, const char *readyfile,
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		err(2, "calloc");
-	conn_start(c, ai, 0, (uint64_t)now_ms() ^ getpid());
+	conn_start(c, ai, 0, (uint64_t)now_ms() ^ getpid(), 0);
 	freeaddrinfo(ai);
 
 	/* Each round adds 64 bytes to send and waits for all of it back. */
@@ -553,12 +673,20 @@ static int
 mode_idle(void)
 {
 	struct pollfd	 pfd;
-	char		 buf[64];
+	unsigned char	 buf[4096];
 	int64_t		 start = now_ms();
 	ssize_t		 n;
+	size_t		 len;
 
 	pfd.fd = connect_one();
 	pfd.events = POLLIN;
+	if (proxy_kind != NULL) {
+		/* What a client that is no balancer would send. */
+		len = proxy_header(buf, sizeof(buf) - 8, 0);
+		memcpy(buf + len, "hello\n", 6);
+		if (send(pfd.fd, buf, len + 6, MSG_NOSIGNAL) == -1)
+			err(1, "send");
+	}
 	if (poll(&pfd, 1, timeout_s * 1000) <= 0) {
 		printf("idle: still open after %d s\n", timeout_s);
 		return 1;
@@ -789,6 +917,23 @@ mode_badserver(const char *fault, size_t offset)
 	return 0;
 }
 
+static int
+mode_ask(const char *line)
+{
+	char	 buf[4096];
+	ssize_t	 n;
+	int	 fd = connect_one();
+
+	if (write(fd, line, strlen(line)) == -1 || write(fd, "\n", 1) == -1)
+		err(1, "write %s", unix_path);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, n, stdout);
+	if (n == -1)
+		err(1, "read %s", unix_path);
+	close(fd);
+	return 0;
+}
+
 static void __attribute__((__noreturn__))
 usage(void)
 {
@@ -802,7 +947,9 @@ usage(void)
 	    "       echotest hold|idle|noread -p port [-H host] [-c conns]\n"
 	    "       echotest freeport [-H host]\n"
 	    "       echotest badserver -p port -m corrupt|drop|reset|extra|silent"
-	    " [-n offset] [-t secs]\n");
+	    " [-n offset] [-t secs]\n"
+	    "       echotest ask -U path -q line\n"
+	    "       (each TCP mode: [-P kind [-a addr] [-o port] [-S]])\n");
 	exit(2);
 }
 
@@ -810,7 +957,7 @@ int
 main(int argc, char *argv[])
 {
 	const char	*mode, *stopfile = NULL, *readyfile = NULL, *errstr;
-	const char	*markfile = NULL;
+	const char	*markfile = NULL, *query = NULL;
 	long long	 nbytes = 1;
 	int		 ch, nconns = 1, halfclose = 0;
 
@@ -818,10 +965,27 @@ main(int argc, char *argv[])
 		usage();
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "B:c:f:H:m:n:p:r:st:U:v")) != -1) {
+	while ((ch = getopt(argc, argv, "a:B:c:f:H:m:n:o:p:P:q:r:sSt:U:v")) != -1) {
 		switch (ch) {
 		case 'U':
 			unix_path = optarg;
+			break;
+		case 'a':
+			proxy_src = optarg;
+			break;
+		case 'o':
+			proxy_sport = strtonum(optarg, 0, 65535, &errstr);
+			if (errstr != NULL)
+				errx(2, "-o %s: %s", optarg, errstr);
+			break;
+		case 'P':
+			proxy_kind = optarg;
+			break;
+		case 'q':
+			query = optarg;
+			break;
+		case 'S':
+			split_header = 1;
 			break;
 		case 'B':
 			source = optarg;
@@ -873,6 +1037,8 @@ main(int argc, char *argv[])
 		return mode_freeport();
 	if (strcmp(mode, "idle") == 0 && unix_path != NULL)
 		return mode_idle();
+	if (strcmp(mode, "ask") == 0 && unix_path != NULL && query != NULL)
+		return mode_ask(query);
 	if (port == NULL)
 		usage();
 	if (strcmp(mode, "echo") == 0)
