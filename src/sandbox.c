@@ -59,6 +59,8 @@
 static const char *const allowed[] = {
 	/* Serving: the hot path, several listeners, the EMFILE pause. */
 	"accept", "accept4", "read", "write", "close", "poll", "ppoll",
+	/* Bulk echo through a pipe, replaced after a failed connection. */
+	"splice", "pipe2",
 	/* Draining: the SIGQUIT handler dup2()s /dev/null over listeners. */
 	"dup2", "dup3",
 	/* Signals: handlers, and the master's wake-up pipe is a write. */
