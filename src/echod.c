@@ -11,6 +11,9 @@
  *   6. fork the workers and serve
  * Everything that can fail for a reason the user must see happens before
  * step 4, while stderr still reaches them.
+ *
+ * With -i (inetd mode) there is none of this: inetd.c serves the one
+ * connection on standard input and output.
  */
 
 #include <sys/types.h>
@@ -34,7 +37,7 @@ extern char	**environ;
 static void __attribute__((__noreturn__))
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-dnv] [-f file]\n", getprogname());
+	fprintf(stderr, "usage: %s [-dinv] [-f file]\n", getprogname());
 	exit(1);
 }
 
@@ -49,7 +52,7 @@ main(int argc, char *argv[])
 	char		 err[1024], cwd[PATH_MAX], abspath[PATH_MAX];
 	size_t		 nls;
 	pid_t		 otherpid;
-	int		 ch, debug = 0, noaction = 0, verbose = 0;
+	int		 ch, debug = 0, noaction = 0, verbose = 0, inetd = 0;
 
 	/* Descriptors leaked by whoever started us are not ours to keep. */
 	closefrom(STDERR_FILENO + 1);
@@ -73,13 +76,16 @@ main(int argc, char *argv[])
 	setproctitle_init(argc, argv, environ);
 	log_init(1, 0, 0);
 
-	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+	while ((ch = getopt(argc, argv, "df:inv")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
 			break;
 		case 'f':
 			conffile = optarg;
+			break;
+		case 'i':
+			inetd = 1;
 			break;
 		case 'n':
 			noaction = 1;
@@ -109,6 +115,11 @@ main(int argc, char *argv[])
 			exit(1);
 		}
 		conffile = abspath;
+	}
+
+	if (inetd && !noaction) {
+		closefrom(STDERR_FILENO + 1);
+		return inetd_run(conffile, debug, verbose);
 	}
 
 	if ((conf = config_load(conffile, err, sizeof(err))) == NULL) {

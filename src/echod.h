@@ -51,6 +51,9 @@ struct worker_args {
 /* daemon.c */
 void	daemonize(void);
 
+/* inetd.c */
+int	inetd_run(const char *, int, int);
+
 /* listener.c */
 int	listeners_open(const struct config *, struct listener *, size_t,
 	    struct listener **, size_t *, char *, size_t);
@@ -68,5 +71,7 @@ int	privdrop(const struct config *);
 /* worker.c */
 void	worker_run(const struct worker_args *)
 	    __attribute__((__noreturn__));
+struct slot;
+void	worker_echo(int, int, struct slot *);
 
 #endif /* ECHOD_H */

@@ -256,18 +256,19 @@ write_all(int fd, const char *buf, size_t len)
  * Echo until the client closes.  A client that half-closes (shutdown
  * SHUT_WR) has had every byte echoed by the time read() returns 0, since
  * each chunk is written back in full before the next one is read.
+ * in and out are one socket, but for echod -i (inetd.c).
  */
 static void
-echo_connection(int fd)
+echo_connection(int in, int out)
 {
 	ssize_t	 n;
 
 	for (;;) {
-		n = read(fd, echo_buf, sizeof(echo_buf));
+		n = read(in, echo_buf, sizeof(echo_buf));
 		if (n > 0) {
 			SLOT_ADD(conn_in, n);
 			SLOT_ADD(bytes_in, n);
-			if (write_all(fd, echo_buf, n) == -1)
+			if (write_all(out, echo_buf, n) == -1)
 				break;
 		} else if (n == 0)
 			break;		/* closed */
@@ -279,7 +280,17 @@ echo_connection(int fd)
 			break;
 		}
 	}
-	close(fd);
+}
+
+/*
+ * echod -i: the same loop on standard input and output, counting into
+ * the caller's slot, since there is no scoreboard.
+ */
+void
+worker_echo(int in, int out, struct slot *counters)
+{
+	self = counters;
+	echo_connection(in, out);
 }
 
 /*
@@ -351,7 +362,8 @@ serve_accepted(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 		return 0;
 	}
 	become_busy(ss, sslen, key);
-	echo_connection(fd);
+	echo_connection(fd, fd);
+	close(fd);
 	if (recycle_after != 0 && self->connections >= recycle_after) {
 		slot_enter(SLOT_DRAINING);
 		recycled = 1;
