@@ -168,6 +168,7 @@ main(int argc, char *argv[])
 	if (!debug) {
 		daemonize();
 		log_init(0, verbose, conf->syslog_facility);
+		systemd_daemonized();
 	}
 	if (pidfile_write(pfh) == -1)
 		log_warn("pidfile %s", conf->pidfile);

@@ -68,6 +68,9 @@ int	master_run(struct config *, struct listener *, size_t,
 int	privdrop_applies(const struct config *);
 int	privdrop(const struct config *);
 
+/* systemd.c: MAINPID= for systemd */
+void	systemd_daemonized(void);
+
 /* worker.c */
 void	worker_run(const struct worker_args *)
 	    __attribute__((__noreturn__));

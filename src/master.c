@@ -136,6 +136,7 @@ begin_stop(struct master *m, int fast, const char *why, int64_t now)
 		return;
 	log_info("%s: %s stop", why, fast ? "fast" : "graceful");
 	m->stop = fast ? STOP_FAST : STOP_GRACEFUL;
+	systemd_stopping();
 	/* From here on, new connections are refused by the kernel. */
 	listeners_close(m->listeners, m->nlisteners);
 	if (fast)
@@ -160,11 +161,13 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	size_t		 nls;
 
 	log_info("reloading %s", m->conf->path);
+	systemd_reloading();
 	if ((conf = config_load(m->conf->path, err, errlen)) == NULL ||
 	    listeners_open(conf, m->listeners, m->nlisteners, &ls, &nls, err,
 	    errlen) == -1) {
 		log_warnx("reload failed: %s; still serving generation %u "
 		    "with the previous configuration", err, m->generation);
+		systemd_reload_failed(err);
 		config_free(conf);
 		return -1;
 	}
@@ -201,6 +204,7 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	pool_drain(m, now, 0);
 	pool_adjust(m, now);
 	master_title(m);
+	systemd_reloaded(now);
 	log_info("reloaded: generation %u, %d worker%s, %zu listening "
 	    "socket%s", m->generation, conf->prefork,
 	    conf->prefork == 1 ? "" : "s", nls, nls == 1 ? "" : "s");
@@ -226,7 +230,7 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	struct pollfd	 pfd[1 + 1 + CONTROL_CLIENTS_MAX];
 	struct timespec	 ts;
 	sigset_t	 waitmask;
-	int64_t		 now, wait, ctl_deadline;
+	int64_t		 now, wait, ctl_deadline, sd_deadline;
 	size_t		 i, nctl = 0;
 	char		 err[1024];
 
@@ -296,6 +300,15 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		if (ctl_deadline != INT64_MAX && (wait < 0 ||
 		    ctl_deadline - now < wait))
 			wait = ctl_deadline > now ? ctl_deadline - now : 0;
+		/*
+		 * systemd (systemd.c): READY=1 once prefork workers of the
+		 * generation serve, STATUS= now and then.  Only a deadline
+		 * for ppoll(): nothing here waits.
+		 */
+		sd_deadline = systemd_update(&m, now);
+		if (sd_deadline != INT64_MAX && (wait < 0 ||
+		    sd_deadline - now < wait))
+			wait = sd_deadline > now ? sd_deadline - now : 0;
 		if (wait >= 0) {
 			ts.tv_sec = wait / 1000;
 			ts.tv_nsec = (wait % 1000) * 1000000;

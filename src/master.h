@@ -133,6 +133,13 @@ void	out_printf(struct control_client *, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));
 void	out_json_string(struct control_client *, const char *);
 
+/* systemd.c: readiness and status for systemd, sd_notify(3) */
+void	systemd_reloading(void);
+void	systemd_reload_failed(const char *);
+void	systemd_reloaded(int64_t);
+void	systemd_stopping(void);
+int64_t	systemd_update(struct master *, int64_t);
+
 /* pool.c */
 int	pool_init(struct master *);
 void	pool_adjust(struct master *, int64_t);
