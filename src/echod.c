@@ -4,7 +4,8 @@
  * Start-up order matters, and each step is here for a reason:
  *   1. read the configuration           (errors: stderr, exit 1)
  *   2. take the pidfile's lock          (a second copy stops here)
- *   3. bind the listening sockets       (a busy port stops here)
+ *   3. bind the listening sockets       (a busy port stops here),
+ *      or take systemd's (socket activation),
  *      and the control socket           (so does a running echod)
  *   4. become a daemon, unless -d
  *   5. write our pid                    (only now is there a server)
@@ -53,9 +54,14 @@ main(int argc, char *argv[])
 	size_t		 nls;
 	pid_t		 otherpid;
 	int		 ch, debug = 0, noaction = 0, verbose = 0, inetd = 0;
+	int		 nactivated;
 
-	/* Descriptors leaked by whoever started us are not ours to keep. */
-	closefrom(STDERR_FILENO + 1);
+	/*
+	 * Descriptors leaked by whoever started us are not ours to keep,
+	 * but for the listening sockets systemd passed, from 3 on.
+	 */
+	nactivated = systemd_listen_fds();
+	closefrom(STDERR_FILENO + 1 + nactivated);
 	/*
 	 * And 0-2 must be open: otherwise the pidfile or a listening socket
 	 * would get one of those numbers, and daemonize() would point it at
@@ -154,7 +160,9 @@ main(int argc, char *argv[])
 		exit(1);
 	}
 
-	if (listeners_open(conf, NULL, 0, &ls, &nls, err, sizeof(err)) == -1) {
+	if ((nactivated > 0 ? listeners_adopt(conf, STDERR_FILENO + 1,
+	    nactivated, &ls, &nls, err, sizeof(err)) :
+	    listeners_open(conf, NULL, 0, &ls, &nls, err, sizeof(err))) == -1) {
 		fprintf(stderr, "%s: %s\n", getprogname(), err);
 		pidfile_remove(pfh);
 		exit(1);

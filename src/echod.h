@@ -23,6 +23,7 @@ struct listener {
 	struct listen_addr	 addr;	/* as configured */
 	int			 fd;
 	char			 bound[LISTEN_NAME_MAX]; /* e.g. "[::]:2000" */
+	int			 from_systemd;	/* socket activation */
 };
 
 struct scoreboard;
@@ -58,6 +59,10 @@ int	inetd_run(const char *, int, int);
 int	listeners_open(const struct config *, struct listener *, size_t,
 	    struct listener **, size_t *, char *, size_t);
 void	listeners_close(struct listener *, size_t);
+int	listeners_adopt(const struct config *, int, int, struct listener **,
+	    size_t *, char *, size_t);
+int	listeners_config_changed(const struct config *,
+	    const struct config *);
 
 /* master.c */
 void	master_block_signals(void);
@@ -68,7 +73,9 @@ int	master_run(struct config *, struct listener *, size_t,
 int	privdrop_applies(const struct config *);
 int	privdrop(const struct config *);
 
-/* systemd.c: MAINPID= for systemd */
+/* systemd.c: socket activation; MAINPID= for systemd */
+int	systemd_listen_fds(void);
+int	systemd_is_listener(int);
 void	systemd_daemonized(void);
 
 /* worker.c */

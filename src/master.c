@@ -171,6 +171,10 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 		config_free(conf);
 		return -1;
 	}
+	if (nls > 0 && ls[0].from_systemd &&
+	    listeners_config_changed(conf, m->conf))
+		log_warnx("listen on: ignored, the listening sockets come "
+		    "from systemd (socket activation)");
 	if (strcmp(conf->pidfile, m->conf->pidfile) != 0)
 		log_warnx("pidfile %s: a new pidfile takes effect only at the "
 		    "next start; still using %s", conf->pidfile,
@@ -252,7 +256,8 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	    PACKAGE_VERSION, conf->prefork, conf->prefork == 1 ? "" : "s",
 	    conf->path);
 	for (i = 0; i < nls; i++)
-		log_info("listening on %s", ls[i].bound);
+		log_info("listening on %s%s", ls[i].bound,
+		    ls[i].from_systemd ? " (from systemd)" : "");
 	if (conf->user != NULL && !privdrop_applies(conf))
 		log_warnx("not running as root: user %s is ignored",
 		    conf->user);

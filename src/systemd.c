@@ -1,8 +1,9 @@
 /*
- * echod's side of systemd: readiness notification (sd_notify(3)).
+ * echod's side of systemd: readiness notification (sd_notify(3)) and the
+ * listening sockets of socket activation (sd_listen_fds(3)).
  *
  * Everything here does nothing when echod was built without libsystemd,
- * or when systemd did not start it (no NOTIFY_SOCKET):
+ * or when systemd did not start it (no NOTIFY_SOCKET, no LISTEN_FDS):
  * echod then runs as if this file did not exist.
  *
  * What the master tells systemd, in this order (systemd.service(5)):
@@ -238,4 +239,40 @@ void
 systemd_daemonized(void)
 {
 	daemonized = 1;
+}
+
+/*
+ * The number of listening sockets systemd passed (LISTEN_FDS, from
+ * descriptor 3 on), or 0.  sd_listen_fds() checks that LISTEN_PID is
+ * ours, sets close-on-exec on them and removes the variables, so that
+ * nothing started by echod takes them for its own.  Without libsystemd
+ * the variables are ignored, and main() closes the descriptors.
+ */
+int
+systemd_listen_fds(void)
+{
+#ifdef HAVE_LIBSYSTEMD
+	int	 n;
+
+	if ((n = sd_listen_fds(1)) < 0) {
+		errno = -n;
+		log_warn("socket activation: sd_listen_fds");
+		return 0;
+	}
+	return n;
+#else
+	return 0;
+#endif
+}
+
+/* Whether systemd's descriptor fd is a listening stream socket. */
+int
+systemd_is_listener(int fd)
+{
+#ifdef HAVE_LIBSYSTEMD
+	return sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0;
+#else
+	(void)fd;
+	return 0;
+#endif
 }
