@@ -34,6 +34,10 @@
  *	the connection before the deadline.
  *   echotest freeport [-H HOST]
  *	Prints a TCP port that is free on HOST now.
+ *   echotest notify  -U PATH -o FILE [-f STOPFILE]
+ *	Stands in for systemd's NOTIFY_SOCKET: binds a UNIX datagram
+ *	socket at PATH and appends each datagram to FILE as one line, its
+ *	own newlines written as "|", until STOPFILE exists or the deadline.
  *
  * -B ADDR binds each connection's local end to ADDR first (another
  * loopback address stands for another client).
@@ -673,6 +677,50 @@ mode_freeport(void)
 	return 0;
 }
 
+static int
+mode_notify(const char *outfile, const char *stopfile)
+{
+	struct sockaddr_un	 sun;
+	struct pollfd		 pfd;
+	char			 buf[4096];
+	int64_t			 deadline = now_ms() + (int64_t)timeout_s * 1000;
+	ssize_t			 n, i;
+	int			 out;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, unix_path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		errx(2, "%s: path too long", unix_path);
+	unlink(unix_path);
+	if ((pfd.fd = socket(AF_UNIX, SOCK_DGRAM, 0)) == -1 ||
+	    bind(pfd.fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		err(2, "%s", unix_path);
+	if ((out = open(outfile, O_WRONLY | O_CREAT | O_APPEND, 0644)) == -1)
+		err(2, "%s", outfile);
+	pfd.events = POLLIN;
+	while (now_ms() < deadline &&
+	    (stopfile == NULL || !file_exists(stopfile))) {
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		if ((n = recv(pfd.fd, buf, sizeof(buf) - 1, 0)) <= 0)
+			continue;
+		/* One line per datagram, written at once. */
+		while (n > 0 && buf[n - 1] == '\n')
+			n--;
+		for (i = 0; i < n; i++)
+			if (buf[i] == '\n')
+				buf[i] = '|';
+		buf[n++] = '\n';
+		if (write(out, buf, n) != n)
+			err(2, "%s", outfile);
+	}
+	close(out);
+	close(pfd.fd);
+	unlink(unix_path);
+	return 0;
+}
+
 static void __attribute__((__noreturn__))
 usage(void)
 {
@@ -684,7 +732,8 @@ usage(void)
 	    "[-m markfile]\n"
 	    "       echotest reset -p port [-H host] [-n bytes] [-s]\n"
 	    "       echotest hold|idle|noread -p port [-H host] [-c conns]\n"
-	    "       echotest freeport [-H host]\n");
+	    "       echotest freeport [-H host]\n"
+	    "       echotest notify -U path -o file [-f stopfile]\n");
 	exit(2);
 }
 
@@ -692,7 +741,7 @@ int
 main(int argc, char *argv[])
 {
 	const char	*mode, *stopfile = NULL, *readyfile = NULL, *errstr;
-	const char	*markfile = NULL;
+	const char	*markfile = NULL, *outfile = NULL;
 	long long	 nbytes = 1;
 	int		 ch, nconns = 1, halfclose = 0;
 
@@ -700,8 +749,11 @@ main(int argc, char *argv[])
 		usage();
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "B:c:f:H:m:n:p:r:st:U:v")) != -1) {
+	while ((ch = getopt(argc, argv, "B:c:f:H:m:n:o:p:r:st:U:v")) != -1) {
 		switch (ch) {
+		case 'o':
+			outfile = optarg;
+			break;
 		case 'U':
 			unix_path = optarg;
 			break;
@@ -755,6 +807,9 @@ main(int argc, char *argv[])
 		return mode_freeport();
 	if (strcmp(mode, "idle") == 0 && unix_path != NULL)
 		return mode_idle();
+	if (strcmp(mode, "notify") == 0 && unix_path != NULL &&
+	    outfile != NULL)
+		return mode_notify(outfile, stopfile);
 	if (port == NULL)
 		usage();
 	if (strcmp(mode, "echo") == 0)
