@@ -373,8 +373,7 @@ run_command(struct master *m, struct control_client *c, int64_t now)
 static void
 check_reload(struct master *m, struct control_client *c, int64_t now)
 {
-	size_t	 ready = 0;
-	uint32_t i;
+	size_t	 ready;
 
 	if (m->generation != c->reload_generation) {
 		c->answered = 1;
@@ -382,18 +381,7 @@ check_reload(struct master *m, struct control_client *c, int64_t now)
 		    "%u\n", c->reload_generation, m->generation);
 		return;
 	}
-	for (i = 0; i < m->high_water; i++) {
-		const struct worker *w = &m->workers[i];
-		int state;
-
-		if (w->pid == 0 || w->generation != m->generation ||
-		    w->state != W_SERVING)
-			continue;
-		state = __atomic_load_n(&m->sb->slots[i].state,
-		    __ATOMIC_ACQUIRE);
-		if (state == SLOT_IDLE || state == SLOT_BUSY)
-			ready++;
-	}
+	ready = pool_serving(m);
 	if (ready >= (size_t)m->conf->prefork) {
 		c->answered = 1;
 		out_printf(c, "ok: generation %u serving with %zu workers\n",

@@ -4,13 +4,17 @@
  * Start-up order matters, and each step is here for a reason:
  *   1. read the configuration           (errors: stderr, exit 1)
  *   2. take the pidfile's lock          (a second copy stops here)
- *   3. bind the listening sockets       (a busy port stops here)
+ *   3. bind the listening sockets       (a busy port stops here),
+ *      or take systemd's (socket activation),
  *      and the control socket           (so does a running echod)
  *   4. become a daemon, unless -d
  *   5. write our pid                    (only now is there a server)
  *   6. fork the workers and serve
  * Everything that can fail for a reason the user must see happens before
  * step 4, while stderr still reaches them.
+ *
+ * With -i (inetd mode) there is none of this: inetd.c serves the one
+ * connection on standard input and output.
  */
 
 #include <sys/types.h>
@@ -34,7 +38,7 @@ extern char	**environ;
 static void __attribute__((__noreturn__))
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-dnv] [-f file]\n", getprogname());
+	fprintf(stderr, "usage: %s [-dinv] [-f file]\n", getprogname());
 	exit(1);
 }
 
@@ -49,10 +53,15 @@ main(int argc, char *argv[])
 	char		 err[1024], cwd[PATH_MAX], abspath[PATH_MAX];
 	size_t		 nls;
 	pid_t		 otherpid;
-	int		 ch, debug = 0, noaction = 0, verbose = 0;
+	int		 ch, debug = 0, noaction = 0, verbose = 0, inetd = 0;
+	int		 nactivated;
 
-	/* Descriptors leaked by whoever started us are not ours to keep. */
-	closefrom(STDERR_FILENO + 1);
+	/*
+	 * Descriptors leaked by whoever started us are not ours to keep,
+	 * but for the listening sockets systemd passed, from 3 on.
+	 */
+	nactivated = systemd_listen_fds();
+	closefrom(STDERR_FILENO + 1 + nactivated);
 	/*
 	 * And 0-2 must be open: otherwise the pidfile or a listening socket
 	 * would get one of those numbers, and daemonize() would point it at
@@ -73,13 +82,16 @@ main(int argc, char *argv[])
 	setproctitle_init(argc, argv, environ);
 	log_init(1, 0, 0);
 
-	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+	while ((ch = getopt(argc, argv, "df:inv")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
 			break;
 		case 'f':
 			conffile = optarg;
+			break;
+		case 'i':
+			inetd = 1;
 			break;
 		case 'n':
 			noaction = 1;
@@ -109,6 +121,11 @@ main(int argc, char *argv[])
 			exit(1);
 		}
 		conffile = abspath;
+	}
+
+	if (inetd && !noaction) {
+		closefrom(STDERR_FILENO + 1);
+		return inetd_run(conffile, debug, verbose);
 	}
 
 	if ((conf = config_load(conffile, err, sizeof(err))) == NULL) {
@@ -143,7 +160,9 @@ main(int argc, char *argv[])
 		exit(1);
 	}
 
-	if (listeners_open(conf, NULL, 0, &ls, &nls, err, sizeof(err)) == -1) {
+	if ((nactivated > 0 ? listeners_adopt(conf, STDERR_FILENO + 1,
+	    nactivated, &ls, &nls, err, sizeof(err)) :
+	    listeners_open(conf, NULL, 0, &ls, &nls, err, sizeof(err))) == -1) {
 		fprintf(stderr, "%s: %s\n", getprogname(), err);
 		pidfile_remove(pfh);
 		exit(1);
@@ -157,6 +176,7 @@ main(int argc, char *argv[])
 	if (!debug) {
 		daemonize();
 		log_init(0, verbose, conf->syslog_facility);
+		systemd_daemonized();
 	}
 	if (pidfile_write(pfh) == -1)
 		log_warn("pidfile %s", conf->pidfile);

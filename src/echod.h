@@ -25,6 +25,7 @@ struct listener {
 	struct listen_addr	 addr;	/* as configured */
 	int			 fd;
 	char			 bound[LISTEN_NAME_MAX]; /* e.g. "[::]:2000" */
+	int			 from_systemd;	/* socket activation */
 };
 
 struct scoreboard;
@@ -53,10 +54,17 @@ struct worker_args {
 /* daemon.c */
 void	daemonize(void);
 
+/* inetd.c */
+int	inetd_run(const char *, int, int);
+
 /* listener.c */
 int	listeners_open(const struct config *, struct listener *, size_t,
 	    struct listener **, size_t *, char *, size_t);
 void	listeners_close(struct listener *, size_t);
+int	listeners_adopt(const struct config *, int, int, struct listener **,
+	    size_t *, char *, size_t);
+int	listeners_config_changed(const struct config *,
+	    const struct config *);
 
 /* limits.c */
 void	limits_apply(const struct config *);
@@ -79,8 +87,15 @@ int	sandbox_enter(volatile int32_t *);
 void	sandbox_syscall_name(int32_t, char *, size_t);
 #endif
 
+/* systemd.c: socket activation; MAINPID= for systemd */
+int	systemd_listen_fds(void);
+int	systemd_is_listener(int);
+void	systemd_daemonized(void);
+
 /* worker.c */
 void	worker_run(const struct worker_args *)
 	    __attribute__((__noreturn__));
+struct slot;
+void	worker_echo(int, int, struct slot *);
 
 #endif /* ECHOD_H */

@@ -6,6 +6,10 @@
  * open sockets: a socket whose address is still wanted is handed on as
  * it is (the very same socket, so its accept queue and the clients in it
  * survive); only new addresses are bound and only dropped ones closed.
+ *
+ * With socket activation the sockets are systemd's, passed at start
+ * (listeners_adopt()), and the configured addresses are not bound: a
+ * reload hands every one of them on, whatever "listen on" now says.
  */
 
 #include <sys/types.h>
@@ -179,6 +183,113 @@ listener_bind(const struct listen_addr *la, int backlog, char *err,
 }
 
 /*
+ * The settings of conf applied to the sockets in ls[], as to echod's
+ * own (apply_settings()).  Returns -1 with err on failure.
+ */
+static int
+apply_all(const struct config *conf, struct listener *ls, size_t n,
+    char *err, size_t errlen)
+{
+	const char	*what;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		if ((what = apply_settings(ls[i].fd, conf, n > 1)) != NULL) {
+			snprintf(err, errlen, "listening socket %s from "
+			    "systemd: %s: %s", ls[i].bound, what,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Socket activation at start: the n sockets systemd passed, descriptors
+ * first to first + n - 1, take the place of the configured addresses.
+ * Each must be a listening stream socket (a datagram or a connected one
+ * in the socket unit is a mistake to report, not to serve).
+ */
+int
+listeners_adopt(const struct config *conf, int first, int n,
+    struct listener **out, size_t *nout, char *err, size_t errlen)
+{
+	struct listener	*ls;
+	int		 i;
+
+	if ((ls = calloc(n, sizeof(*ls))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		ls[i].fd = first + i;
+		ls[i].from_systemd = 1;
+		format_bound(ls[i].fd, ls[i].bound, sizeof(ls[i].bound));
+		strlcpy(ls[i].addr.name, ls[i].bound,
+		    sizeof(ls[i].addr.name));
+		if (!systemd_is_listener(ls[i].fd)) {
+			snprintf(err, errlen, "socket activation: descriptor "
+			    "%d (%s) is not a listening stream socket",
+			    ls[i].fd, ls[i].bound);
+			free(ls);
+			return -1;
+		}
+	}
+	if (apply_all(conf, ls, n, err, errlen) == -1) {
+		free(ls);
+		return -1;
+	}
+	log_info("socket activation: %d listening socket%s from systemd; "
+	    "the \"listen on\" lines of %s are not used", n, n == 1 ? "" : "s",
+	    conf->path);
+	*out = ls;
+	*nout = n;
+	return 0;
+}
+
+/*
+ * A reload while socket-activated: every socket is handed on, with the
+ * new settings; none is bound or closed.  old[] is then left with none,
+ * as listeners_open() leaves it.
+ */
+static int
+keep_activated(const struct config *conf, struct listener *old, size_t nold,
+    struct listener **out, size_t *nout, char *err, size_t errlen)
+{
+	struct listener	*ls;
+	size_t		 i;
+
+	if ((ls = calloc(nold, sizeof(*ls))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(ls, old, nold * sizeof(*ls));
+	if (apply_all(conf, ls, nold, err, errlen) == -1) {
+		free(ls);
+		return -1;
+	}
+	for (i = 0; i < nold; i++)
+		old[i].fd = -1;
+	*out = ls;
+	*nout = nold;
+	return 0;
+}
+
+/* Whether two configurations' "listen on" lines name other addresses. */
+int
+listeners_config_changed(const struct config *a, const struct config *b)
+{
+	size_t	 i;
+
+	if (a->nlistens != b->nlistens)
+		return 1;
+	for (i = 0; i < a->nlistens; i++)
+		if (!listen_addr_equal(&a->listens[i], &b->listens[i]))
+			return 1;
+	return 0;
+}
+
+/*
  * Make the listeners for conf, reusing the sockets in old[] whose address
  * is still configured.  On success the reused entries of old[] are marked
  * fd -1, so that closing old[] afterwards closes exactly the dropped
@@ -196,6 +307,8 @@ listeners_open(const struct config *conf, struct listener *old, size_t nold,
 	size_t		*reuse, i, j;
 	int		 nonblocking;
 
+	if (nold > 0 && old[0].from_systemd)
+		return keep_activated(conf, old, nold, out, nout, err, errlen);
 	if ((ls = calloc(conf->nlistens, sizeof(*ls))) == NULL ||
 	    (reuse = calloc(conf->nlistens, sizeof(*reuse))) == NULL) {
 		free(ls);

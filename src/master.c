@@ -136,6 +136,7 @@ begin_stop(struct master *m, int fast, const char *why, int64_t now)
 		return;
 	log_info("%s: %s stop", why, fast ? "fast" : "graceful");
 	m->stop = fast ? STOP_FAST : STOP_GRACEFUL;
+	systemd_stopping();
 	/* From here on, new connections are refused by the kernel. */
 	listeners_close(m->listeners, m->nlisteners);
 	if (fast)
@@ -195,15 +196,21 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	size_t		 nls;
 
 	log_info("reloading %s", m->conf->path);
+	systemd_reloading();
 	if ((conf = config_load(m->conf->path, err, errlen)) == NULL ||
 	    sandbox_ready(conf, err, errlen) == -1 ||
 	    listeners_open(conf, m->listeners, m->nlisteners, &ls, &nls, err,
 	    errlen) == -1) {
 		log_warnx("reload failed: %s; still serving generation %u "
 		    "with the previous configuration", err, m->generation);
+		systemd_reload_failed(err);
 		config_free(conf);
 		return -1;
 	}
+	if (nls > 0 && ls[0].from_systemd &&
+	    listeners_config_changed(conf, m->conf))
+		log_warnx("listen on: ignored, the listening sockets come "
+		    "from systemd (socket activation)");
 	if (strcmp(conf->pidfile, m->conf->pidfile) != 0)
 		log_warnx("pidfile %s: a new pidfile takes effect only at the "
 		    "next start; still using %s", conf->pidfile,
@@ -235,6 +242,7 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	pool_drain(m, now, 0);
 	pool_adjust(m, now);
 	master_title(m);
+	systemd_reloaded(now);
 	log_info("reloaded: generation %u, %d worker%s, %zu listening "
 	    "socket%s", m->generation, conf->prefork,
 	    conf->prefork == 1 ? "" : "s", nls, nls == 1 ? "" : "s");
@@ -260,7 +268,7 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	struct pollfd	 pfd[1 + 1 + CONTROL_CLIENTS_MAX];
 	struct timespec	 ts;
 	sigset_t	 waitmask;
-	int64_t		 now, wait, ctl_deadline;
+	int64_t		 now, wait, ctl_deadline, sd_deadline;
 	size_t		 i, nctl = 0;
 	char		 err[1024];
 
@@ -288,7 +296,8 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	    PACKAGE_VERSION, conf->prefork, conf->prefork == 1 ? "" : "s",
 	    conf->path);
 	for (i = 0; i < nls; i++)
-		log_info("listening on %s%s", ls[i].bound,
+		log_info("listening on %s%s%s", ls[i].bound,
+		    ls[i].from_systemd ? " (from systemd)" : "",
 		    ls[i].addr.proxy_protocol ? " (proxy-protocol)" : "");
 	config_notes(conf);
 	master_title(&m);
@@ -332,6 +341,15 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		if (ctl_deadline != INT64_MAX && (wait < 0 ||
 		    ctl_deadline - now < wait))
 			wait = ctl_deadline > now ? ctl_deadline - now : 0;
+		/*
+		 * systemd (systemd.c): READY=1 once prefork workers of the
+		 * generation serve, STATUS= now and then.  Only a deadline
+		 * for ppoll(): nothing here waits.
+		 */
+		sd_deadline = systemd_update(&m, now);
+		if (sd_deadline != INT64_MAX && (wait < 0 ||
+		    sd_deadline - now < wait))
+			wait = sd_deadline > now ? sd_deadline - now : 0;
 		if (wait >= 0) {
 			ts.tv_sec = wait / 1000;
 			ts.tv_nsec = (wait % 1000) * 1000000;

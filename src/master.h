@@ -121,12 +121,24 @@ struct conn_info {
 int	tcpdiag_fill(struct conn_info *, size_t, const uint16_t *, size_t);
 
 /* report.c */
+struct pool_counts {
+	size_t	 total, starting, idle, busy, draining;
+};
+
+void	count_pool(const struct master *, struct pool_counts *);
 void	report_status(struct master *, struct control_client *, int, int,
 	    int64_t);
 void	report_conns(struct master *, struct control_client *, int, int64_t);
 void	out_printf(struct control_client *, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));
 void	out_json_string(struct control_client *, const char *);
+
+/* systemd.c: readiness and status for systemd, sd_notify(3) */
+void	systemd_reloading(void);
+void	systemd_reload_failed(const char *);
+void	systemd_reloaded(int64_t);
+void	systemd_stopping(void);
+int64_t	systemd_update(struct master *, int64_t);
 
 /* pool.c */
 int	pool_init(struct master *);
@@ -137,5 +149,6 @@ void	pool_stop_all(struct master *, int64_t);
 void	pool_enforce_deadlines(struct master *, int64_t);
 int64_t	pool_next_wakeup(const struct master *, int64_t);
 size_t	pool_count(const struct master *, int);
+size_t	pool_serving(const struct master *);
 
 #endif /* ECHOD_MASTER_H */

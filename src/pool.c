@@ -114,6 +114,32 @@ pool_count(const struct master *m, int current_only)
 	return n;
 }
 
+/*
+ * Workers of the current generation that have set themselves up and
+ * reached accept() (or already a client): the generation serves once
+ * prefork of them do (echodctl reload, systemd's READY=1).
+ */
+size_t
+pool_serving(const struct master *m)
+{
+	uint32_t	 i;
+	size_t		 n = 0;
+	int		 state;
+
+	for (i = 0; i < m->high_water; i++) {
+		const struct worker *w = &m->workers[i];
+
+		if (w->pid == 0 || w->generation != m->generation ||
+		    w->state != W_SERVING)
+			continue;
+		state = __atomic_load_n(&m->sb->slots[i].state,
+		    __ATOMIC_ACQUIRE);
+		if (state == SLOT_IDLE || state == SLOT_BUSY)
+			n++;
+	}
+	return n;
+}
+
 /* A free slot's index, or -1 if the scoreboard is full. */
 static int
 free_slot(struct master *m)

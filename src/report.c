@@ -172,11 +172,8 @@ resident(pid_t pid)
 	return rss * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-struct pool_counts {
-	size_t	 total, starting, idle, busy, draining;
-};
-
-static void
+/* The workers by state, for echodctl status and systemd's STATUS=. */
+void
 count_pool(const struct master *m, struct pool_counts *pc)
 {
 	uint32_t	 i;

@@ -374,12 +374,12 @@ write_all(int fd, const char *buf, size_t len)
  * write().  Returns when the client has closed or the connection failed.
  */
 static void
-echo_spliced(int fd)
+echo_spliced(int in, int out)
 {
 	ssize_t	 n, m;
 
 	for (;;) {
-		n = splice(fd, NULL, splice_pipe[1], NULL, ECHO_SPLICE_MAX,
+		n = splice(in, NULL, splice_pipe[1], NULL, ECHO_SPLICE_MAX,
 		    SPLICE_F_MOVE);
 		if (n == 0)
 			return;		/* closed, and everything echoed */
@@ -391,7 +391,7 @@ echo_spliced(int fd)
 		SLOT_ADD(conn_in, n);
 		SLOT_ADD(bytes_in, n);
 		while (n > 0) {
-			m = splice(splice_pipe[0], NULL, fd, NULL, n,
+			m = splice(splice_pipe[0], NULL, out, NULL, n,
 			    SPLICE_F_MOVE);
 			if (m == -1) {
 				if (io_failed() == 0)
@@ -410,21 +410,22 @@ echo_spliced(int fd)
  * Echo until the client closes.  A client that half-closes (shutdown
  * SHUT_WR) has had every byte echoed by the time read() returns 0, since
  * each chunk is written back in full before the next one is read.
+ * in and out are one socket, but for echod -i (inetd.c).
  */
 static void
-echo_connection(int fd)
+echo_connection(int in, int out)
 {
 	ssize_t	 n;
 
 	for (;;) {
-		n = read(fd, echo_buf, sizeof(echo_buf));
+		n = read(in, echo_buf, sizeof(echo_buf));
 		if (n > 0) {
 			SLOT_ADD(conn_in, n);
 			SLOT_ADD(bytes_in, n);
-			if (write_all(fd, echo_buf, n) == -1)
+			if (write_all(out, echo_buf, n) == -1)
 				break;
 			if (n == sizeof(echo_buf) && splice_pipe[0] != -1) {
-				echo_spliced(fd);	/* a bulk sender */
+				echo_spliced(in, out);	/* a bulk sender */
 				break;
 			}
 		} else if (n == 0)
@@ -432,7 +433,18 @@ echo_connection(int fd)
 		else if (io_failed() == -1)
 			break;
 	}
-	close(fd);
+}
+
+/*
+ * echod -i: the same loop on standard input and output, counting into
+ * the caller's slot, since there is no scoreboard.  Without the pipe of
+ * a worker, it stays with read() and write().
+ */
+void
+worker_echo(int in, int out, struct slot *counters)
+{
+	self = counters;
+	echo_connection(in, out);
 }
 
 /*
@@ -655,7 +667,8 @@ serve_proxied(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 	if (!ph.local)
 		show_client(client, clientlen, key);
 	SLOT_ADD(connections, 1);
-	echo_connection(fd);
+	echo_connection(fd, fd);
+	close(fd);
 	return connection_done();
 }
 
@@ -679,7 +692,8 @@ serve_accepted(int fd, const struct sockaddr_storage *ss, socklen_t sslen,
 	}
 	SLOT_ADD(connections, 1);
 	become_busy(ss, sslen, key);
-	echo_connection(fd);
+	echo_connection(fd, fd);
+	close(fd);
 	return connection_done();
 }
 

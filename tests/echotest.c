@@ -45,6 +45,10 @@
  *   echotest ask     -U PATH -q LINE
  *	Sends LINE and a newline to the UNIX socket PATH and prints what
  *	comes back until EOF (HAProxy's stats socket, "show stat").
+ *   echotest notify  -U PATH -O FILE [-f STOPFILE]
+ *	Stands in for systemd's NOTIFY_SOCKET: binds a UNIX datagram
+ *	socket at PATH and appends each datagram to FILE as one line, its
+ *	own newlines written as "|", until STOPFILE exists or the deadline.
  *
  * -B ADDR binds each connection's local end to ADDR first (another
  * loopback address stands for another client).
@@ -934,6 +938,50 @@ mode_ask(const char *line)
 	return 0;
 }
 
+static int
+mode_notify(const char *outfile, const char *stopfile)
+{
+	struct sockaddr_un	 sun;
+	struct pollfd		 pfd;
+	char			 buf[4096];
+	int64_t			 deadline = now_ms() + (int64_t)timeout_s * 1000;
+	ssize_t			 n, i;
+	int			 out;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, unix_path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		errx(2, "%s: path too long", unix_path);
+	unlink(unix_path);
+	if ((pfd.fd = socket(AF_UNIX, SOCK_DGRAM, 0)) == -1 ||
+	    bind(pfd.fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		err(2, "%s", unix_path);
+	if ((out = open(outfile, O_WRONLY | O_CREAT | O_APPEND, 0644)) == -1)
+		err(2, "%s", outfile);
+	pfd.events = POLLIN;
+	while (now_ms() < deadline &&
+	    (stopfile == NULL || !file_exists(stopfile))) {
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		if ((n = recv(pfd.fd, buf, sizeof(buf) - 1, 0)) <= 0)
+			continue;
+		/* One line per datagram, written at once. */
+		while (n > 0 && buf[n - 1] == '\n')
+			n--;
+		for (i = 0; i < n; i++)
+			if (buf[i] == '\n')
+				buf[i] = '|';
+		buf[n++] = '\n';
+		if (write(out, buf, n) != n)
+			err(2, "%s", outfile);
+	}
+	close(out);
+	close(pfd.fd);
+	unlink(unix_path);
+	return 0;
+}
+
 static void __attribute__((__noreturn__))
 usage(void)
 {
@@ -949,6 +997,7 @@ usage(void)
 	    "       echotest badserver -p port -m corrupt|drop|reset|extra|silent"
 	    " [-n offset] [-t secs]\n"
 	    "       echotest ask -U path -q line\n"
+	    "       echotest notify -U path -O file [-f stopfile]\n"
 	    "       (each TCP mode: [-P kind [-a addr] [-o port] [-S]])\n");
 	exit(2);
 }
@@ -957,7 +1006,7 @@ int
 main(int argc, char *argv[])
 {
 	const char	*mode, *stopfile = NULL, *readyfile = NULL, *errstr;
-	const char	*markfile = NULL, *query = NULL;
+	const char	*markfile = NULL, *query = NULL, *outfile = NULL;
 	long long	 nbytes = 1;
 	int		 ch, nconns = 1, halfclose = 0;
 
@@ -965,8 +1014,12 @@ main(int argc, char *argv[])
 		usage();
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "a:B:c:f:H:m:n:o:p:P:q:r:sSt:U:v")) != -1) {
+	while ((ch = getopt(argc, argv, "a:B:c:f:H:m:n:o:O:p:P:q:r:sSt:U:v")) !=
+	    -1) {
 		switch (ch) {
+		case 'O':
+			outfile = optarg;
+			break;
 		case 'U':
 			unix_path = optarg;
 			break;
@@ -1039,6 +1092,9 @@ main(int argc, char *argv[])
 		return mode_idle();
 	if (strcmp(mode, "ask") == 0 && unix_path != NULL && query != NULL)
 		return mode_ask(query);
+	if (strcmp(mode, "notify") == 0 && unix_path != NULL &&
+	    outfile != NULL)
+		return mode_notify(outfile, stopfile);
 	if (port == NULL)
 		usage();
 	if (strcmp(mode, "echo") == 0)

@@ -229,6 +229,21 @@ listen_inode() {
 	    { print $10 }' /proc/net/tcp /proc/net/tcp6 | sort -u
 }
 
+# with_libsystemd WHAT: whether echod was built with libsystemd, for a
+# test of WHAT that needs it.  Built without it because configure was
+# told --without-systemd: no, and the test says so.  Without it because
+# configure did not find it: the test fails, since a check that cannot
+# run must not pass (README's test command installs libsystemd-dev).
+with_libsystemd() {
+	case "${SYSTEMD_TESTS:-missing}" in
+	yes)	return 0 ;;
+	no)	log "built --without-systemd: $1 not tested"; return 1 ;;
+	*)	fail "$1: configure found no libsystemd" \
+		    "(apt-get install libsystemd-dev pkg-config, then" \
+		    "configure again), or give it --without-systemd" ;;
+	esac
+}
+
 # Every sanitizer report of every process.  Left out are only the lines
 # LeakSanitizer prints when its exit-time check is cut short, as when a
 # worker that has begun exit() is killed by the SIGTERM a test sent

@@ -28,7 +28,7 @@ show() {
 	cat "$T/$1.err"
 }
 
-usage_line='^usage: echod \[-dnv\] \[-f file\]$'
+usage_line='^usage: echod \[-dinv\] \[-f file\]$'
 
 # -n: check the configuration, report, start nothing.
 write_conf "prefork 2"

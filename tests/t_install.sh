@@ -1,6 +1,9 @@
 # make install: binary, manual pages with the configured paths, and the
 # sample configuration, which never overwrites an admin's file; make
-# uninstall removes the sample only while it is unchanged.
+# uninstall removes the sample only while it is unchanged.  The systemd
+# units go to the directory configure found or was given
+# (--with-systemdsystemunitdir), with the configured paths, and
+# uninstall removes them.
 . "$TESTS_SRCDIR/lib.sh"
 
 : "${TOP_BUILDDIR:?run through make check}"
@@ -30,11 +33,37 @@ cmp -s "$conf" "$TESTS_SRCDIR/../etc/echod.conf" ||
 "$sbin" -n -f "$conf" 2>/dev/null || fail "the installed sample does not parse"
 ok "install: echod, both manual pages with real paths, a valid sample"
 
+units="echod.service echod.socket echod-inetd.socket echod-inetd@.service"
+unitdir="$dest${SYSTEMDSYSTEMUNITDIR:-}"
+sbindir=$(dirname "${sbin#"$dest"}")
+if [ -n "${SYSTEMDSYSTEMUNITDIR:-}" ]; then
+	for u in $units; do
+		[ -f "$unitdir/$u" ] || fail "$u not installed in $unitdir"
+		grep -n '@[A-Za-z_]*@' "$unitdir/$u" &&
+		    fail "$u: placeholders left"
+	done
+	grep -qx "ExecStart=$sbindir/echod -d -f $sysconfdir/echod.conf" \
+	    "$unitdir/echod.service" ||
+	    fail "echod.service does not start $sbindir/echod"
+	grep -qx "ExecReload=$sbindir/echodctl reload" \
+	    "$unitdir/echod.service" ||
+	    fail "echod.service does not reload with $sbindir/echodctl"
+	ok "install: the 4 systemd units in $SYSTEMDSYSTEMUNITDIR, with" \
+	    "$sbindir and $sysconfdir"
+else
+	left=$(find "$dest" -name 'echod*.service' -o -name 'echod*.socket')
+	[ -z "$left" ] || fail "units installed without a unit directory: $left"
+	log "configure found no systemd unit directory: no unit installed"
+fi
+
 echo "prefork 9  # the admin's change" >> "$conf"
 inst install
 grep -q "the admin's change" "$conf" || fail "install overwrote the config"
 inst uninstall
 [ -e "$sbin" ] && fail "uninstall left $sbin"
+for u in $units; do
+	[ -e "$unitdir/$u" ] && fail "uninstall left $unitdir/$u"
+done
 grep -q "the admin's change" "$conf" || fail "uninstall removed an edited config"
 ok "an edited configuration survives install and uninstall"
 

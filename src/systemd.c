@@ -1,0 +1,278 @@
+/*
+ * echod's side of systemd: readiness notification (sd_notify(3)) and the
+ * listening sockets of socket activation (sd_listen_fds(3)).
+ *
+ * Everything here does nothing when echod was built without libsystemd,
+ * or when systemd did not start it (no NOTIFY_SOCKET, no LISTEN_FDS):
+ * echod then runs as if this file did not exist.
+ *
+ * What the master tells systemd, in this order (systemd.service(5)):
+ *   READY=1         once the first generation of workers serves
+ *   RELOADING=1     when a reload begins, with MONOTONIC_USEC, the time
+ *                   it began, by which systemd tells reloads apart
+ *   READY=1         when the reload's new generation serves, or at once,
+ *                   with STATUS=reload failed: ..., when it was refused
+ *   STOPPING=1      when a stop begins
+ *   STATUS=...      the busy and idle workers, whenever that changes, at
+ *                   most once a second
+ *
+ * "Serves" is what echodctl reload waits for: prefork workers of the
+ * generation have set themselves up and reached accept().  The sockets
+ * listen before that, and clients would only queue; but a worker that
+ * cannot set itself up (its user was removed, say) makes the master give
+ * up, and waiting for the workers lets "systemctl start" report that as
+ * the failed start it is, not as a service that started and then died.
+ *
+ * Workers do not tell the master when they become busy or idle, and must
+ * not: that would cost a system call per connection.  The master looks
+ * at the scoreboard instead, from its loop: every READY_POLL_MS while it
+ * waits for a generation to serve, every STATUS_INTERVAL_MS otherwise,
+ * and only when systemd listens.  sd_notify() (a socket, a sendmsg() and
+ * a close()) is called only when there is something new to say.  Its
+ * datagram could wait only if systemd's queue were full, and the master
+ * sends a few a second at most.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "log.h"
+#include "master.h"
+
+#define READY_POLL_MS		20
+#define STATUS_INTERVAL_MS	1000
+/* A reload's generation that does not serve by then: as echodctl's. */
+#define RELOAD_WAIT_MS		10000
+
+static int	 notify = -1;		/* systemd listens; -1: not known yet */
+static int	 ready_sent;		/* the first READY=1 */
+static int	 waiting = 1;		/* for the generation to serve */
+static int64_t	 wait_deadline = INT64_MAX;
+static int	 daemonized;
+static int64_t	 next_status;
+static char	 status[512];		/* as last sent */
+static char	 reload_error[384];	/* since the last good reload */
+
+static int
+notify_enabled(void)
+{
+	if (notify == -1) {
+#ifdef HAVE_LIBSYSTEMD
+		notify = getenv("NOTIFY_SOCKET") != NULL;
+#else
+		notify = 0;
+#endif
+	}
+	return notify;
+}
+
+static void	send_state(const char *, ...)
+		    __attribute__((__format__ (printf, 1, 2)));
+
+static void
+send_state(const char *fmt, ...)
+{
+	static int	 warned;
+	char		 msg[1024];
+	va_list		 ap;
+	int		 r = 1;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+#ifdef HAVE_LIBSYSTEMD
+	r = sd_notify(0, msg);
+#endif
+	/* Once: systemd gone away is no reason to fill the log. */
+	if (r < 0 && !warned) {
+		errno = -r;
+		log_warn("sd_notify");
+		warned = 1;
+	}
+}
+
+/* "2 busy, 2 idle workers (generation 1)", or how the stop goes. */
+static void
+format_status(struct master *m, char *buf, size_t len)
+{
+	struct pool_counts	 pc;
+	size_t			 n;
+
+	count_pool(m, &pc);
+	if (m->stop != RUNNING) {
+		snprintf(buf, len, "stopping: %zu worker%s left", pc.total,
+		    pc.total == 1 ? "" : "s");
+		return;
+	}
+	n = snprintf(buf, len, "%zu busy, %zu idle workers (generation %u",
+	    pc.busy, pc.idle, m->generation);
+	if (pc.starting > 0 && n < len)
+		n += snprintf(buf + n, len - n, ", %zu starting", pc.starting);
+	if (pc.draining > 0 && n < len)
+		n += snprintf(buf + n, len - n, ", %zu draining", pc.draining);
+	if (n < len)
+		n += snprintf(buf + n, len - n, ")");
+	/* Until a reload succeeds, "systemctl status" says why one failed. */
+	if (reload_error[0] != '\0' && n < len)
+		snprintf(buf + n, len - n, "; reload failed: %s", reload_error);
+}
+
+/*
+ * Called on every turn of the master's loop.  Returns when it wants to
+ * be called again (ms, monotonic), or INT64_MAX.
+ */
+int64_t
+systemd_update(struct master *m, int64_t now)
+{
+	char	 buf[sizeof(status)];
+	size_t	 serving;
+
+	if (!notify_enabled() || (m->stop != RUNNING && !ready_sent))
+		return INT64_MAX;
+	if (waiting && m->stop == RUNNING) {
+		serving = pool_serving(m);
+		if (serving < (size_t)m->conf->prefork && now < wait_deadline)
+			return wait_deadline < now + READY_POLL_MS ?
+			    wait_deadline : now + READY_POLL_MS;
+		waiting = 0;
+		if (serving >= (size_t)m->conf->prefork)
+			format_status(m, status, sizeof(status));
+		else
+			snprintf(status, sizeof(status), "generation %u has "
+			    "%zu of %d workers serving after %d s",
+			    m->generation, serving, m->conf->prefork,
+			    RELOAD_WAIT_MS / 1000);
+		/* Forked into the background: tell systemd who we are. */
+		if (daemonized && !ready_sent)
+			send_state("READY=1\nMAINPID=%ld\nSTATUS=%s",
+			    (long)getpid(), status);
+		else
+			send_state("READY=1\nSTATUS=%s", status);
+		ready_sent = 1;
+		next_status = now + STATUS_INTERVAL_MS;
+		return next_status;
+	}
+	if (now < next_status)
+		return next_status;
+	format_status(m, buf, sizeof(buf));
+	if (strcmp(buf, status) != 0) {
+		send_state("STATUS=%s", buf);
+		strlcpy(status, buf, sizeof(status));
+	}
+	next_status = now + STATUS_INTERVAL_MS;
+	return next_status;
+}
+
+static uint64_t
+monotonic_usec(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * A reload begins (SIGHUP or echodctl reload).  During start-up, before
+ * the first READY=1, there is nothing to tell: that READY=1 comes when
+ * whichever generation is current serves.
+ */
+void
+systemd_reloading(void)
+{
+	if (!notify_enabled() || !ready_sent)
+		return;
+	send_state("RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)monotonic_usec());
+}
+
+/* The reload was refused: the running generation goes on serving. */
+void
+systemd_reload_failed(const char *err)
+{
+	if (!notify_enabled())
+		return;
+	strlcpy(reload_error, err, sizeof(reload_error));
+	if (!ready_sent)
+		return;
+	snprintf(status, sizeof(status), "reload failed: %s", err);
+	send_state("READY=1\nSTATUS=%s", status);
+}
+
+/* The reload took: READY=1 once the new generation serves. */
+void
+systemd_reloaded(int64_t now)
+{
+	if (!notify_enabled())
+		return;
+	reload_error[0] = '\0';
+	waiting = 1;
+	/* At start-up, systemd's own start timeout is the limit. */
+	wait_deadline = ready_sent ? now + RELOAD_WAIT_MS : INT64_MAX;
+}
+
+void
+systemd_stopping(void)
+{
+	if (!notify_enabled())
+		return;
+	waiting = 0;
+	snprintf(status, sizeof(status), "stopping");
+	send_state("STOPPING=1\nSTATUS=%s", status);
+}
+
+/* echod forked into the background: READY=1 will carry MAINPID=. */
+void
+systemd_daemonized(void)
+{
+	daemonized = 1;
+}
+
+/*
+ * The number of listening sockets systemd passed (LISTEN_FDS, from
+ * descriptor 3 on), or 0.  sd_listen_fds() checks that LISTEN_PID is
+ * ours, sets close-on-exec on them and removes the variables, so that
+ * nothing started by echod takes them for its own.  Without libsystemd
+ * the variables are ignored, and main() closes the descriptors.
+ */
+int
+systemd_listen_fds(void)
+{
+#ifdef HAVE_LIBSYSTEMD
+	int	 n;
+
+	if ((n = sd_listen_fds(1)) < 0) {
+		errno = -n;
+		log_warn("socket activation: sd_listen_fds");
+		return 0;
+	}
+	return n;
+#else
+	return 0;
+#endif
+}
+
+/* Whether systemd's descriptor fd is a listening stream socket. */
+int
+systemd_is_listener(int fd)
+{
+#ifdef HAVE_LIBSYSTEMD
+	return sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0;
+#else
+	(void)fd;
+	return 0;
+#endif
+}
