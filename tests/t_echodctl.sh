@@ -88,9 +88,12 @@ jq -e '.tcp_info == true and (.conns | length) >= 1 and
     >/dev/null || fail "conns -j: $(cat "$T/conns.json")"
 ok "conns, human and JSON, with the kernel's TCP_INFO"
 
+# Every line but the configuration file's, which is as long as its path
+# (in make distcheck's build tree, longer than 80 columns).
 for f in status workers conns; do
-	awk -v f="$f" 'length > 80 { print f ": " length ": " $0; bad = 1 }
-	    END { exit bad }' "$T/$f" || fail "$f is wider than 80 columns"
+	awk -v f="$f" '!/^configuration / && length > 80 {
+	    print f ": " length ": " $0; bad = 1 } END { exit bad }' "$T/$f" ||
+	    fail "$f is wider than 80 columns"
 done
 ok "human output fits 80 columns"
 
