@@ -365,7 +365,6 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	}
 
 	control_close(&m.ctl);
-	pidfile_remove(m.pfh);
 	scoreboard_totals(m.sb, &t);
 	log_info("stopped after %llu connections, %llu bytes in, %llu bytes "
 	    "out, %llu idle timeouts, %llu refused by "
@@ -374,6 +373,8 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	    (unsigned long long)t.bytes_out, (unsigned long long)t.timeouts,
 	    (unsigned long long)t.refused);
 	listeners_close(m.listeners, m.nlisteners);
+	/* Last: once the pidfile is gone, echod has said all it will say. */
+	pidfile_remove(m.pfh);
 	free(m.listeners);
 	free(m.workers);
 	config_free(m.conf);
