@@ -309,7 +309,7 @@ row "echod: the same, without the seccomp sandbox" fig2.connect
 # and 32 workers: poll() wakes every idle worker per connection, so its
 # cost grows with the idle ones.  The pool is held at its size.
 for workers in 4 32; do
-	for strategy in poll epoll fcntl; do
+	for strategy in poll epoll; do
 		PORT2=$(freeport)
 		start_echod "prefork $workers" "min-spare 0" \
 		    "max-spare $workers" "max-workers $workers" \
@@ -322,8 +322,6 @@ for workers in 4 32; do
 	    "fig-poll-$workers.connect"
 	row "echod: $workers workers, 2 listeners, epoll exclusive" \
 	    "fig-epoll-$workers.connect"
-	row "echod: $workers workers, 2 listeners, fcntl lock" \
-	    "fig-fcntl-$workers.connect"
 done
 row "socat: fork per connection" socat.connect
 row "inetd: fork per connection" inetd.connect

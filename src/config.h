@@ -36,8 +36,7 @@
  */
 #define ACCEPT_POLL		0	/* poll() all, non-blocking accept() */
 #define ACCEPT_EPOLL		1	/* epoll, EPOLLEXCLUSIVE */
-#define ACCEPT_FCNTL		2	/* one poll()s, under a record lock */
-#define DEFAULT_ACCEPT		ACCEPT_POLL
+#define DEFAULT_ACCEPT		ACCEPT_EPOLL	/* BENCHMARKS.md */
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc"

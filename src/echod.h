@@ -39,7 +39,6 @@ struct worker_args {
 	struct scoreboard	*scoreboard;
 	size_t			 slot;		/* its own, in scoreboard */
 	int			 wake_fd;	/* the master's wake pipe */
-	int			 accept_lock;	/* for accept-strategy fcntl */
 };
 
 /*

@@ -25,7 +25,6 @@
  */
 
 #include <sys/types.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -275,19 +274,6 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	master_install_handlers(&waitmask);
 	if (sandbox_ready(conf, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
-		control_close(&m.ctl);
-		pidfile_remove(pfh);
-		return 1;
-	}
-	/*
-	 * accept-strategy fcntl: the file whose record lock the workers of
-	 * every generation take in turn.  Any file will do, and a memory
-	 * file needs no path (nor one reachable from a chroot); made once,
-	 * so that a reload to fcntl finds it, and inherited by the workers.
-	 */
-	if ((m.accept_lock = memfd_create("echod-accept-lock", MFD_CLOEXEC)) ==
-	    -1) {
-		log_warn("memfd_create");
 		control_close(&m.ctl);
 		pidfile_remove(pfh);
 		return 1;

@@ -77,7 +77,6 @@ struct master {
 	enum stop_mode		 stop;
 	int			 exit_status;
 	int			 wake[2];	/* workers ask for workers */
-	int			 accept_lock;	/* accept-strategy fcntl */
 	struct control		 ctl;
 
 	/* Start-up failures: see start_failed() in pool.c. */

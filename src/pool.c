@@ -188,7 +188,6 @@ spawn_worker(struct master *m, int64_t now)
 	wa.scoreboard = m->sb;
 	wa.slot = i;
 	wa.wake_fd = m->wake[1];
-	wa.accept_lock = m->accept_lock;
 
 	switch (pid = fork()) {
 	case -1:

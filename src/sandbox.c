@@ -125,16 +125,6 @@ allow_narrowly(scmp_filter_ctx ctx)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
 		    SCMP_SYS(recvfrom), 1, SCMP_A3(SCMP_CMP_EQ,
 		    MSG_PEEK | MSG_DONTWAIT));
-	/*
-	 * accept-strategy fcntl: the accept lock is taken and given back
-	 * with fcntl(2); no other command (F_SETFL, F_DUPFD, ...).
-	 */
-	if (rc == 0)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-		    SCMP_A1(SCMP_CMP_EQ, F_SETLKW));
-	if (rc == 0)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-		    SCMP_A1(SCMP_CMP_EQ, F_SETLK));
 	/* Memory that is never executable. */
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,

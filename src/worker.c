@@ -168,19 +168,10 @@ worker_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	/*
-	 * Restart read() and write(); accept() then fails on dead_fd.  But
-	 * SA_RESTART would also restart a wait for accept-strategy fcntl's
-	 * lock (fcntl(2) F_SETLKW is restarted on Linux), and a worker told
-	 * to drain would wait there until another worker, holding the lock,
-	 * got a client.  Without it, the wait fails with EINTR; every other
-	 * call a worker makes retries on EINTR anyway.  (poll(2) and
-	 * epoll_wait(2) fail with EINTR with or without it.)
+	 * Restart read() and write(); accept() then fails on dead_fd.
+	 * (poll(2) and epoll_wait(2) fail with EINTR all the same.)
 	 */
-	if (args->nlisteners > 1 &&
-	    args->conf->accept_strategy == ACCEPT_FCNTL)
-		sa.sa_flags = 0;
-	else
-		sa.sa_flags = SA_RESTART;
+	sa.sa_flags = SA_RESTART;
 	sa.sa_handler = on_sigquit;
 	sigaction(SIGQUIT, &sa, NULL);
 
@@ -766,82 +757,6 @@ serve_epoll(size_t n)
 	}
 }
 
-/* Take (F_WRLCK) or give back (F_UNLCK) accept-strategy fcntl's lock. */
-static int
-accept_lock(short type)
-{
-	struct flock	 fl;
-
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;		/* and l_len 0: the whole file */
-	return fcntl(args->accept_lock, type == F_UNLCK ? F_SETLK : F_SETLKW,
-	    &fl);
-}
-
-/*
- * accept-strategy fcntl: Stevens' accept lock (UNIX Network Programming
- * vol. 1, 30.7), around poll() and accept(): one worker at a time waits
- * for a connection, the others wait for the lock, and the kernel hands
- * the lock to one of them when it is given back.
- *
- * Draining: a worker that waits for the lock is woken by SIGQUIT with
- * EINTR (worker_signals() installs the handler without SA_RESTART); one
- * that holds it is woken from poll() as in serve_many(), and gives the
- * lock back before it stops.  A worker that dies holding the lock loses
- * it, since record locks belong to the process.  One window is left: a
- * SIGQUIT between the look at draining and the wait for the lock is
- * handled, but the wait goes on until the worker gets the lock, when
- * another worker gets a client; drain-timeout bounds it.
- */
-static void
-serve_locked(size_t n)
-{
-	struct sockaddr_storage	 ss;
-	struct pollfd		*pfd = listen_pfd;
-	socklen_t		 sslen = 0;
-	size_t			 i = 0;
-	int			 fd, stop = 0;
-
-	while (!draining) {
-		if (accept_lock(F_WRLCK) == -1) {
-			if (errno == EINTR)
-				continue;
-			fatal("fcntl F_SETLKW");
-		}
-		fd = -1;
-		while (fd == -1 && !stop) {
-			if (poll(pfd, n, -1) == -1) {
-				if (errno != EINTR)
-					fatal("poll");
-				if (draining)
-					stop = 1;
-				continue;
-			}
-			for (i = 0; i < n; i++) {
-				if (pfd[i].revents == 0)
-					continue;
-				sslen = sizeof(ss);
-				fd = accept(pfd[i].fd, (struct sockaddr *)&ss,
-				    &sslen);
-				if (fd != -1)
-					break;
-				if (accept_failed(errno)) {
-					stop = 1;
-					break;
-				}
-			}
-		}
-		if (accept_lock(F_UNLCK) == -1)
-			fatal("fcntl F_SETLK");
-		if (fd != -1 && serve_accepted(fd, &ss, sslen,
-		    args->listeners[i].addr.proxy_protocol))
-			return;
-		if (stop)
-			return;
-	}
-}
-
 /* accept-strategy epoll: this worker's epoll set, made before the sandbox. */
 static void
 epoll_setup(const struct worker_args *wa)
@@ -946,8 +861,6 @@ worker_run(const struct worker_args *wa)
 		serve_one(&wa->listeners[0]);
 	else if (wa->conf->accept_strategy == ACCEPT_EPOLL)
 		serve_epoll(wa->nlisteners);
-	else if (wa->conf->accept_strategy == ACCEPT_FCNTL)
-		serve_locked(wa->nlisteners);
 	else
 		serve_many(wa->nlisteners);
 	/*

@@ -316,7 +316,7 @@ check_defaults(const struct config *conf)
 	check_int("syslog_facility", conf->syslog_facility, LOG_DAEMON);
 	check_int("sandbox", conf->sandbox, DEFAULT_SANDBOX);
 	check_int("core_limit", conf->core_limit, 0);
-	check_int("accept_strategy", conf->accept_strategy, DEFAULT_ACCEPT);
+	check_int("accept_strategy", conf->accept_strategy, ACCEPT_EPOLL);
 	check_string("pidfile", conf->pidfile, DEFAULT_PIDFILE);
 	check_string("user", conf->user, NULL);
 	check_string("group", conf->group, NULL);
@@ -861,11 +861,6 @@ t_containment(void)
 		    accept_strategy_name(conf->accept_strategy), "epoll");
 		config_free(conf);
 	}
-	if ((conf = parse_ok("accept-strategy fcntl\n")) != NULL) {
-		check_int("accept-strategy fcntl", conf->accept_strategy,
-		    ACCEPT_FCNTL);
-		config_free(conf);
-	}
 	if ((conf = parse_ok("sandbox no\n")) != NULL) {
 		check_int("sandbox no", conf->sandbox, 0);
 		config_free(conf);
@@ -1036,9 +1031,9 @@ static const struct error_case {
 	{ "min-spare over max-workers",
 	    "min-spare 5\nmax-spare 10\nmax-workers 4\n", 0, 3,
 	    "min-spare 5 is more than max-workers 4" },
-	{ "accept-strategy unknown", "accept-strategy mutex\n", 0, 1,
-	    "accept-strategy: expected \"poll\", \"epoll\" or \"fcntl\", "
-	    "not \"mutex\"" },
+	{ "accept-strategy unknown", "accept-strategy fcntl\n", 0, 1,
+	    "accept-strategy: expected \"poll\" or \"epoll\", not "
+	    "\"fcntl\"" },
 	{ "accept-strategy missing", "accept-strategy\n", 0, 1,
 	    "accept-strategy: missing argument" },
 	{ "accept-strategy twice", "accept-strategy epoll\n"
