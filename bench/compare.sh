@@ -305,10 +305,24 @@ row "echod: 4 workers block in accept()" fig1.connect
 start_echod "prefork 4" "sandbox no"; measure fig2 connect -c 8 -s 64
 stop_server
 row "echod: the same, without the seccomp sandbox" fig2.connect
-PORT2=$(freeport)
-start_echod "prefork 4" "listen on 127.0.0.1 port $PORT2"
-measure fig3 connect -c 8 -s 64; stop_server
-row "echod: 2 listeners, poll() + accept()" fig3.connect
+# Two listeners (clients use the first), once per accept-strategy, at 4
+# and 32 workers: poll() wakes every idle worker per connection, so its
+# cost grows with the idle ones.  The pool is held at its size.
+for workers in 4 32; do
+	for strategy in poll epoll; do
+		PORT2=$(freeport)
+		start_echod "prefork $workers" "min-spare 0" \
+		    "max-spare $workers" "max-workers $workers" \
+		    "listen on 127.0.0.1 port $PORT2" \
+		    "accept-strategy $strategy"
+		measure "fig-$strategy-$workers" connect -c 8 -s 64
+		stop_server
+	done
+	row "echod: $workers workers, 2 listeners, poll() + accept()" \
+	    "fig-poll-$workers.connect"
+	row "echod: $workers workers, 2 listeners, epoll exclusive" \
+	    "fig-epoll-$workers.connect"
+done
 row "socat: fork per connection" socat.connect
 row "inetd: fork per connection" inetd.connect
 [ -n "$GO_SERVER" ] && row "go: goroutine per connection" go.connect

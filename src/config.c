@@ -76,6 +76,8 @@ static int	parse_sandbox(struct parser *, const struct keyword *, int,
 		    char **);
 static int	parse_core_limit(struct parser *, const struct keyword *,
 		    int, char **);
+static int	parse_accept(struct parser *, const struct keyword *, int,
+		    char **);
 
 #define INT_FIELD(f)	offsetof(struct config, f)
 
@@ -109,6 +111,7 @@ static const struct keyword keywords[] = {
 	{ "control",		2,	parse_control,	0, 0, 0 },
 	{ "sandbox",		1,	parse_sandbox,	0, 0, 0 },
 	{ "core-limit",		1,	parse_core_limit, 0, 0, 0 },
+	{ "accept-strategy",	1,	parse_accept,	0, 0, 0 },
 };
 #define NKEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))
 
@@ -127,6 +130,13 @@ static const struct {
 	{ "local4",	LOG_LOCAL4 },	{ "local5",	LOG_LOCAL5 },
 	{ "local6",	LOG_LOCAL6 },	{ "local7",	LOG_LOCAL7 },
 };
+
+/*
+ * accept-strategy's words, indexed by ACCEPT_*.  Stevens' accept locks
+ * (an fcntl() record lock, a process-shared mutex) were measured too,
+ * and left out: BENCHMARKS.md, "Accept strategies".
+ */
+static const char *const accept_strategies[] = { "poll", "epoll" };
 
 static int	perror_at(struct parser *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
@@ -163,6 +173,7 @@ config_new(void)
 	conf->syslog_facility = LOG_DAEMON;
 	conf->sandbox = DEFAULT_SANDBOX;
 	conf->core_limit = 0;
+	conf->accept_strategy = DEFAULT_ACCEPT;
 	if ((conf->pidfile = strdup(DEFAULT_PIDFILE)) == NULL ||
 	    (conf->control_path = strdup(DEFAULT_CONTROL)) == NULL) {
 		free(conf->pidfile);
@@ -481,6 +492,26 @@ parse_core_limit(struct parser *p, const struct keyword *kw, int argc,
 	return 0;
 }
 
+/* accept-strategy poll | epoll */
+static int
+parse_accept(struct parser *p, const struct keyword *kw, int argc,
+    char **argv)
+{
+	size_t	 i;
+
+	(void)kw;
+	(void)argc;
+	for (i = 0; i < sizeof(accept_strategies) /
+	    sizeof(accept_strategies[0]); i++) {
+		if (strcmp(argv[1], accept_strategies[i]) == 0) {
+			p->conf->accept_strategy = i;
+			return 0;
+		}
+	}
+	return perror_at(p, "accept-strategy: expected \"poll\" or "
+	    "\"epoll\", not \"%s\"", argv[1]);
+}
+
 static int
 parse_syslog(struct parser *p, const struct keyword *kw, int argc,
     char **argv)
@@ -585,6 +616,15 @@ facility_name(int facility)
 		if (facilities[i].value == facility)
 			return facilities[i].name;
 	return "?";
+}
+
+const char *
+accept_strategy_name(int strategy)
+{
+	if (strategy < 0 || (size_t)strategy >= sizeof(accept_strategies) /
+	    sizeof(accept_strategies[0]))
+		return "?";
+	return accept_strategies[strategy];
 }
 
 /*

@@ -30,6 +30,14 @@
 #define DEFAULT_SANDBOX		0
 #endif
 
+/*
+ * How a worker with several listeners waits for a connection (with one
+ * it always blocks in accept()); see worker.c and echod.conf(5).
+ */
+#define ACCEPT_POLL		0	/* poll() all, non-blocking accept() */
+#define ACCEPT_EPOLL		1	/* epoll, EPOLLEXCLUSIVE */
+#define DEFAULT_ACCEPT		ACCEPT_EPOLL	/* BENCHMARKS.md */
+
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc"
 #endif
@@ -83,6 +91,7 @@ struct config {
 	int			 syslog_facility;
 	int			 sandbox;	/* seccomp filter for workers */
 	long long		 core_limit;	/* bytes, -1: unlimited */
+	int			 accept_strategy; /* ACCEPT_* */
 };
 
 /*
@@ -98,5 +107,6 @@ void		 config_free(struct config *);
 int		 listen_addr_equal(const struct listen_addr *,
 		    const struct listen_addr *);
 const char	*facility_name(int facility);
+const char	*accept_strategy_name(int strategy);
 
 #endif /* ECHOD_CONFIG_H */

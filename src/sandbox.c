@@ -61,6 +61,8 @@ static const char *const allowed[] = {
 	"accept", "accept4", "read", "write", "close", "poll", "ppoll",
 	/* Bulk echo through a pipe, replaced after a failed connection. */
 	"splice", "pipe2",
+	/* accept-strategy epoll (the eventfd it waits on is written). */
+	"epoll_wait", "epoll_pwait",
 	/* Draining: the SIGQUIT handler dup2()s /dev/null over listeners. */
 	"dup2", "dup3",
 	/* Signals: handlers, and the master's wake-up pipe is a write. */

@@ -40,6 +40,8 @@
  */
 
 #include <sys/types.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #ifdef HAVE_PRCTL
 #include <sys/prctl.h>
@@ -88,6 +90,9 @@
 /* A v1 line, or a v2 header with a few TLVs, in one peek. */
 #define PROXY_PEEK		512
 
+/* Events taken per epoll_wait(); level-triggered, the rest come next. */
+#define EPOLL_EVENTS		8
+
 /* A single writer's counter: readers see whole values, never torn ones. */
 #define SLOT_ADD(field, n) \
 	__atomic_store_n(&self->field, self->field + (n), __ATOMIC_RELAXED)
@@ -97,6 +102,9 @@ static int			*drain_fds;
 static size_t			 ndrain_fds;
 static struct pollfd		*listen_pfd;	/* serve_many() */
 static int			 dead_fd = -1;
+static int			 epoll_fd = -1;		/* serve_epoll() */
+static int			 drain_event = -1;	/* serve_epoll() */
+static volatile sig_atomic_t	 waiting;		/* serve_epoll() */
 static char			 echo_buf[ECHO_BUFSIZE];
 /* For splice(): [0] read end, [1] write end; -1 when there is none. */
 static int			 splice_pipe[2] = { -1, -1 };
@@ -110,6 +118,19 @@ static uint64_t			 recycle_after;	/* connections; 0: never */
 static int			 recycled;
 
 /*
+ * Stop accepting on every listener: point each listening descriptor at
+ * /dev/null.  Async-signal-safe (dup2(2) only), for on_sigquit().
+ */
+static void
+drop_listeners(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < ndrain_fds; i++)
+		(void)dup2(dead_fd, drain_fds[i]);
+}
+
+/*
  * SIGQUIT: stop accepting.
  *
  * Setting a flag is not enough here.  A worker that has just checked the
@@ -121,17 +142,24 @@ static int			 recycled;
  * once with ENOTSOCK (and poll() reports the descriptor ready), whenever
  * the signal arrived.  It also drops this worker's reference to the
  * listening sockets, which the master and the new generation keep open.
+ *
+ * accept-strategy epoll is the exception, while the worker waits
+ * (serve_epoll() explains why): there the handler leaves the listeners
+ * alone and wakes epoll_wait() through drain_event instead, which works
+ * whenever the signal arrived, since the event stays readable.
  */
 static void
 on_sigquit(int sig)
 {
-	int	 saved_errno = errno;
-	size_t	 i;
+	int		 saved_errno = errno;
+	uint64_t	 one = 1;
 
 	(void)sig;
 	draining = 1;
-	for (i = 0; i < ndrain_fds; i++)
-		(void)dup2(dead_fd, drain_fds[i]);
+	if (waiting)
+		(void)write(drain_event, &one, sizeof(one));
+	else
+		drop_listeners();
 	errno = saved_errno;
 }
 
@@ -150,7 +178,10 @@ worker_signals(void)
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
-	/* Restart read() and write(); accept() then fails on dead_fd. */
+	/*
+	 * Restart read() and write(); accept() then fails on dead_fd.
+	 * (poll(2) and epoll_wait(2) fail with EINTR all the same.)
+	 */
 	sa.sa_flags = SA_RESTART;
 	sa.sa_handler = on_sigquit;
 	sigaction(SIGQUIT, &sa, NULL);
@@ -718,7 +749,11 @@ serve_one(const struct listener *l)
 	}
 }
 
-/* Several listeners: poll them all; they are non-blocking. */
+/*
+ * Several listeners, accept-strategy poll: poll them all; they are
+ * non-blocking.  Every idle worker wakes for each connection, and all
+ * but one find nothing to accept.
+ */
 static void
 serve_many(size_t n)
 {
@@ -751,6 +786,99 @@ serve_many(size_t n)
 	}
 }
 
+/*
+ * accept-strategy epoll: several listeners in one epoll set per worker,
+ * each with EPOLLEXCLUSIVE, so that a connection wakes one waiting
+ * worker (or a few), not every idle one as poll() does.
+ *
+ * The price is that a worker woken for a connection must take it: the
+ * others were not woken, and the connection would wait in the queue
+ * until the next one arrives.  So a SIGQUIT while the worker waits
+ * (waiting is 1 from before its look at draining to after its accept())
+ * must not dup2() /dev/null over the listeners, or the accept() of the
+ * connection it was woken for would fail with ENOTSOCK.  The handler
+ * writes to drain_event instead, an eventfd in the same set, which
+ * keeps epoll_wait() from sleeping however late the signal came
+ * (epoll_wait() fails with EINTR too, but the signal may come just
+ * before it sleeps).  The worker then accepts what it was woken for,
+ * serves it, and stops; it drops the listeners itself, at once, so that
+ * a graceful stop refuses new clients while it serves.  Outside that
+ * window, the handler drops them as for the other strategies.
+ *
+ * epoll registrations belong to the listening sockets' open file
+ * descriptions, which the master keeps open: the dup2() does not remove
+ * them, and would not wake epoll_wait() either.
+ */
+static void
+serve_epoll(size_t n)
+{
+	struct epoll_event	 ev[EPOLL_EVENTS];
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = 0;
+	size_t			 l = 0;
+	int			 i, nev, fd, stop = 0;
+
+	for (;;) {
+		waiting = 1;
+		if (draining)
+			break;
+		if ((nev = epoll_wait(epoll_fd, ev, EPOLL_EVENTS, -1)) == -1) {
+			if (errno != EINTR)
+				fatal("epoll_wait");
+			nev = 0;
+		}
+		/* One connection per wake-up: the next wait shows the rest. */
+		fd = -1;
+		for (i = 0; i < nev && fd == -1 && !stop; i++) {
+			if ((l = ev[i].data.u32) >= n)
+				continue;	/* drain_event */
+			sslen = sizeof(ss);
+			fd = accept(args->listeners[l].fd,
+			    (struct sockaddr *)&ss, &sslen);
+			if (fd == -1 && accept_failed(errno))
+				stop = 1;
+		}
+		waiting = 0;
+		if (draining)
+			drop_listeners();
+		if (fd != -1 && serve_accepted(fd, &ss, sslen,
+		    args->listeners[l].addr.proxy_protocol))
+			return;
+		if (stop || draining)
+			return;
+	}
+}
+
+/* accept-strategy epoll: this worker's epoll set, made before the sandbox. */
+static void
+epoll_setup(const struct worker_args *wa)
+{
+	struct epoll_event	 ev;
+	size_t			 i;
+
+	if ((epoll_fd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    (drain_event = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
+		log_warn("accept-strategy epoll");
+		_exit(WORKER_EXIT_SETUP);
+	}
+	memset(&ev, 0, sizeof(ev));
+	for (i = 0; i < wa->nlisteners; i++) {
+		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+		ev.data.u32 = i;
+		if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wa->listeners[i].fd,
+		    &ev) == -1) {
+			log_warn("accept-strategy epoll: epoll_ctl");
+			_exit(WORKER_EXIT_SETUP);
+		}
+	}
+	ev.events = EPOLLIN;
+	ev.data.u32 = wa->nlisteners;
+	if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, drain_event, &ev) == -1) {
+		log_warn("accept-strategy epoll: epoll_ctl");
+		_exit(WORKER_EXIT_SETUP);
+	}
+}
+
 void
 worker_run(const struct worker_args *wa)
 {
@@ -779,6 +907,8 @@ worker_run(const struct worker_args *wa)
 		listen_pfd[i].events = POLLIN;
 	}
 	ndrain_fds = wa->nlisteners;
+	if (wa->nlisteners > 1 && wa->conf->accept_strategy == ACCEPT_EPOLL)
+		epoll_setup(wa);
 
 	/* Before the limits, which count the descriptors held. */
 	if (pipe2(splice_pipe, O_CLOEXEC) == -1) {
@@ -826,6 +956,8 @@ worker_run(const struct worker_args *wa)
 
 	if (wa->nlisteners == 1)
 		serve_one(&wa->listeners[0]);
+	else if (wa->conf->accept_strategy == ACCEPT_EPOLL)
+		serve_epoll(wa->nlisteners);
 	else
 		serve_many(wa->nlisteners);
 	/*

@@ -316,6 +316,7 @@ check_defaults(const struct config *conf)
 	check_int("syslog_facility", conf->syslog_facility, LOG_DAEMON);
 	check_int("sandbox", conf->sandbox, DEFAULT_SANDBOX);
 	check_int("core_limit", conf->core_limit, 0);
+	check_int("accept_strategy", conf->accept_strategy, ACCEPT_EPOLL);
 	check_string("pidfile", conf->pidfile, DEFAULT_PIDFILE);
 	check_string("user", conf->user, NULL);
 	check_string("group", conf->group, NULL);
@@ -825,7 +826,7 @@ facility_case(const char *name, int value)
 	config_free(conf);
 }
 
-/* core-limit's forms, and sandbox no (and yes where it is built in). */
+/* accept-strategy's words, core-limit's forms, and sandbox no (and yes where it is built in). */
 static void
 t_containment(void)
 {
@@ -846,6 +847,18 @@ t_containment(void)
 		if ((conf = parse_ok(text)) == NULL)
 			continue;
 		check_int(text, conf->core_limit, sizes[i].bytes);
+		config_free(conf);
+	}
+	if ((conf = parse_ok("accept-strategy poll\n")) != NULL) {
+		check_int("accept-strategy poll", conf->accept_strategy,
+		    ACCEPT_POLL);
+		config_free(conf);
+	}
+	if ((conf = parse_ok("accept-strategy epoll\n")) != NULL) {
+		check_int("accept-strategy epoll", conf->accept_strategy,
+		    ACCEPT_EPOLL);
+		check_string("accept_strategy_name()",
+		    accept_strategy_name(conf->accept_strategy), "epoll");
 		config_free(conf);
 	}
 	if ((conf = parse_ok("sandbox no\n")) != NULL) {
@@ -1018,6 +1031,14 @@ static const struct error_case {
 	{ "min-spare over max-workers",
 	    "min-spare 5\nmax-spare 10\nmax-workers 4\n", 0, 3,
 	    "min-spare 5 is more than max-workers 4" },
+	{ "accept-strategy unknown", "accept-strategy fcntl\n", 0, 1,
+	    "accept-strategy: expected \"poll\" or \"epoll\", not "
+	    "\"fcntl\"" },
+	{ "accept-strategy missing", "accept-strategy\n", 0, 1,
+	    "accept-strategy: missing argument" },
+	{ "accept-strategy twice", "accept-strategy epoll\n"
+	    "accept-strategy poll\n", 0, 2,
+	    "accept-strategy: already set on line 1" },
 	{ "sandbox maybe", "sandbox maybe\n", 0, 1,
 	    "sandbox: expected \"yes\" or \"no\", not \"maybe\"" },
 	{ "sandbox twice", "sandbox no\nsandbox no\n", 0, 2,
