@@ -10,7 +10,9 @@
 RELOADS=${SOAK_RELOADS:-100}
 KILLS=${SOAK_KILLS:-50}
 STREAM_BYTES=${SOAK_STREAM_BYTES:-20000000}
-TIMEOUT=$(( 300 + RELOADS / 2 ))
+# The clients' own deadline: generous, since killing only idle workers
+# under nonstop clients can take a second per kill.
+TIMEOUT=$(( 300 + RELOADS + 2 * KILLS ))
 
 command -v jq >/dev/null 2>&1 || fail "jq is needed"
 write_conf "prefork 3" "drain-timeout 120"
