@@ -83,10 +83,10 @@ static const char *const allowed[] = {
 #ifdef SANDBOX_FOR_SANITIZERS
 static const char *const allowed_for_sanitizers[] = {
 	"clone", "clone3", "ptrace", "prctl", "wait4", "sched_yield",
-	"open", "openat", "getdents", "getdents64", "readlink", "readlinkat", "fstat",
-	"newfstatat", "lseek", "pread64", "sigaltstack", "getppid",
+	"open", "openat", "getdents", "getdents64", "readlink", "readlinkat",
+	"fstat", "newfstatat", "lseek", "pread64", "sigaltstack", "getppid",
 	"kill", "tgkill", "mprotect", "set_robust_list", "rseq", "futex",
-	"munmap", "mmap", "writev", "statx", "uname", "sysinfo",
+	"mmap", "writev", "statx", "uname", "sysinfo",
 };
 #endif
 
