@@ -352,14 +352,20 @@ bad_header(int fd, const struct sockaddr_storage *ss, socklen_t sslen,
  * is replaced.  Without one, the worker goes on with read() and write().
  */
 static void
-replace_splice_pipe(void)
+open_splice_pipe(void)
 {
-	close(splice_pipe[0]);
-	close(splice_pipe[1]);
 	if (pipe2(splice_pipe, O_CLOEXEC) == -1) {
 		log_warn("pipe2 (echoing without splice from now on)");
 		splice_pipe[0] = splice_pipe[1] = -1;
 	}
+}
+
+static void
+replace_splice_pipe(void)
+{
+	close(splice_pipe[0]);
+	close(splice_pipe[1]);
+	open_splice_pipe();
 }
 
 /*
@@ -911,10 +917,7 @@ worker_run(const struct worker_args *wa)
 		epoll_setup(wa);
 
 	/* Before the limits, which count the descriptors held. */
-	if (pipe2(splice_pipe, O_CLOEXEC) == -1) {
-		log_warn("pipe2 (echoing without splice)");
-		splice_pipe[0] = splice_pipe[1] = -1;
-	}
+	open_splice_pipe();
 	limits_apply(wa->conf);
 	if (privdrop(wa->conf) == -1) {
 		log_warnx("worker cannot drop privileges; exiting");
