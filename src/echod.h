@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-#include "config.h"
+#include "conf.h"
 
 struct pidfh;
 struct control;

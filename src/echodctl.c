@@ -23,10 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef RUNSTATEDIR
-#define RUNSTATEDIR	"/var/run"
-#endif
-#define DEFAULT_CONTROL	RUNSTATEDIR "/echod.sock"
+#include "paths.h"
 
 /* Long enough for a reload, whose answer waits for the new workers. */
 #define TIMEOUT_MS	30000

@@ -92,10 +92,10 @@ apply_settings(int fd, const struct config *conf, int nonblocking)
 	/*
 	 * An echo is a write of what was just read.  With Nagle's algorithm
 	 * the last, short segment of a large echo waits for the client's
-	 * ACK of the previous one, which the client delays (up to 40 ms on
-	 * Linux) because it sends nothing meanwhile: a 20 KB round trip
-	 * measured 44 ms instead of 0.1 ms.  Linux copies the option into
-	 * every accepted socket, so the workers pay nothing for it.
+	 * ACK of the previous one, which the client delays because it sends
+	 * nothing meanwhile (BENCHMARKS.md, "TCP_NODELAY on the listener").
+	 * Linux copies the option into every accepted socket, so the
+	 * workers pay nothing for it.
 	 */
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
 		return "setsockopt TCP_NODELAY";

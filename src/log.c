@@ -139,14 +139,3 @@ fatal(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
-
-void
-fatalx(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_CRIT, fmt, ap);
-	va_end(ap);
-	exit(1);
-}

@@ -22,7 +22,5 @@ void	log_debug(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
 void	fatal(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2), __noreturn__));
-void	fatalx(const char *, ...)
-	    __attribute__((__format__ (printf, 1, 2), __noreturn__));
 
 #endif /* ECHOD_LOG_H */

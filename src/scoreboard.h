@@ -19,7 +19,7 @@
 
 #include <stdint.h>
 
-#include "config.h"
+#include "conf.h"
 
 /*
  * Room for a full pool of the largest size plus as many draining old

@@ -4,8 +4,8 @@
  * in Stevens' child_main() (UNIX Network Programming vol. 1, 30.6).
  *
  * The hot path is accept(), then read() and write() per chunk, then
- * close(): no other system call is made per connection.  The worker's slot in
- * the scoreboard is kept up to date with plain stores, and the pool's
+ * close(): no other system call is made per connection.  The worker's
+ * slot in the scoreboard is kept up to date with plain stores, and the pool's
  * count of idle workers with one atomic operation each way.  Only when a
  * connection takes the pool below min-spare does a worker write to the
  * master's wake pipe, once per shortage.
@@ -13,9 +13,9 @@
  * A client that sends in bulk (a read() fills the whole buffer) is
  * echoed from then on with splice(2) through a pipe the worker keeps:
  * the kernel moves the data from socket to socket without copying it
- * through the worker, which halved the CPU per GB echoed and raised a
- * single stream's rate by half (BENCHMARKS.md).  Small round trips stay
- * with read() and write(), which splice would make dearer.
+ * through the worker (what that saves: BENCHMARKS.md, "splice(2) for
+ * bulk").  Small round trips stay with read() and write(), which splice
+ * would make dearer.
  *
  * idle-timeout needs no call either: the listening sockets carry it as
  * SO_RCVTIMEO and SO_SNDTIMEO, which accept() copies into each

@@ -1,5 +1,5 @@
 /*
- * config_test: unit tests for the echod.conf(5) parser, src/config.c.
+ * config_test: unit tests for the echod.conf(5) parser, src/conf.c.
  *
  * Each case hands a configuration text to config_parse() through
  * fmemopen(3), so that no file is needed, and checks either the values
@@ -28,7 +28,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "../src/config.h"
+#include "../src/conf.h"
 
 /* The file name config_parse() is given, and so the prefix of errors. */
 #define NAME		"test.conf"
@@ -49,7 +49,7 @@ static char	 skipwhy[256];	/* why the current case could not run */
 
 /*
  * Out-of-memory injection.  The strdup() and reallocarray() defined at
- * the end of this file take the place of the C library's for config.c,
+ * the end of this file take the place of the C library's for conf.c,
  * since a definition in the program wins over a shared library's, and
  * the one numbered alloc_fail_at fails.  malloc() and calloc() are left
  * alone: the C library and valgrind depend on them.
@@ -668,7 +668,7 @@ t_user_root(void)
 
 /*
  * The accounts below are the usual Debian ones; where one is missing the
- * case is skipped, not failed, since that says nothing about config.c.
+ * case is skipped, not failed, since that says nothing about conf.c.
  */
 static int
 lookup(const char *user, const char *group, uid_t *uid, gid_t *gid)
@@ -882,7 +882,7 @@ t_facility_unknown(void)
 }
 
 /*
- * Errors: every one config.c can report, each with the line it must
+ * Errors: every one conf.c can report, each with the line it must
  * name and a part of its message that no other error has.
  */
 static const struct error_case {
@@ -1286,7 +1286,7 @@ t_load_error(void)
 /*
  * A stream that cannot be read (one opened for writing only) must be
  * an error, not an empty and so valid file.  Its line is not checked:
- * config.c names the last line it did read, here the nonexistent 0.
+ * conf.c names the last line it did read, here the nonexistent 0.
  */
 static void
 t_read_error(void)
@@ -1465,7 +1465,7 @@ main(void)
 
 /*
  * The out-of-memory injection (see alloc_fail_at).  Our own code calls
- * neither, so that the count is config.c's alone.
+ * neither, so that the count is conf.c's alone.
  */
 char *
 strdup(const char *s)

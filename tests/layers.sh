@@ -19,7 +19,7 @@
 
 LAYERS='
 0 log clock paths buf addr proxyproto poolplan
-1 config
+1 conf
 2 scoreboard sandbox privdrop limits daemon
 3 listener tcpdiag control systemd
 4 worker

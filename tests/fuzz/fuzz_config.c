@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "config.h"
+#include "conf.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -4,14 +4,16 @@
  * untouched.
  */
 
-#ifndef ECHOD_CONFIG_H
-#define ECHOD_CONFIG_H
+#ifndef ECHOD_CONF_H
+#define ECHOD_CONF_H
 
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
 #include <stdio.h>
+
+#include "paths.h"
 
 #define DEFAULT_PORT		2000
 #define DEFAULT_PREFORK		4
@@ -36,17 +38,7 @@
  */
 #define ACCEPT_POLL		0	/* poll() all, non-blocking accept() */
 #define ACCEPT_EPOLL		1	/* epoll, EPOLLEXCLUSIVE */
-#define DEFAULT_ACCEPT		ACCEPT_EPOLL	/* BENCHMARKS.md */
-
-#ifndef SYSCONFDIR
-#define SYSCONFDIR	"/etc"
-#endif
-#ifndef RUNSTATEDIR
-#define RUNSTATEDIR	"/var/run"
-#endif
-#define DEFAULT_CONFIG	SYSCONFDIR "/echod.conf"
-#define DEFAULT_PIDFILE	RUNSTATEDIR "/echod.pid"
-#define DEFAULT_CONTROL	RUNSTATEDIR "/echod.sock"
+#define DEFAULT_ACCEPT		ACCEPT_EPOLL	/* why: BENCHMARKS.md */
 
 /* Wide enough for "[ffff:...:ffff%ifname]:65535". */
 #define LISTEN_NAME_MAX	96
@@ -109,4 +101,4 @@ int		 listen_addr_equal(const struct listen_addr *,
 const char	*facility_name(int facility);
 const char	*accept_strategy_name(int strategy);
 
-#endif /* ECHOD_CONFIG_H */
+#endif /* ECHOD_CONF_H */

@@ -28,7 +28,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "conf.h"
 
 #define MAX_WORDS	16
 
@@ -433,7 +433,7 @@ parse_group(struct parser *p, const struct keyword *kw, int argc,
 	return 0;
 }
 
-/* syslog facility NAME */
+/* sandbox yes | no */
 static int
 parse_sandbox(struct parser *p, const struct keyword *kw, int argc,
     char **argv)
@@ -512,6 +512,7 @@ parse_accept(struct parser *p, const struct keyword *kw, int argc,
 	    "\"epoll\", not \"%s\"", argv[1]);
 }
 
+/* syslog facility NAME */
 static int
 parse_syslog(struct parser *p, const struct keyword *kw, int argc,
     char **argv)
