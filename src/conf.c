@@ -291,7 +291,7 @@ parse_listen(struct parser *p, const struct keyword *kw, int argc,
 	struct addrinfo		 hints, *res, *ai;
 	struct listen_addr	 la;
 	const char		*host;
-	char			 hostbuf[256], numeric[INET6_ADDRSTRLEN];
+	char			 hostbuf[256];
 	long long		 port;
 	size_t			 len;
 	int			 error;
@@ -346,12 +346,8 @@ parse_listen(struct parser *p, const struct keyword *kw, int argc,
 		else
 			((struct sockaddr_in6 *)&la.ss)->sin6_port =
 			    htons(port);
-		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, numeric,
-		    sizeof(numeric), NULL, 0, NI_NUMERICHOST) != 0)
-			strlcpy(numeric, "?", sizeof(numeric));
-		snprintf(la.name, sizeof(la.name),
-		    ai->ai_family == AF_INET6 ? "[%s]:%lld" : "%s:%lld",
-		    numeric, port);
+		addr_format((struct sockaddr *)&la.ss, la.sslen, la.name,
+		    sizeof(la.name));
 		/* A name may resolve to one address twice (per protocol). */
 		if (p->conf->nlistens > 0 && listen_addr_equal(&la,
 		    &p->conf->listens[p->conf->nlistens - 1]) &&

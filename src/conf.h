@@ -13,6 +13,7 @@
 
 #include <stdio.h>
 
+#include "addr.h"
 #include "paths.h"
 
 #define DEFAULT_PORT		2000
@@ -40,9 +41,6 @@
 #define ACCEPT_EPOLL		1	/* epoll, EPOLLEXCLUSIVE */
 #define DEFAULT_ACCEPT		ACCEPT_EPOLL	/* why: BENCHMARKS.md */
 
-/* Wide enough for "[ffff:...:ffff%ifname]:65535". */
-#define LISTEN_NAME_MAX	96
-
 /*
  * One address to listen on.  A host name in the file becomes one of
  * these per address it resolves to; "*" stays a single wildcard entry
@@ -55,7 +53,7 @@ struct listen_addr {
 	in_port_t		 port;	/* host byte order */
 	int			 line;	/* where it was configured */
 	int			 proxy_protocol; /* a PROXY header first */
-	char			 name[LISTEN_NAME_MAX];
+	char			 name[ADDR_NAME_MAX];
 };
 
 struct config {

@@ -38,6 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "master.h"
 
@@ -283,11 +284,9 @@ accept_clients(struct master *m, int64_t now)
 			 * moment, or ppoll() would return at once for them.
 			 */
 			ctl->paused_until = now + 100;
-			if (ctl->warned == 0 || now - ctl->warned >= 60000) {
+			if (log_due(&ctl->warned, now, 60000))
 				log_warn("control socket: accept (logged once "
 				    "a minute at most)");
-				ctl->warned = now;
-			}
 			return;
 		}
 		c = &ctl->clients[i];
@@ -315,7 +314,7 @@ run_command(struct master *m, struct control_client *c, int64_t now)
 	int	 argc = 0, json = 0, graceful = 0, i;
 
 	/* Fresh: workers stamp their times after the loop read its clock. */
-	now = scoreboard_now();
+	now = clock_ms();
 
 	c->in[c->inlen] = '\0';
 	for (p = strtok(c->in, " \t\r\n"); p != NULL && argc < 4;

@@ -24,7 +24,7 @@ struct control;
 struct listener {
 	struct listen_addr	 addr;	/* as configured */
 	int			 fd;
-	char			 bound[LISTEN_NAME_MAX]; /* e.g. "[::]:2000" */
+	char			 bound[ADDR_NAME_MAX]; /* e.g. "[::]:2000" */
 	int			 from_systemd;	/* socket activation */
 };
 

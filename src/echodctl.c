@@ -20,9 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "paths.h"
 
 /* Long enough for a reload, whose answer waits for the new workers. */
@@ -34,15 +34,6 @@ usage(void)
 	fprintf(stderr, "usage: echodctl [-j] [-s socket] command\n"
 	    "commands: status, workers, conns, reload, stop [-g]\n");
 	exit(2);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int
@@ -130,11 +121,11 @@ main(int argc, char *argv[])
 	    json ? " json" : "");
 	send_command(fd, line);
 
-	deadline = now_ms() + TIMEOUT_MS;
+	deadline = clock_ms() + TIMEOUT_MS;
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - clock_ms();
 
 		if (left <= 0)
 			errx(1, "no answer from echod within %d s",

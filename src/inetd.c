@@ -30,6 +30,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "echod.h"
 #include "log.h"
 #include "scoreboard.h"
@@ -64,7 +65,7 @@ inetd_run(const char *conffile, int debug, int verbose)
 	struct sockaddr_storage	 ss;
 	struct sigaction	 sa;
 	socklen_t		 sslen = sizeof(ss);
-	char			 err[1024], peer[LISTEN_NAME_MAX];
+	char			 err[1024], peer[ADDR_NAME_MAX];
 
 	log_init(debug, verbose, LOG_DAEMON);
 	if ((conf = config_load(conffile, err, sizeof(err))) == NULL) {
@@ -82,7 +83,7 @@ inetd_run(const char *conffile, int debug, int verbose)
 
 	memset(&ss, 0, sizeof(ss));
 	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &sslen) == 0)
-		peer_format(&ss, sslen, peer, sizeof(peer));
+		addr_format_peer(&ss, sslen, peer, sizeof(peer));
 	else
 		strlcpy(peer, "standard input", sizeof(peer));
 	setproctitle("inetd [%s]", peer);

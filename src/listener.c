@@ -20,12 +20,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "echod.h"
 #include "log.h"
 
@@ -45,17 +45,12 @@ format_bound(int fd, char *buf, size_t len)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
-	char			 host[NI_MAXHOST], serv[NI_MAXSERV];
 
 	memset(&ss, 0, sizeof(ss));
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
-	    getnameinfo((struct sockaddr *)&ss, sslen, host, sizeof(host),
-	    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1)
 		strlcpy(buf, "?", len);
-		return;
-	}
-	snprintf(buf, len, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
-	    host, serv);
+	else
+		addr_format((struct sockaddr *)&ss, sslen, buf, len);
 }
 
 /*

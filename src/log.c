@@ -129,6 +129,20 @@ log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * For a message that may repeat: whether one last logged at *last (0:
+ * never) may be logged again at now, interval ms later.  If so, *last
+ * becomes now.
+ */
+int
+log_due(int64_t *last, int64_t now, int64_t interval)
+{
+	if (*last != 0 && now - *last < interval)
+		return 0;
+	*last = now;
+	return 1;
+}
+
 void
 fatal(const char *fmt, ...)
 {

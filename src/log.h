@@ -9,6 +9,7 @@
 #define ECHOD_LOG_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 void	log_init(int to_stderr, int verbose, int facility);
 void	log_setfacility(int facility);
@@ -20,6 +21,7 @@ void	log_info(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
 void	log_debug(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
+int	log_due(int64_t *, int64_t, int64_t);
 void	fatal(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2), __noreturn__));
 

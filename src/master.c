@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "master.h"
 
@@ -307,7 +308,7 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	pfd[0].events = POLLIN;
 	pfd[0].revents = 0;
 	for (;;) {
-		now = scoreboard_now();
+		now = clock_ms();
 		if (pfd[0].revents & POLLIN)
 			drain_wake_pipe(&m);
 		if (got_sigchld) {

@@ -222,12 +222,9 @@ spawn_worker(struct master *m, int64_t now)
 		 * memory: not a broken worker, so not a start-up failure.
 		 * The pool stays as it is and tries again in a second.
 		 */
-		if (m->fork_failed_logged == 0 ||
-		    now - m->fork_failed_logged >= FORK_FAILED_LOG_MS) {
+		if (log_due(&m->fork_failed_logged, now, FORK_FAILED_LOG_MS))
 			log_warn("fork (the pool stays at %zu workers; logged "
 			    "once a minute at most)", pool_count(m, 1));
-			m->fork_failed_logged = now;
-		}
 		__atomic_store_n(&slot->state, SLOT_FREE, __ATOMIC_RELEASE);
 		m->next_start = now + 1000;
 		return -1;
@@ -320,10 +317,8 @@ note_max_workers(struct master *m, int64_t now)
 		return;
 	m->at_max_workers = 1;
 	m->sb->max_workers_reached++;
-	if (m->max_workers_logged != 0 &&
-	    now - m->max_workers_logged < MAX_WORKERS_LOG_MS)
+	if (!log_due(&m->max_workers_logged, now, MAX_WORKERS_LOG_MS))
 		return;
-	m->max_workers_logged = now;
 	log_warnx("max-workers (%d) reached: new clients wait in the backlog "
 	    "(reached %llu times; logged once a minute at most)",
 	    m->conf->max_workers,

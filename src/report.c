@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "log.h"
 #include "master.h"
 
@@ -49,21 +50,6 @@ slot_busy(const struct master *m, uint32_t i)
 	    SLOT_BUSY;
 }
 
-static socklen_t
-peer_len(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-	    sizeof(struct sockaddr_in);
-}
-
-static uint16_t
-peer_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-}
-
 /*
  * The balancer a busy slot's connection came through, on a
  * proxy-protocol listener, as "192.0.2.1:4000", or "" if none.
@@ -72,24 +58,21 @@ static void
 via_format(const struct slot *s, char *buf, size_t len)
 {
 	struct sockaddr_storage	 ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		 sslen;
 	uint16_t		 port;
 
 	buf[0] = '\0';
 	if ((port = __atomic_load_n(&s->via_port, __ATOMIC_RELAXED)) == 0)
 		return;
-	memset(&ss, 0, sizeof(ss));
-	sin6->sin6_family = AF_INET6;
-	memcpy(&sin6->sin6_addr, s->via_key, 16);
-	sin6->sin6_port = htons(port);
-	peer_format(&ss, sizeof(*sin6), buf, len);
+	addr_from_key(s->via_key, port, &ss, &sslen);
+	addr_format_peer(&ss, sslen, buf, len);
 }
 
 /* JSON: ",\"via\":\"ADDRESS:PORT\"" or ",\"via\":null". */
 static void
 out_via(struct control_client *c, const struct slot *s)
 {
-	char	 via[LISTEN_NAME_MAX];
+	char	 via[ADDR_NAME_MAX];
 
 	via_format(s, via, sizeof(via));
 	out_printf(c, ",\"via\":");
@@ -233,7 +216,7 @@ status_json(struct master *m, struct control_client *c, int64_t now)
 	const struct scoreboard	*sb = m->sb;
 	struct pool_counts	 pc;
 	struct totals		 t;
-	char			 peer[LISTEN_NAME_MAX];
+	char			 peer[ADDR_NAME_MAX];
 	unsigned int		 backlog, queued;
 	uint32_t		 i;
 	size_t			 k;
@@ -272,7 +255,7 @@ status_json(struct master *m, struct control_client *c, int64_t now)
 		    s->bytes_out);
 		first = 0;
 		if (busy) {
-			peer_format(&s->peer, peer_len(&s->peer), peer,
+			addr_format_peer(&s->peer, addr_len(&s->peer), peer,
 			    sizeof(peer));
 			out_json_string(c, peer);
 			out_via(c, s);
@@ -338,7 +321,7 @@ workers_human(struct master *m, struct control_client *c, int64_t now)
 	const struct scoreboard	*sb = m->sb;
 	char			 in[16], out[16], rss[16], age[16], idle[16];
 	char			 conns[16];
-	char			 peer[LISTEN_NAME_MAX];
+	char			 peer[ADDR_NAME_MAX];
 	uint32_t		 i;
 
 	out_printf(c, "%7s %3s %-8s %5s %5s %5s %-21s %4s %4s %5s\n", "PID",
@@ -355,7 +338,7 @@ workers_human(struct master *m, struct control_client *c, int64_t now)
 		strlcpy(age, "-", sizeof(age));
 		strlcpy(idle, "-", sizeof(idle));
 		if (state == SLOT_BUSY) {
-			peer_format(&s->peer, peer_len(&s->peer), peer,
+			addr_format_peer(&s->peer, addr_len(&s->peer), peer,
 			    sizeof(peer));
 			human_age(now - s->since, age, sizeof(age));
 		} else if (state == SLOT_IDLE)
@@ -390,7 +373,7 @@ report_conns(struct master *m, struct control_client *c, int json,
 	const struct scoreboard	*sb = m->sb;
 	struct conn_info	*conns;
 	uint16_t		*ports;
-	char			 peer[LISTEN_NAME_MAX], age[16], in[16];
+	char			 peer[ADDR_NAME_MAX], age[16], in[16];
 	char			 out[16], rtt[16], rttvar[16];
 	size_t			 n = 0, k;
 	uint32_t		 i;
@@ -411,7 +394,7 @@ report_conns(struct master *m, struct control_client *c, int json,
 			memcpy(conns[n].key, sb->slots[i].via_key, 16);
 		else {
 			memcpy(conns[n].key, sb->slots[i].peer_key, 16);
-			conns[n].port = peer_port(&sb->slots[i].peer);
+			conns[n].port = addr_port(&sb->slots[i].peer);
 		}
 		conns[n++].slot = i;
 	}
@@ -431,7 +414,7 @@ report_conns(struct master *m, struct control_client *c, int json,
 		const struct slot	*s = &sb->slots[conns[k].slot];
 		const struct tcp_info	*ti = &conns[k].ti;
 
-		peer_format(&s->peer, peer_len(&s->peer), peer, sizeof(peer));
+		addr_format_peer(&s->peer, addr_len(&s->peer), peer, sizeof(peer));
 		if (json) {
 			out_printf(c, "%s{\"pid\":%ld,\"peer\":", k ? "," : "",
 			    (long)m->workers[conns[k].slot].pid);

@@ -1,5 +1,5 @@
 /*
- * The scoreboard's memory and the helpers both sides use.
+ * The scoreboard's memory, and the totals read from it.
  */
 
 #include <sys/types.h>
@@ -7,11 +7,9 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
-#include <netdb.h>
-#include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "scoreboard.h"
 
 /*
@@ -28,7 +26,7 @@ scoreboard_create(void)
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sb == MAP_FAILED)
 		return NULL;
-	sb->started = scoreboard_now();
+	sb->started = clock_ms();
 	return sb;
 }
 
@@ -55,66 +53,5 @@ scoreboard_totals(const struct scoreboard *sb, struct totals *t)
 		t->timeouts += __atomic_load_n(&s->timeouts, __ATOMIC_RELAXED);
 		t->refused += __atomic_load_n(&s->refused, __ATOMIC_RELAXED);
 		t->errors += __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
-	}
-}
-
-/* Milliseconds on the monotonic clock: a vDSO call, not a system call. */
-int64_t
-scoreboard_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
- * A client's address for people: "192.0.2.7:57032" or "[2001:db8::7]:57032",
- * with an IPv4 client of the dual-stack socket shown as IPv4, not as
- * ::ffff:192.0.2.7.  No system call.
- */
-void
-peer_format(const struct sockaddr_storage *ss, socklen_t sslen, char *buf,
-    size_t len)
-{
-	const struct sockaddr_in6	*sin6 = (const void *)ss;
-	struct sockaddr_storage		 v4;
-	struct sockaddr_in		*sin = (void *)&v4;
-	char				 host[NI_MAXHOST], serv[NI_MAXSERV];
-
-	if (ss->ss_family == AF_INET6 &&
-	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-		memset(&v4, 0, sizeof(v4));
-		sin->sin_family = AF_INET;
-		sin->sin_port = sin6->sin6_port;
-		memcpy(&sin->sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
-		ss = &v4;
-		sslen = sizeof(*sin);
-	}
-	if (getnameinfo((const struct sockaddr *)ss, sslen, host, sizeof(host),
-	    serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-		strlcpy(buf, "?", len);
-	else
-		snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%s" :
-		    "%s:%s", host, serv);
-}
-
-/*
- * A client's address as 16 bytes, IPv4 in its v4-mapped form, so that
- * one client counts as one whether it came through an IPv4 socket or
- * the dual-stack one.
- */
-void
-peer_key(const struct sockaddr_storage *ss, uint8_t key[16])
-{
-	const struct sockaddr_in	*sin = (const void *)ss;
-	const struct sockaddr_in6	*sin6 = (const void *)ss;
-
-	memset(key, 0, 16);
-	if (ss->ss_family == AF_INET6)
-		memcpy(key, &sin6->sin6_addr, 16);
-	else if (ss->ss_family == AF_INET) {
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &sin->sin_addr, 4);
 	}
 }

@@ -103,9 +103,5 @@ struct totals {
 struct scoreboard	*scoreboard_create(void);
 void			 scoreboard_totals(const struct scoreboard *,
 			    struct totals *);
-int64_t			 scoreboard_now(void);
-void			 peer_key(const struct sockaddr_storage *, uint8_t[16]);
-void			 peer_format(const struct sockaddr_storage *, socklen_t,
-			    char *, size_t);
 
 #endif /* ECHOD_SCOREBOARD_H */

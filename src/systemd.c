@@ -42,13 +42,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #ifdef HAVE_LIBSYSTEMD
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "clock.h"
 #include "log.h"
 #include "master.h"
 
@@ -176,15 +176,6 @@ systemd_update(struct master *m, int64_t now)
 	return next_status;
 }
 
-static uint64_t
-monotonic_usec(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /*
  * A reload begins (SIGHUP or echodctl reload).  During start-up, before
  * the first READY=1, there is nothing to tell: that READY=1 comes when
@@ -196,7 +187,7 @@ systemd_reloading(void)
 	if (!notify_enabled() || !ready_sent)
 		return;
 	send_state("RELOADING=1\nMONOTONIC_USEC=%llu",
-	    (unsigned long long)monotonic_usec());
+	    (unsigned long long)clock_us());
 }
 
 /* The reload was refused: the running generation goes on serving. */

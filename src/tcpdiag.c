@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "master.h"
 
 static int
@@ -61,11 +62,7 @@ take_socket(const struct nlmsghdr *h, struct conn_info *conns, size_t n,
 	    !is_our_port(ntohs(d->id.idiag_sport), ports, nports))
 		return;
 	memset(&want, 0, sizeof(want));
-	if (d->idiag_family == AF_INET) {
-		want.key[10] = want.key[11] = 0xff;
-		memcpy(want.key + 12, d->id.idiag_dst, 4);
-	} else
-		memcpy(want.key, d->id.idiag_dst, 16);
+	addr_key_raw(d->idiag_family, d->id.idiag_dst, want.key);
 	want.port = ntohs(d->id.idiag_dport);
 	if ((c = bsearch(&want, conns, n, sizeof(*conns), compare_conn)) ==
 	    NULL)

@@ -60,6 +60,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
+#include "clock.h"
 #include "echod.h"
 #include "log.h"
 #include "proxyproto.h"
@@ -194,7 +196,7 @@ worker_signals(void)
 static void
 slot_enter(enum slot_state state)
 {
-	__atomic_store_n(&self->since, scoreboard_now(), __ATOMIC_RELAXED);
+	__atomic_store_n(&self->since, clock_ms(), __ATOMIC_RELAXED);
 	__atomic_store_n(&self->state, state, __ATOMIC_RELEASE);
 }
 
@@ -232,7 +234,7 @@ static void
 become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
     const uint8_t key[16])
 {
-	char	 peer[LISTEN_NAME_MAX];
+	char	 peer[ADDR_NAME_MAX];
 	int	 idle;
 
 	idle = __atomic_sub_fetch(&sb->idle, 1, __ATOMIC_RELAXED);
@@ -242,7 +244,7 @@ become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
 	__atomic_store_n(&self->conn_in, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&self->conn_out, 0, __ATOMIC_RELAXED);
 	slot_enter(SLOT_BUSY);
-	peer_format(ss, sslen, peer, sizeof(peer));
+	addr_format_peer(ss, sslen, peer, sizeof(peer));
 	setproctitle("worker [%s]", peer);
 	if (idle < args->conf->min_spare)
 		wake_master();
@@ -261,16 +263,13 @@ show_client(const struct sockaddr_storage *client, socklen_t clientlen,
     const uint8_t key[16])
 {
 	const struct sockaddr_storage	*via = &self->peer;
-	char				 peer[LISTEN_NAME_MAX];
+	char				 peer[ADDR_NAME_MAX];
 
 	memcpy(self->via_key, self->peer_key, sizeof(self->via_key));
-	__atomic_store_n(&self->via_port, via->ss_family == AF_INET6 ?
-	    ntohs(((const struct sockaddr_in6 *)via)->sin6_port) :
-	    ntohs(((const struct sockaddr_in *)via)->sin_port),
-	    __ATOMIC_RELAXED);
+	__atomic_store_n(&self->via_port, addr_port(via), __ATOMIC_RELAXED);
 	memcpy(&self->peer, client, clientlen);
 	memcpy(self->peer_key, key, sizeof(self->peer_key));
-	peer_format(client, clientlen, peer, sizeof(peer));
+	addr_format_peer(client, clientlen, peer, sizeof(peer));
 	setproctitle("worker [%s]", peer);
 }
 
@@ -300,29 +299,17 @@ over_address_limit(const uint8_t key[16])
 	return 0;
 }
 
-/* Whether a warning last given at *last may be given again; if so, now. */
-static int
-warn_due(int64_t *last)
-{
-	int64_t	 now = scoreboard_now();
-
-	if (*last != 0 && now - *last < WARN_INTERVAL * 1000)
-		return 0;
-	*last = now;
-	return 1;
-}
-
 static void
 refuse(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 {
 	static int64_t	 last_warned;
-	char		 peer[LISTEN_NAME_MAX];
+	char		 peer[ADDR_NAME_MAX];
 
 	close(fd);
 	SLOT_ADD(refused, 1);
-	if (!warn_due(&last_warned))
+	if (!log_due(&last_warned, clock_ms(), WARN_INTERVAL * 1000))
 		return;
-	peer_format(ss, sslen, peer, sizeof(peer));
+	addr_format_peer(ss, sslen, peer, sizeof(peer));
 	log_warnx("%s: its address has max-connections-per-address (%d) "
 	    "connections already: closed (logged once per %d s)", peer,
 	    args->conf->max_conns_per_address, WARN_INTERVAL);
@@ -334,13 +321,13 @@ bad_header(int fd, const struct sockaddr_storage *ss, socklen_t sslen,
     const char *why)
 {
 	static int64_t	 last_warned;
-	char		 peer[LISTEN_NAME_MAX];
+	char		 peer[ADDR_NAME_MAX];
 
 	close(fd);
 	SLOT_ADD(errors, 1);
-	if (!warn_due(&last_warned))
+	if (!log_due(&last_warned, clock_ms(), WARN_INTERVAL * 1000))
 		return;
-	peer_format(ss, sslen, peer, sizeof(peer));
+	addr_format_peer(ss, sslen, peer, sizeof(peer));
 	log_warnx("%s, on a proxy-protocol listener: %s: closed (logged "
 	    "once per %d s)", peer, why, WARN_INTERVAL);
 }
@@ -494,7 +481,6 @@ static int
 accept_failed(int error)
 {
 	static int64_t	 last_warned;
-	int64_t		 now;
 
 	if (draining)
 		return 1;
@@ -520,13 +506,10 @@ accept_failed(int error)
 	case ENFILE:
 	case ENOBUFS:
 	case ENOMEM:
-		now = scoreboard_now();
-		if (last_warned == 0 ||
-		    now - last_warned >= WARN_INTERVAL * 1000) {
+		if (log_due(&last_warned, clock_ms(), WARN_INTERVAL * 1000)) {
 			errno = error;
 			log_warn("accept (pausing, logged once per %d s)",
 			    WARN_INTERVAL);
-			last_warned = now;
 		}
 		(void)poll(NULL, 0, 100);
 		return 0;
@@ -596,7 +579,7 @@ read_proxy_header(int fd, struct proxy_header *ph, const char **why)
 	if (args->conf->idle_timeout > 0 &&
 	    args->conf->idle_timeout < timeout)
 		timeout = args->conf->idle_timeout;
-	deadline = scoreboard_now() + (int64_t)timeout * 1000;
+	deadline = clock_ms() + (int64_t)timeout * 1000;
 	for (;;) {
 		/*
 		 * A peek copies all it is allowed to: no more than a
@@ -620,7 +603,7 @@ read_proxy_header(int fd, struct proxy_header *ph, const char **why)
 				    "header";
 				return -1;
 			}
-			if ((left = deadline - scoreboard_now()) <= 0) {
+			if ((left = deadline - clock_ms()) <= 0) {
 				snprintf(timed_out, sizeof(timed_out), "no "
 				    "whole PROXY header within %d s", timeout);
 				*why = timed_out;
@@ -686,7 +669,7 @@ serve_proxied(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 	socklen_t			 clientlen = sslen;
 	uint8_t				 key[16];
 
-	peer_key(ss, key);
+	addr_key(ss, key);
 	become_busy(ss, sslen, key);
 	if (read_proxy_header(fd, &ph, &why) == -1) {
 		bad_header(fd, ss, sslen, why);
@@ -695,7 +678,7 @@ serve_proxied(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 	if (!ph.local) {
 		client = &ph.src;
 		clientlen = ph.srclen;
-		peer_key(client, key);
+		addr_key(client, key);
 	}
 	if (over_address_limit(key)) {
 		refuse(fd, client, clientlen);
@@ -722,7 +705,7 @@ serve_accepted(int fd, const struct sockaddr_storage *ss, socklen_t sslen,
 
 	if (proxied)
 		return serve_proxied(fd, ss, sslen);
-	peer_key(ss, key);
+	addr_key(ss, key);
 	if (over_address_limit(key)) {
 		refuse(fd, ss, sslen);
 		return 0;

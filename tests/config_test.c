@@ -202,7 +202,7 @@ check_wildcard(const struct config *conf, size_t i, in_port_t port,
     int line)
 {
 	const struct listen_addr	*la;
-	char				 name[LISTEN_NAME_MAX];
+	char				 name[ADDR_NAME_MAX];
 
 	if (i >= conf->nlistens) {
 		fail("listen %zu missing, only %zu", i, conf->nlistens);
