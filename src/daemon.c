@@ -9,7 +9,7 @@
 #include <paths.h>
 #include <unistd.h>
 
-#include "echod.h"
+#include "daemon.h"
 #include "log.h"
 
 void

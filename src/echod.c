@@ -30,8 +30,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
+#include "daemon.h"
+#include "inetd.h"
+#include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "systemd.h"
 
 extern char	**environ;
 
@@ -160,9 +165,10 @@ main(int argc, char *argv[])
 		exit(1);
 	}
 
-	if ((nactivated > 0 ? listeners_adopt(conf, STDERR_FILENO + 1,
-	    nactivated, &ls, &nls, err, sizeof(err)) :
-	    listeners_open(conf, NULL, 0, &ls, &nls, err, sizeof(err))) == -1) {
+	if ((nactivated > 0 ? systemd_check_fds(STDERR_FILENO + 1, nactivated,
+	    err, sizeof(err)) == -1 || listeners_adopt(conf, STDERR_FILENO + 1,
+	    nactivated, &ls, &nls, err, sizeof(err)) == -1 :
+	    listeners_open(conf, NULL, 0, &ls, &nls, err, sizeof(err)) == -1)) {
 		fprintf(stderr, "%s: %s\n", getprogname(), err);
 		pidfile_remove(pfh);
 		exit(1);

@@ -31,9 +31,12 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "echod.h"
+#include "conf.h"
+#include "inetd.h"
 #include "log.h"
+#include "privdrop.h"
 #include "scoreboard.h"
+#include "worker.h"
 
 /*
  * idle-timeout as for a worker: SO_RCVTIMEO on the socket read,

@@ -19,7 +19,7 @@
 #include <limits.h>
 #include <stdlib.h>
 
-#include "echod.h"
+#include "limits.h"
 #include "log.h"
 
 /*

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "echod.h"
+#include "listener.h"
 #include "log.h"
 
 static int
@@ -202,8 +202,7 @@ apply_all(const struct config *conf, struct listener *ls, size_t n,
 /*
  * Socket activation at start: the n sockets systemd passed, descriptors
  * first to first + n - 1, take the place of the configured addresses.
- * Each must be a listening stream socket (a datagram or a connected one
- * in the socket unit is a mistake to report, not to serve).
+ * systemd.c has checked that each is a listening stream socket.
  */
 int
 listeners_adopt(const struct config *conf, int first, int n,
@@ -222,13 +221,6 @@ listeners_adopt(const struct config *conf, int first, int n,
 		format_bound(ls[i].fd, ls[i].bound, sizeof(ls[i].bound));
 		strlcpy(ls[i].addr.name, ls[i].bound,
 		    sizeof(ls[i].addr.name));
-		if (!systemd_is_listener(ls[i].fd)) {
-			snprintf(err, errlen, "socket activation: descriptor "
-			    "%d (%s) is not a listening stream socket",
-			    ls[i].fd, ls[i].bound);
-			free(ls);
-			return -1;
-		}
 	}
 	if (apply_all(conf, ls, n, err, errlen) == -1) {
 		free(ls);
@@ -362,6 +354,36 @@ fail:
 	free(reuse);
 	free(ls);
 	return -1;
+}
+
+/* Clients waiting in the accept queues of all listening sockets. */
+size_t
+listeners_queued(const struct listener *ls, size_t n)
+{
+	unsigned int	 backlog, queued;
+	size_t		 i, total = 0;
+
+	for (i = 0; i < n; i++) {
+		listener_queue(&ls[i], &backlog, &queued);
+		total += queued;
+	}
+	return total;
+}
+
+/* A listening socket's backlog and the clients in its queue (TCP_INFO). */
+void
+listener_queue(const struct listener *l, unsigned int *backlog,
+    unsigned int *queued)
+{
+	struct tcp_info	 ti;
+	socklen_t	 len = sizeof(ti);
+
+	*backlog = *queued = 0;
+	if (l->fd != -1 && getsockopt(l->fd, IPPROTO_TCP, TCP_INFO, &ti,
+	    &len) == 0) {
+		*backlog = ti.tcpi_sacked;	/* of a listener: backlog */
+		*queued = ti.tcpi_unacked;	/* and its queue */
+	}
 }
 
 void

@@ -38,8 +38,13 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "limits.h"
+#include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "privdrop.h"
+#include "sandbox.h"
+#include "systemd.h"
 
 static volatile sig_atomic_t	 got_sighup;
 static volatile sig_atomic_t	 got_sigchld;

@@ -13,8 +13,10 @@
 #include <poll.h>
 #include <stdint.h>
 
-#include "echod.h"
+#include "conf.h"
+#include "listener.h"
 #include "scoreboard.h"
+#include "tcpdiag.h"
 
 /* The master's own view of a worker; index i is scoreboard slot i. */
 enum worker_state {
@@ -105,20 +107,13 @@ void	control_service(struct master *, const struct pollfd *, size_t,
 	    int64_t);
 
 /* master.c */
+struct pidfh;
+void	master_block_signals(void);
+int	master_run(struct config *, struct listener *, size_t,
+	    struct pidfh *, struct control *);
 void	begin_stop(struct master *, int, const char *, int64_t);
 int	master_reload(struct master *, int64_t, char *, size_t);
 void	master_title(const struct master *);
-
-/* tcpdiag.c: a connection whose TCP_INFO echodctl conns shows. */
-struct conn_info {
-	uint8_t			 key[16];	/* client address */
-	uint16_t		 port;		/* client port */
-	uint32_t		 slot;
-	int			 found;
-	struct tcp_info		 ti;
-};
-
-int	tcpdiag_fill(struct conn_info *, size_t, const uint16_t *, size_t);
 
 /* report.c */
 struct pool_counts {
@@ -134,10 +129,6 @@ void	out_printf(struct control_client *, const char *, ...)
 void	out_json_string(struct control_client *, const char *);
 
 /* systemd.c: readiness and status for systemd, sd_notify(3) */
-void	systemd_reloading(void);
-void	systemd_reload_failed(const char *);
-void	systemd_reloaded(int64_t);
-void	systemd_stopping(void);
 int64_t	systemd_update(struct master *, int64_t);
 
 /* pool.c */

@@ -39,8 +39,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "sandbox.h"
+#include "worker.h"
 
 /* A worker that stops faster than this after its start "failed to start". */
 #define START_FAILURE_MS	1000
@@ -249,23 +252,6 @@ spawn_worker(struct master *m, int64_t now)
 	return 0;
 }
 
-/* Clients waiting in the accept queues of all listening sockets. */
-static size_t
-accept_queue_length(const struct master *m)
-{
-	struct tcp_info	 ti;
-	socklen_t	 len;
-	size_t		 i, n = 0;
-
-	for (i = 0; i < m->nlisteners; i++) {
-		len = sizeof(ti);
-		if (m->listeners[i].fd != -1 && getsockopt(m->listeners[i].fd,
-		    IPPROTO_TCP, TCP_INFO, &ti, &len) == 0)
-			n += ti.tcpi_unacked;	/* of a listener: queued */
-	}
-	return n;
-}
-
 static void
 signal_worker(struct worker *w, int sig, enum worker_state state,
     int64_t deadline)
@@ -367,7 +353,8 @@ pool_adjust(struct master *m, int64_t now)
 		 * (With min-spare 0 the pool is fixed at prefork, as in
 		 * Stevens' model.)
 		 */
-		need = conf->min_spare + accept_queue_length(m);
+		need = conf->min_spare + listeners_queued(m->listeners,
+		    m->nlisteners);
 		if (need > spare && need - spare > want)
 			want = need - spare;
 	}

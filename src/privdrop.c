@@ -9,8 +9,8 @@
 #include <grp.h>
 #include <unistd.h>
 
-#include "echod.h"
 #include "log.h"
+#include "privdrop.h"
 
 /* Whether privdrop() will change anything for this configuration. */
 int

@@ -183,21 +183,6 @@ count_pool(const struct master *m, struct pool_counts *pc)
 	}
 }
 
-static void
-listener_queue(const struct listener *l, unsigned int *backlog,
-    unsigned int *queued)
-{
-	struct tcp_info	 ti;
-	socklen_t	 len = sizeof(ti);
-
-	*backlog = *queued = 0;
-	if (l->fd != -1 && getsockopt(l->fd, IPPROTO_TCP, TCP_INFO, &ti,
-	    &len) == 0) {
-		*backlog = ti.tcpi_sacked;	/* of a listener: backlog */
-		*queued = ti.tcpi_unacked;	/* and its queue */
-	}
-}
-
 static size_t
 count_active(const struct master *m)
 {

@@ -38,8 +38,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "echod.h"
 #include "log.h"
+#include "sandbox.h"
 
 /*
  * The sanitizers' run-time (leak check at exit, error reports written

@@ -48,9 +48,11 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "addr.h"
 #include "clock.h"
 #include "log.h"
 #include "master.h"
+#include "systemd.h"
 
 #define READY_POLL_MS		20
 #define STATUS_INTERVAL_MS	1000
@@ -256,14 +258,35 @@ systemd_listen_fds(void)
 #endif
 }
 
-/* Whether systemd's descriptor fd is a listening stream socket. */
+/*
+ * Whether the n descriptors systemd passed, from first on, are each a
+ * listening stream socket: a datagram or a connected one in the socket
+ * unit is a mistake to report, not to serve.  Checked here, before
+ * listener.c takes them as its own.
+ */
 int
-systemd_is_listener(int fd)
+systemd_check_fds(int first, int n, char *err, size_t errlen)
 {
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			 name[ADDR_NAME_MAX];
+	int			 fd;
+
+	for (fd = first; fd < first + n; fd++) {
 #ifdef HAVE_LIBSYSTEMD
-	return sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0;
-#else
-	(void)fd;
-	return 0;
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0)
+			continue;
 #endif
+		sslen = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1)
+			strlcpy(name, "?", sizeof(name));
+		else
+			addr_format((struct sockaddr *)&ss, sslen, name,
+			    sizeof(name));
+		snprintf(err, errlen, "socket activation: descriptor %d (%s) "
+		    "is not a listening stream socket", fd, name);
+		return -1;
+	}
+	return 0;
 }

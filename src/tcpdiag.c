@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "master.h"
+#include "tcpdiag.h"
 
 static int
 compare_conn(const void *a, const void *b)

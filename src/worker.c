@@ -62,10 +62,13 @@
 
 #include "addr.h"
 #include "clock.h"
-#include "echod.h"
+#include "limits.h"
 #include "log.h"
+#include "privdrop.h"
 #include "proxyproto.h"
+#include "sandbox.h"
 #include "scoreboard.h"
+#include "worker.h"
 
 /*
  * One buffer for the worker's whole life: however much a client sends or

@@ -48,6 +48,8 @@ for o in "$@"; do
 	m=${o##*/}
 	m=${m%.o}
 	m=${m##*-}
+	# An object left from a source that is gone is not looked at.
+	[ -f "$srcdir/src/$m.c" ] || continue
 	"$NM" -P -g "$o" | awk -v m="$m" '{ print m, $1, $2 }'
 done > "$tmp/syms" || exit 1
 

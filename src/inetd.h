@@ -1,0 +1,10 @@
+/*
+ * echod -i (inetd.c): one connection on standard input and output.
+ */
+
+#ifndef ECHOD_INETD_H
+#define ECHOD_INETD_H
+
+int	inetd_run(const char *, int, int);
+
+#endif /* ECHOD_INETD_H */

@@ -1,0 +1,22 @@
+/*
+ * echod's side of systemd (systemd.c): the sockets of socket activation,
+ * checked before the listeners take them, and what the master tells
+ * systemd (sd_notify(3)).
+ */
+
+#ifndef ECHOD_SYSTEMD_H
+#define ECHOD_SYSTEMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int	systemd_listen_fds(void);
+int	systemd_check_fds(int, int, char *, size_t);
+void	systemd_daemonized(void);
+
+void	systemd_reloading(void);
+void	systemd_reload_failed(const char *);
+void	systemd_reloaded(int64_t);
+void	systemd_stopping(void);
+
+#endif /* ECHOD_SYSTEMD_H */
