@@ -1,5 +1,7 @@
 /*
- * The control socket: what echodctl(8) talks to.
+ * The control socket: what echodctl(8) talks to.  Transport only: the
+ * commands are run by the master's handler (master.c), which this file
+ * hands each complete line to.
  *
  * A UNIX stream socket, served by the master's own loop: the master
  * never blocks on it.  Its sockets are non-blocking and polled with the
@@ -19,31 +21,54 @@
  * Protocol: the client sends "COMMAND [-g] [json]\n".  The first line
  * of the answer is "ok" or "error: WHY"; the rest is the answer itself,
  * for people or, with "json", one JSON object.  Then the master closes.
+ * An answer may be deferred (echodctl reload waits for the new
+ * generation): the client is then polled for nothing until the handler
+ * gives the answer with control_answer().
  */
 
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "buf.h"
+#include "control.h"
 #include "log.h"
-#include "master.h"
 
 #define CONTROL_TIMEOUT_MS	5000
-#define CONTROL_RELOAD_MS	10000	/* for the new generation to start */
+
+struct control_client {
+	int			 fd;		/* -1: free */
+	int			 allowed;	/* may use the socket */
+	int			 owner;		/* may change things */
+	int			 answered;	/* out holds the answer */
+	int			 pfd_index;	/* in ppoll()'s array, or -1 */
+	unsigned int		 deferred;	/* the answer's tag, or 0 */
+	int64_t			 deadline;	/* ms */
+	char			 in[128];
+	size_t			 inlen;
+	struct buf		 out;
+	size_t			 outoff;
+};
+
+struct control {
+	int			 fd;		/* listening; -1: none */
+	char			 path[108];
+	int			 has_group;	/* as created */
+	gid_t			 gid;
+	int64_t			 paused_until;	/* accept failed: ms */
+	int64_t			 warned;
+	control_handler		*handler;
+	void			*handler_arg;
+	struct control_client	 clients[CONTROL_CLIENTS_MAX];
+};
 
 static int
 bind_control(int fd, const struct sockaddr_un *sun)
@@ -57,15 +82,18 @@ bind_control(int fd, const struct sockaddr_un *sun)
  * by a master that was killed: it is replaced.  One that answers belongs
  * to a running echod: that is an error.
  */
-int
-control_open(struct control *ctl, const struct config *conf, char *err,
-    size_t errlen)
+struct control *
+control_open(const struct config *conf, char *err, size_t errlen)
 {
+	struct control		*ctl;
 	struct sockaddr_un	 sun;
 	size_t			 i;
 	int			 fd = -1, probe, saved;
 
-	memset(ctl, 0, sizeof(*ctl));
+	if ((ctl = calloc(1, sizeof(*ctl))) == NULL) {
+		snprintf(err, errlen, "control socket: out of memory");
+		return NULL;
+	}
 	ctl->fd = -1;
 	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
 		ctl->clients[i].fd = -1;
@@ -75,7 +103,8 @@ control_open(struct control *ctl, const struct config *conf, char *err,
 	    sizeof(sun.sun_path)) {
 		snprintf(err, errlen, "control socket %s: path too long",
 		    conf->control_path);
-		return -1;
+		free(ctl);
+		return NULL;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -91,7 +120,8 @@ control_open(struct control *ctl, const struct config *conf, char *err,
 			close(fd);
 			snprintf(err, errlen, "control socket %s: another echod "
 			    "is listening on it", conf->control_path);
-			return -1;
+			free(ctl);
+			return NULL;
 		}
 		saved = errno;
 		close(probe);
@@ -113,20 +143,29 @@ control_open(struct control *ctl, const struct config *conf, char *err,
 	strlcpy(ctl->path, conf->control_path, sizeof(ctl->path));
 	ctl->has_group = conf->control_group != NULL;
 	ctl->gid = conf->control_gid;
-	return 0;
+	return ctl;
 fail:
 	snprintf(err, errlen, "control socket %s: %s", conf->control_path,
 	    strerror(errno));
 	if (fd != -1)
 		close(fd);
-	return -1;
+	free(ctl);
+	return NULL;
+}
+
+/* Who runs the commands: the master, once it runs its loop. */
+void
+control_set_handler(struct control *ctl, control_handler *fn, void *arg)
+{
+	ctl->handler = fn;
+	ctl->handler_arg = arg;
 }
 
 static void
 client_close(struct control_client *c)
 {
 	close(c->fd);
-	free(c->out);
+	buf_free(&c->out);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 }
@@ -144,6 +183,7 @@ control_close(struct control *ctl)
 		unlink(ctl->path);
 		ctl->fd = -1;
 	}
+	free(ctl);
 }
 
 /* In a new worker: none of this is its business. */
@@ -157,62 +197,6 @@ control_forget(struct control *ctl)
 			close(ctl->clients[i].fd);
 	if (ctl->fd != -1)
 		close(ctl->fd);
-}
-
-void
-out_printf(struct control_client *c, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*grown;
-	int	 n;
-	size_t	 need;
-
-	if (c->oom)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(c->out ? c->out + c->outlen : NULL,
-		    c->out ? c->outcap - c->outlen : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if (c->out != NULL && c->outlen + n < c->outcap) {
-			c->outlen += n;
-			return;
-		}
-		need = c->outlen + n + 1;
-		need = need < 4096 ? 4096 : need * 2;
-		if ((grown = realloc(c->out, need)) == NULL) {
-			/* No half answer: the client is told, and no more. */
-			static char	 oom[] = "error: out of memory\n";
-
-			if (c->out != NULL && c->outcap > sizeof(oom)) {
-				memcpy(c->out, oom, sizeof(oom) - 1);
-				c->outlen = sizeof(oom) - 1;
-			} else
-				c->outlen = 0;
-			c->oom = 1;
-			return;
-		}
-		c->out = grown;
-		c->outcap = need;
-	}
-}
-
-/* A string as a JSON string, with the few escapes a path may need. */
-void
-out_json_string(struct control_client *c, const char *s)
-{
-	out_printf(c, "\"");
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			out_printf(c, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			out_printf(c, "\\u%04x", (unsigned char)*s);
-		else
-			out_printf(c, "%c", *s);
-	}
-	out_printf(c, "\"");
 }
 
 /* Root, or the user echod runs as: may change things too. */
@@ -258,9 +242,8 @@ peer_allowed(const struct control *ctl, const struct ucred *cred)
 }
 
 static void
-accept_clients(struct master *m, int64_t now)
+accept_clients(struct control *ctl, int64_t now)
 {
-	struct control		*ctl = &m->ctl;
 	struct control_client	*c;
 	struct ucred		 cred;
 	socklen_t		 len;
@@ -302,95 +285,78 @@ accept_clients(struct master *m, int64_t now)
 		len = sizeof(cred);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
 			c->allowed = peer_allowed(ctl, &cred);
-			c->root = peer_is_owner(&cred);
+			c->owner = peer_is_owner(&cred);
 		}
 	}
 }
 
+/* A whole line has come: the handler answers it, now or later. */
 static void
-run_command(struct master *m, struct control_client *c, int64_t now)
+run_command(struct control *ctl, struct control_client *c)
 {
-	char	*argv[4], *p, err[1024];
-	int	 argc = 0, json = 0, graceful = 0, i;
-
-	/* Fresh: workers stamp their times after the loop read its clock. */
-	now = clock_ms();
+	struct control_cmd	 cmd;
+	char			*nl;
 
 	c->in[c->inlen] = '\0';
-	for (p = strtok(c->in, " \t\r\n"); p != NULL && argc < 4;
-	    p = strtok(NULL, " \t\r\n"))
-		argv[argc++] = p;
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "json") == 0)
-			json = 1;
-		else if (strcmp(argv[i], "-g") == 0)
-			graceful = 1;
-		else {
-			out_printf(c, "error: unexpected \"%s\"\n", argv[i]);
-			c->answered = 1;
-			return;
-		}
-	}
-	c->answered = 1;
-	if (!c->allowed)
-		out_printf(c, "error: permission denied (root or the control "
-		    "group only)\n");
-	else if (argc == 0)
-		out_printf(c, "error: no command\n");
-	else if (strcmp(argv[0], "status") == 0 ||
-	    strcmp(argv[0], "workers") == 0) {
-		out_printf(c, "ok\n");
-		report_status(m, c, argv[0][0] == 'w', json, now);
-	} else if (strcmp(argv[0], "conns") == 0) {
-		out_printf(c, "ok\n");
-		report_conns(m, c, json, now);
-	} else if (strcmp(argv[0], "reload") == 0 ||
-	    strcmp(argv[0], "stop") == 0) {
-		if (!c->root)
-			out_printf(c, "error: permission denied: %s needs "
-			    "root\n", argv[0]);
-		else if (argv[0][0] == 's') {
-			begin_stop(m, !graceful, graceful ? "echodctl stop -g" :
-			    "echodctl stop", now);
-			out_printf(c, "ok: %s stop\n", m->stop == STOP_FAST ?
-			    "fast" : "graceful");
-		} else if (m->stop != RUNNING)
-			out_printf(c, "error: stopping\n");
-		else if (master_reload(m, now, err, sizeof(err)) == -1)
-			out_printf(c, "error: %s\n", err);
-		else {
-			/* Answered once the new generation serves. */
-			c->answered = 0;
-			c->reload_generation = m->generation;
-			c->deadline = now + CONTROL_RELOAD_MS;
-		}
+	if ((nl = strchr(c->in, '\n')) != NULL)
+		*nl = '\0';
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.line = c->in;
+	cmd.allowed = c->allowed;
+	cmd.owner = c->owner;
+	cmd.out = &c->out;
+	if (ctl->handler != NULL)
+		ctl->handler(ctl->handler_arg, &cmd);
+	else
+		buf_printf(&c->out, "error: not ready\n");
+	if (cmd.defer != 0) {
+		c->deferred = cmd.defer;
+		c->deadline = cmd.defer_until;
 	} else
-		out_printf(c, "error: unknown command \"%s\"\n", argv[0]);
+		c->answered = 1;
 }
 
-/* A reload is done when all of the new generation's workers have started. */
-static void
-check_reload(struct master *m, struct control_client *c, int64_t now)
+/*
+ * The answer to the commands deferred with tag: each gets the same
+ * text, and a fresh deadline to read it in.
+ */
+void
+control_answer(struct control *ctl, unsigned int tag, int64_t now,
+    const char *fmt, ...)
 {
-	size_t	 ready;
+	struct control_client	*c;
+	va_list			 ap;
+	char			 text[512];
+	size_t			 i;
 
-	if (m->generation != c->reload_generation) {
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++) {
+		c = &ctl->clients[i];
+		if (c->fd == -1 || c->answered || c->deferred != tag)
+			continue;
+		buf_printf(&c->out, "%s", text);
 		c->answered = 1;
-		out_printf(c, "ok: generation %u was replaced by generation "
-		    "%u\n", c->reload_generation, m->generation);
-		return;
+		c->deferred = 0;
+		c->deadline = now + CONTROL_TIMEOUT_MS;
 	}
-	ready = pool_serving(m);
-	if (ready >= (size_t)m->conf->prefork) {
-		c->answered = 1;
-		out_printf(c, "ok: generation %u serving with %zu workers\n",
-		    m->generation, ready);
-	} else if (now >= c->deadline) {
-		c->answered = 1;
-		out_printf(c, "error: generation %u has %zu of %d workers "
-		    "serving after %d s\n", m->generation, ready,
-		    m->conf->prefork, CONTROL_RELOAD_MS / 1000);
+}
+
+/* What is written: the answer, or only that there was no room for it. */
+static ssize_t
+write_answer(struct control_client *c)
+{
+	static const char	 oom[] = "error: out of memory\n";
+
+	if (c->out.oom) {
+		c->outoff = c->out.len = 0;
+		c->out.oom = 0;
+		buf_printf(&c->out, "%s", oom);
+		if (c->out.oom)
+			return -1;
 	}
+	return write(c->fd, c->out.data + c->outoff, c->out.len - c->outoff);
 }
 
 /*
@@ -398,10 +364,9 @@ check_reload(struct master *m, struct control_client *c, int64_t now)
  * control_pollfds() asked for, in the same order.
  */
 void
-control_service(struct master *m, const struct pollfd *pfd, size_t npfd,
+control_service(struct control *ctl, const struct pollfd *pfd, size_t npfd,
     int64_t now)
 {
-	struct control		*ctl = &m->ctl;
 	struct control_client	*c;
 	size_t			 i, k = 0;
 	ssize_t			 n;
@@ -409,7 +374,7 @@ control_service(struct master *m, const struct pollfd *pfd, size_t npfd,
 	if (ctl->fd == -1)
 		return;
 	if (npfd > 0 && (pfd[k++].revents & POLLIN))
-		accept_clients(m, now);
+		accept_clients(ctl, now);
 
 	for (i = 0; i < CONTROL_CLIENTS_MAX; i++) {
 		c = &ctl->clients[i];
@@ -421,7 +386,7 @@ control_service(struct master *m, const struct pollfd *pfd, size_t npfd,
 			client_close(c);
 			continue;
 		}
-		if (!c->answered && c->reload_generation == 0 &&
+		if (!c->answered && c->deferred == 0 &&
 		    c->inlen < sizeof(c->in) - 1) {
 			n = read(c->fd, c->in + c->inlen,
 			    sizeof(c->in) - 1 - c->inlen);
@@ -433,17 +398,14 @@ control_service(struct master *m, const struct pollfd *pfd, size_t npfd,
 			if (n > 0)
 				c->inlen += n;
 			if (memchr(c->in, '\n', c->inlen) != NULL)
-				run_command(m, c, now);
+				run_command(ctl, c);
 			else if (c->inlen == sizeof(c->in) - 1) {
-				out_printf(c, "error: command too long\n");
+				buf_printf(&c->out, "error: command too long\n");
 				c->answered = 1;
 			}
 		}
-		if (c->reload_generation != 0 && !c->answered)
-			check_reload(m, c, now);
-		if (c->answered && c->outoff < c->outlen) {
-			n = write(c->fd, c->out + c->outoff,
-			    c->outlen - c->outoff);
+		if (c->answered && (c->out.oom || c->outoff < c->out.len)) {
+			n = write_answer(c);
 			if (n > 0)
 				c->outoff += n;
 			else if (n == -1 && errno != EAGAIN && errno != EINTR) {
@@ -451,7 +413,7 @@ control_service(struct master *m, const struct pollfd *pfd, size_t npfd,
 				continue;
 			}
 		}
-		if ((c->answered && c->outoff >= c->outlen) ||
+		if ((c->answered && c->outoff >= c->out.len) ||
 		    now >= c->deadline)
 			client_close(c);
 	}
@@ -491,21 +453,17 @@ control_pollfds(struct control *ctl, struct pollfd *pfd, int64_t now,
 		if (c->fd == -1)
 			continue;
 		/*
-		 * Waiting for its reload, a client is polled for nothing:
-		 * its half-close must not make ppoll() return on every
-		 * turn; a hang-up is reported regardless.
+		 * Waiting for its deferred answer, a client is polled for
+		 * nothing: its half-close must not make ppoll() return on
+		 * every turn; a hang-up is reported regardless.
 		 */
 		pfd[n].fd = c->fd;
 		pfd[n].events = c->answered ? POLLOUT :
-		    c->reload_generation != 0 ? 0 : POLLIN;
+		    c->deferred != 0 ? 0 : POLLIN;
 		pfd[n].revents = 0;
 		c->pfd_index = n++;
 		if (c->deadline < *deadline)
 			*deadline = c->deadline;
-		/* A pending reload is looked at every 20 ms. */
-		if (c->reload_generation != 0 && !c->answered &&
-		    *deadline > now + 20)
-			*deadline = now + 20;
 	}
 	return n;
 }

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "control.h"
 #include "daemon.h"
 #include "inetd.h"
 #include "listener.h"
@@ -53,7 +54,7 @@ main(int argc, char *argv[])
 	struct config	*conf;
 	struct listener	*ls;
 	struct pidfh	*pfh;
-	struct control	 ctl;
+	struct control	*ctl;
 	const char	*conffile = DEFAULT_CONFIG;
 	char		 err[1024], cwd[PATH_MAX], abspath[PATH_MAX];
 	size_t		 nls;
@@ -173,7 +174,7 @@ main(int argc, char *argv[])
 		pidfile_remove(pfh);
 		exit(1);
 	}
-	if (control_open(&ctl, conf, err, sizeof(err)) == -1) {
+	if ((ctl = control_open(conf, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s: %s\n", getprogname(), err);
 		pidfile_remove(pfh);
 		exit(1);
@@ -187,5 +188,5 @@ main(int argc, char *argv[])
 	if (pidfile_write(pfh) == -1)
 		log_warn("pidfile %s", conf->pidfile);
 
-	return master_run(conf, ls, nls, pfh, &ctl);
+	return master_run(conf, ls, nls, pfh, ctl);
 }

@@ -37,7 +37,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "clock.h"
+#include "control.h"
 #include "limits.h"
 #include "listener.h"
 #include "log.h"
@@ -45,6 +47,11 @@
 #include "privdrop.h"
 #include "sandbox.h"
 #include "systemd.h"
+
+/* How long echodctl reload waits for its generation to serve. */
+#define RELOAD_WAIT_MS		10000
+/* How often a reload's generation is looked at meanwhile. */
+#define RELOAD_POLL_MS		20
 
 static volatile sig_atomic_t	 got_sighup;
 static volatile sig_atomic_t	 got_sigchld;
@@ -194,7 +201,7 @@ sandbox_ready(const struct config *conf, char *err, size_t errlen)
  * generation of workers starts, and the old one finishes its connections.
  * Any failure leaves the running configuration and workers untouched.
  */
-int
+static int
 master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 {
 	struct config	*conf;
@@ -255,6 +262,106 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * echodctl reload, answered once the new generation serves: when all of
+ * its prefork workers have started, or at RELOAD_WAIT_MS.
+ */
+static void
+check_reload(struct master *m, int64_t now)
+{
+	size_t	 ready;
+
+	if (m->awaited == 0)
+		return;
+	if (m->generation != m->awaited) {
+		control_answer(m->ctl, m->awaited, now, "ok: generation %u was "
+		    "replaced by generation %u\n", m->awaited, m->generation);
+		m->awaited = 0;
+		return;
+	}
+	ready = pool_serving(m);
+	if (ready >= (size_t)m->conf->prefork) {
+		control_answer(m->ctl, m->awaited, now, "ok: generation %u "
+		    "serving with %zu workers\n", m->generation, ready);
+		m->awaited = 0;
+	} else if (now >= m->awaited_until) {
+		control_answer(m->ctl, m->awaited, now, "error: generation %u "
+		    "has %zu of %d workers serving after %d s\n",
+		    m->generation, ready, m->conf->prefork,
+		    RELOAD_WAIT_MS / 1000);
+		m->awaited = 0;
+	}
+}
+
+/*
+ * The commands of the control socket (control.c hands each line here):
+ * "status", "workers" and "conns" [json] for anyone the socket lets in,
+ * "reload" and "stop" [-g] for root (or echod's own user).
+ */
+static void
+master_command(void *arg, struct control_cmd *cmd)
+{
+	struct master	*m = arg;
+	struct buf	*out = cmd->out;
+	char		*argv[4], *p, err[1024];
+	int64_t		 now;
+	unsigned int	 flags = 0;
+	int		 argc = 0, graceful = 0, i;
+
+	/* Fresh: workers stamp their times after the loop read its clock. */
+	now = clock_ms();
+
+	for (p = strtok(cmd->line, " \t\r\n"); p != NULL && argc < 4;
+	    p = strtok(NULL, " \t\r\n"))
+		argv[argc++] = p;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "json") == 0)
+			flags |= REPORT_JSON;
+		else if (strcmp(argv[i], "-g") == 0)
+			graceful = 1;
+		else {
+			buf_printf(out, "error: unexpected \"%s\"\n", argv[i]);
+			return;
+		}
+	}
+	if (!cmd->allowed)
+		buf_printf(out, "error: permission denied (root or the "
+		    "control group only)\n");
+	else if (argc == 0)
+		buf_printf(out, "error: no command\n");
+	else if (strcmp(argv[0], "status") == 0 ||
+	    strcmp(argv[0], "workers") == 0 ||
+	    strcmp(argv[0], "conns") == 0) {
+		buf_printf(out, "ok\n");
+		report(m, out, argv[0][0] == 's' ? REPORT_STATUS :
+		    argv[0][0] == 'w' ? REPORT_WORKERS : REPORT_CONNS, flags,
+		    now);
+	} else if (strcmp(argv[0], "reload") == 0 ||
+	    strcmp(argv[0], "stop") == 0) {
+		if (!cmd->owner)
+			buf_printf(out, "error: permission denied: %s needs "
+			    "root\n", argv[0]);
+		else if (argv[0][0] == 's') {
+			begin_stop(m, !graceful, graceful ? "echodctl stop -g" :
+			    "echodctl stop", now);
+			buf_printf(out, "ok: %s stop\n", m->stop == STOP_FAST ?
+			    "fast" : "graceful");
+		} else if (m->stop != RUNNING)
+			buf_printf(out, "error: stopping\n");
+		else if (master_reload(m, now, err, sizeof(err)) == -1)
+			buf_printf(out, "error: %s\n", err);
+		else {
+			/* Answered once the new generation serves. */
+			check_reload(m, now);	/* the one it replaces */
+			m->awaited = m->generation;
+			m->awaited_until = now + RELOAD_WAIT_MS;
+			cmd->defer = m->generation;
+			cmd->defer_until = m->awaited_until + RELOAD_WAIT_MS;
+		}
+	} else
+		buf_printf(out, "error: unknown command \"%s\"\n", argv[0]);
+}
+
 /* Empty the wake pipe. */
 static void
 drain_wake_pipe(struct master *m)
@@ -271,7 +378,7 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 {
 	struct master	 m;
 	struct totals	 t;
-	struct pollfd	 pfd[1 + 1 + CONTROL_CLIENTS_MAX];
+	struct pollfd	 pfd[1 + CONTROL_POLLFDS];
 	struct timespec	 ts;
 	sigset_t	 waitmask;
 	int64_t		 now, wait, ctl_deadline, sd_deadline;
@@ -283,17 +390,18 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	m.listeners = ls;
 	m.nlisteners = nls;
 	m.pfh = pfh;
-	m.ctl = *ctl;
+	m.ctl = ctl;
 	m.generation = 1;
 	master_install_handlers(&waitmask);
+	control_set_handler(ctl, master_command, &m);
 	if (sandbox_ready(conf, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
-		control_close(&m.ctl);
+		control_close(m.ctl);
 		pidfile_remove(pfh);
 		return 1;
 	}
 	if (pool_init(&m) == -1) {
-		control_close(&m.ctl);
+		control_close(m.ctl);
 		pidfile_remove(pfh);
 		return 1;
 	}
@@ -330,7 +438,8 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 			else
 				log_info("stopping: reload ignored");
 		}
-		control_service(&m, pfd + 1, nctl, now);
+		control_service(m.ctl, pfd + 1, nctl, now);
+		check_reload(&m, now);
 		pool_enforce_deadlines(&m, now);
 		/*
 		 * Workers may ask again from here on: whatever made them ask
@@ -342,7 +451,9 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		else if (pool_count(&m, 0) == 0)
 			break;
 
-		nctl = control_pollfds(&m.ctl, pfd + 1, now, &ctl_deadline);
+		nctl = control_pollfds(m.ctl, pfd + 1, now, &ctl_deadline);
+		if (m.awaited != 0 && ctl_deadline > now + RELOAD_POLL_MS)
+			ctl_deadline = now + RELOAD_POLL_MS;
 		wait = pool_next_wakeup(&m, now);
 		if (ctl_deadline != INT64_MAX && (wait < 0 ||
 		    ctl_deadline - now < wait))
@@ -370,7 +481,7 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		}
 	}
 
-	control_close(&m.ctl);
+	control_close(m.ctl);
 	scoreboard_totals(m.sb, &t);
 	log_info("stopped after %llu connections, %llu bytes in, %llu bytes "
 	    "out, %llu idle timeouts, %llu refused by "

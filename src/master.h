@@ -13,7 +13,9 @@
 #include <poll.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "conf.h"
+#include "control.h"
 #include "listener.h"
 #include "scoreboard.h"
 #include "tcpdiag.h"
@@ -31,34 +33,6 @@ struct worker {
 	enum worker_state	 state;
 	int64_t			 started;	/* ms, monotonic */
 	int64_t			 deadline;	/* draining, stopping: ms */
-};
-
-/* A client of the control socket (control.c). */
-#define CONTROL_CLIENTS_MAX	16
-
-struct control_client {
-	int			 fd;		/* -1: free */
-	int			 allowed;	/* may use the socket */
-	int			 root;		/* may change things */
-	int			 answered;	/* out holds the answer */
-	int			 oom;		/* the answer did not fit */
-	int			 pfd_index;	/* in ppoll()'s array, or -1 */
-	unsigned int		 reload_generation; /* awaited, or 0 */
-	int64_t			 deadline;	/* ms */
-	char			 in[128];
-	size_t			 inlen;
-	char			*out;
-	size_t			 outlen, outoff, outcap;
-};
-
-struct control {
-	int			 fd;		/* listening; -1: none */
-	char			 path[108];
-	int			 has_group;	/* as created */
-	gid_t			 gid;
-	int64_t			 paused_until;	/* accept failed: ms */
-	int64_t			 warned;
-	struct control_client	 clients[CONTROL_CLIENTS_MAX];
 };
 
 enum stop_mode {
@@ -79,7 +53,9 @@ struct master {
 	enum stop_mode		 stop;
 	int			 exit_status;
 	int			 wake[2];	/* workers ask for workers */
-	struct control		 ctl;
+	struct control		*ctl;
+	unsigned int		 awaited;	/* a reload waits for it */
+	int64_t			 awaited_until;
 
 	/* Start-up failures: see start_failed() in pool.c. */
 	int			 start_failures;	/* in a row */
@@ -97,22 +73,12 @@ struct master {
 	int64_t			 max_workers_logged;
 };
 
-/* control.c */
-int	control_open(struct control *, const struct config *, char *, size_t);
-void	control_close(struct control *);
-void	control_forget(struct control *);
-size_t	control_pollfds(struct control *, struct pollfd *, int64_t,
-	    int64_t *);
-void	control_service(struct master *, const struct pollfd *, size_t,
-	    int64_t);
-
 /* master.c */
 struct pidfh;
 void	master_block_signals(void);
 int	master_run(struct config *, struct listener *, size_t,
 	    struct pidfh *, struct control *);
 void	begin_stop(struct master *, int, const char *, int64_t);
-int	master_reload(struct master *, int64_t, char *, size_t);
 void	master_title(const struct master *);
 
 /* report.c */
@@ -120,13 +86,16 @@ struct pool_counts {
 	size_t	 total, starting, idle, busy, draining;
 };
 
+enum report_what {
+	REPORT_STATUS,
+	REPORT_WORKERS,
+	REPORT_CONNS,
+};
+#define REPORT_JSON	0x01	/* one JSON object, not text for people */
+
 void	count_pool(const struct master *, struct pool_counts *);
-void	report_status(struct master *, struct control_client *, int, int,
-	    int64_t);
-void	report_conns(struct master *, struct control_client *, int, int64_t);
-void	out_printf(struct control_client *, const char *, ...)
-	    __attribute__((__format__ (printf, 2, 3)));
-void	out_json_string(struct control_client *, const char *);
+void	report(struct master *, struct buf *, enum report_what,
+	    unsigned int, int64_t);
 
 /* systemd.c: readiness and status for systemd, sd_notify(3) */
 int64_t	systemd_update(struct master *, int64_t);

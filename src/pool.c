@@ -235,7 +235,7 @@ spawn_worker(struct master *m, int64_t now)
 		/* The pidfile's lock belongs to the master alone. */
 		pidfile_close(m->pfh);
 		close(m->wake[0]);
-		control_forget(&m->ctl);
+		control_forget(m->ctl);
 		worker_run(&wa);
 		/* NOTREACHED */
 	}

@@ -70,16 +70,16 @@ via_format(const struct slot *s, char *buf, size_t len)
 
 /* JSON: ",\"via\":\"ADDRESS:PORT\"" or ",\"via\":null". */
 static void
-out_via(struct control_client *c, const struct slot *s)
+out_via(struct buf *b, const struct slot *s)
 {
 	char	 via[ADDR_NAME_MAX];
 
 	via_format(s, via, sizeof(via));
-	out_printf(c, ",\"via\":");
+	buf_printf(b, ",\"via\":");
 	if (via[0] == '\0')
-		out_printf(c, "null");
+		buf_printf(b, "null");
 	else
-		out_json_string(c, via);
+		buf_json_string(b, via);
 }
 
 /* A worker may stamp a time just after the report read the clock. */
@@ -196,7 +196,7 @@ count_active(const struct master *m)
 }
 
 static void
-status_json(struct master *m, struct control_client *c, int64_t now)
+status_json(struct master *m, struct buf *b, int64_t now)
 {
 	const struct scoreboard	*sb = m->sb;
 	struct pool_counts	 pc;
@@ -209,20 +209,20 @@ status_json(struct master *m, struct control_client *c, int64_t now)
 
 	count_pool(m, &pc);
 	scoreboard_totals(sb, &t);
-	out_printf(c, "{\"pid\":%ld,\"version\":\"%s\",\"uptime\":%" PRId64
+	buf_printf(b, "{\"pid\":%ld,\"version\":\"%s\",\"uptime\":%" PRId64
 	    ",\"config\":", (long)getpid(), PACKAGE_VERSION,
 	    (now - sb->started) / 1000);
-	out_json_string(c, m->conf->path);
-	out_printf(c, ",\"generation\":%u,\"listeners\":[", m->generation);
+	buf_json_string(b, m->conf->path);
+	buf_printf(b, ",\"generation\":%u,\"listeners\":[", m->generation);
 	for (k = 0; k < m->nlisteners; k++) {
 		listener_queue(&m->listeners[k], &backlog, &queued);
-		out_printf(c, "%s{\"address\":", k ? "," : "");
-		out_json_string(c, m->listeners[k].bound);
-		out_printf(c, ",\"backlog\":%u,\"queued\":%u,"
+		buf_printf(b, "%s{\"address\":", k ? "," : "");
+		buf_json_string(b, m->listeners[k].bound);
+		buf_printf(b, ",\"backlog\":%u,\"queued\":%u,"
 		    "\"proxy_protocol\":%s}", backlog, queued,
 		    m->listeners[k].addr.proxy_protocol ? "true" : "false");
 	}
-	out_printf(c, "],\"pool\":{\"workers\":%zu,\"starting\":%zu,"
+	buf_printf(b, "],\"pool\":{\"workers\":%zu,\"starting\":%zu,"
 	    "\"idle\":%zu,\"busy\":%zu,\"draining\":%zu},\"workers\":[",
 	    pc.total, pc.starting, pc.idle, pc.busy, pc.draining);
 	for (i = 0; i < m->high_water; i++) {
@@ -232,7 +232,7 @@ status_json(struct master *m, struct control_client *c, int64_t now)
 		if (m->workers[i].pid == 0)
 			continue;
 		busy = slot_busy(m, i);
-		out_printf(c, "%s{\"pid\":%ld,\"generation\":%u,\"state\":"
+		buf_printf(b, "%s{\"pid\":%ld,\"generation\":%u,\"state\":"
 		    "\"%s\",\"connections\":%" PRIu64 ",\"bytes_in\":%" PRIu64
 		    ",\"bytes_out\":%" PRIu64 ",\"peer\":", first ? "" : ",",
 		    (long)m->workers[i].pid, m->workers[i].generation,
@@ -242,21 +242,21 @@ status_json(struct master *m, struct control_client *c, int64_t now)
 		if (busy) {
 			addr_format_peer(&s->peer, addr_len(&s->peer), peer,
 			    sizeof(peer));
-			out_json_string(c, peer);
-			out_via(c, s);
-			out_printf(c, ",\"connection_age\":%.3f,\"idle\":null",
+			buf_json_string(b, peer);
+			out_via(b, s);
+			buf_printf(b, ",\"connection_age\":%.3f,\"idle\":null",
 			    seconds_since(s->since, now));
 		} else if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) ==
 		    SLOT_IDLE)
-			out_printf(c, "null,\"via\":null,\"connection_age\":"
+			buf_printf(b, "null,\"via\":null,\"connection_age\":"
 			    "null,\"idle\":%.3f", seconds_since(s->since, now));
 		else
-			out_printf(c, "null,\"via\":null,\"connection_age\":"
+			buf_printf(b, "null,\"via\":null,\"connection_age\":"
 			    "null,\"idle\":null");
-		out_printf(c, ",\"rss\":%" PRIu64 "}",
+		buf_printf(b, ",\"rss\":%" PRIu64 "}",
 		    resident(m->workers[i].pid));
 	}
-	out_printf(c, "],\"totals\":{\"accepted\":%" PRIu64 ",\"active\":%zu,"
+	buf_printf(b, "],\"totals\":{\"accepted\":%" PRIu64 ",\"active\":%zu,"
 	    "\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"errors\":%"
 	    PRIu64 ",\"timeouts\":%" PRIu64 ",\"refused\":%" PRIu64
 	    ",\"max_workers_reached\":%" PRIu64 "}}\n", t.connections,
@@ -265,7 +265,7 @@ status_json(struct master *m, struct control_client *c, int64_t now)
 }
 
 static void
-status_human(struct master *m, struct control_client *c, int64_t now)
+status_human(struct master *m, struct buf *b, int64_t now)
 {
 	const struct scoreboard	*sb = m->sb;
 	struct pool_counts	 pc;
@@ -276,32 +276,32 @@ status_human(struct master *m, struct control_client *c, int64_t now)
 
 	count_pool(m, &pc);
 	scoreboard_totals(sb, &t);
-	out_printf(c, "echod %s, pid %ld, up %s, generation %u\n",
+	buf_printf(b, "echod %s, pid %ld, up %s, generation %u\n",
 	    PACKAGE_VERSION, (long)getpid(),
 	    human_age(now - sb->started, age, sizeof(age)), m->generation);
-	out_printf(c, "configuration  %s\n", m->conf->path);
+	buf_printf(b, "configuration  %s\n", m->conf->path);
 	for (k = 0; k < m->nlisteners; k++) {
 		listener_queue(&m->listeners[k], &backlog, &queued);
-		out_printf(c, "listening on   %s (backlog %u, %u waiting%s)\n",
+		buf_printf(b, "listening on   %s (backlog %u, %u waiting%s)\n",
 		    m->listeners[k].bound, backlog, queued,
 		    m->listeners[k].addr.proxy_protocol ? ", proxy-protocol" :
 		    "");
 	}
-	out_printf(c, "workers        %zu: %zu busy, %zu idle, %zu starting, "
+	buf_printf(b, "workers        %zu: %zu busy, %zu idle, %zu starting, "
 	    "%zu draining\n", pc.total, pc.busy, pc.idle, pc.starting,
 	    pc.draining);
-	out_printf(c, "connections    %" PRIu64 " accepted, %zu active, %"
+	buf_printf(b, "connections    %" PRIu64 " accepted, %zu active, %"
 	    PRIu64 " errors, %" PRIu64 " idle timeouts, %" PRIu64
 	    " refused\n", t.connections, count_active(m), t.errors,
 	    t.timeouts, t.refused);
-	out_printf(c, "bytes          %" PRIu64 " in, %" PRIu64 " out\n",
+	buf_printf(b, "bytes          %" PRIu64 " in, %" PRIu64 " out\n",
 	    t.bytes_in, t.bytes_out);
-	out_printf(c, "max-workers    %d, reached %" PRIu64 " times\n",
+	buf_printf(b, "max-workers    %d, reached %" PRIu64 " times\n",
 	    m->conf->max_workers, sb->max_workers_reached);
 }
 
 static void
-workers_human(struct master *m, struct control_client *c, int64_t now)
+workers_human(struct master *m, struct buf *b, int64_t now)
 {
 	const struct scoreboard	*sb = m->sb;
 	char			 in[16], out[16], rss[16], age[16], idle[16];
@@ -309,7 +309,7 @@ workers_human(struct master *m, struct control_client *c, int64_t now)
 	char			 peer[ADDR_NAME_MAX];
 	uint32_t		 i;
 
-	out_printf(c, "%7s %3s %-8s %5s %5s %5s %-21s %4s %4s %5s\n", "PID",
+	buf_printf(b, "%7s %3s %-8s %5s %5s %5s %-21s %4s %4s %5s\n", "PID",
 	    "GEN", "STATE", "CONNS", "IN", "OUT", "PEER", "AGE", "IDLE",
 	    "RSS");
 	for (i = 0; i < m->high_water; i++) {
@@ -328,7 +328,7 @@ workers_human(struct master *m, struct control_client *c, int64_t now)
 			human_age(now - s->since, age, sizeof(age));
 		} else if (state == SLOT_IDLE)
 			human_age(now - s->since, idle, sizeof(idle));
-		out_printf(c, "%7ld %3u %-8s %5s %5s %5s %-21.21s %4s %4s "
+		buf_printf(b, "%7ld %3u %-8s %5s %5s %5s %-21.21s %4s %4s "
 		    "%5s\n", (long)m->workers[i].pid, m->workers[i].generation,
 		    state_name(m, i),
 		    human_bytes(s->connections, conns, sizeof(conns)),
@@ -339,21 +339,8 @@ workers_human(struct master *m, struct control_client *c, int64_t now)
 	}
 }
 
-void
-report_status(struct master *m, struct control_client *c, int workers,
-    int json, int64_t now)
-{
-	if (json)
-		status_json(m, c, now);
-	else if (workers)
-		workers_human(m, c, now);
-	else
-		status_human(m, c, now);
-}
-
-void
-report_conns(struct master *m, struct control_client *c, int json,
-    int64_t now)
+static void
+conns(struct master *m, struct buf *b, int json, int64_t now)
 {
 	const struct scoreboard	*sb = m->sb;
 	struct conn_info	*conns;
@@ -367,7 +354,7 @@ report_conns(struct master *m, struct control_client *c, int json,
 	if ((conns = calloc(m->high_water + 1, sizeof(*conns))) == NULL ||
 	    (ports = calloc(m->nlisteners + 1, sizeof(*ports))) == NULL) {
 		free(conns);
-		out_printf(c, json ? "{}\n" : "out of memory\n");
+		buf_printf(b, json ? "{}\n" : "out of memory\n");
 		return;
 	}
 	for (i = 0; i < m->high_water; i++) {
@@ -388,11 +375,11 @@ report_conns(struct master *m, struct control_client *c, int json,
 	diag = tcpdiag_fill(conns, n, ports, m->nlisteners);
 
 	if (json)
-		out_printf(c, "{\"pid\":%ld,\"generation\":%u,"
+		buf_printf(b, "{\"pid\":%ld,\"generation\":%u,"
 		    "\"tcp_info\":%s,\"conns\":[", (long)getpid(),
 		    m->generation, diag == 0 ? "true" : "false");
 	else
-		out_printf(c, "%7s %-21s %4s %5s %5s %6s %6s %4s %5s\n", "PID",
+		buf_printf(b, "%7s %-21s %4s %5s %5s %6s %6s %4s %5s\n", "PID",
 		    "PEER", "AGE", "IN", "OUT", "RTT", "RTTVAR", "RETR",
 		    "CWND");
 	for (k = 0; k < n; k++) {
@@ -401,21 +388,21 @@ report_conns(struct master *m, struct control_client *c, int json,
 
 		addr_format_peer(&s->peer, addr_len(&s->peer), peer, sizeof(peer));
 		if (json) {
-			out_printf(c, "%s{\"pid\":%ld,\"peer\":", k ? "," : "",
+			buf_printf(b, "%s{\"pid\":%ld,\"peer\":", k ? "," : "",
 			    (long)m->workers[conns[k].slot].pid);
-			out_json_string(c, peer);
-			out_via(c, s);
-			out_printf(c, ",\"age\":%.3f,\"bytes_in\":%" PRIu64
+			buf_json_string(b, peer);
+			out_via(b, s);
+			buf_printf(b, ",\"age\":%.3f,\"bytes_in\":%" PRIu64
 			    ",\"bytes_out\":%" PRIu64, seconds_since(s->since,
 			    now), s->conn_in, s->conn_out);
 			if (conns[k].found)
-				out_printf(c, ",\"rtt_us\":%u,\"rttvar_us\":%u,"
+				buf_printf(b, ",\"rtt_us\":%u,\"rttvar_us\":%u,"
 				    "\"retransmits\":%u,\"total_retrans\":%u,"
 				    "\"cwnd\":%u}", ti->tcpi_rtt,
 				    ti->tcpi_rttvar, ti->tcpi_retransmits,
 				    ti->tcpi_total_retrans, ti->tcpi_snd_cwnd);
 			else
-				out_printf(c, ",\"rtt_us\":null,\"rttvar_us\":"
+				buf_printf(b, ",\"rtt_us\":null,\"rttvar_us\":"
 				    "null,\"retransmits\":null,"
 				    "\"total_retrans\":null,\"cwnd\":null}");
 			continue;
@@ -424,19 +411,34 @@ report_conns(struct master *m, struct control_client *c, int json,
 		human_bytes(s->conn_in, in, sizeof(in));
 		human_bytes(s->conn_out, out, sizeof(out));
 		if (conns[k].found)
-			out_printf(c, "%7ld %-21.21s %4s %5s %5s %6s %6s %4u "
+			buf_printf(b, "%7ld %-21.21s %4s %5s %5s %6s %6s %4u "
 			    "%5u\n", (long)m->workers[conns[k].slot].pid, peer,
 			    age, in, out, human_us(ti->tcpi_rtt, rtt,
 			    sizeof(rtt)), human_us(ti->tcpi_rttvar, rttvar,
 			    sizeof(rttvar)), ti->tcpi_total_retrans,
 			    ti->tcpi_snd_cwnd);
 		else
-			out_printf(c, "%7ld %-21.21s %4s %5s %5s %6s %6s %4s "
+			buf_printf(b, "%7ld %-21.21s %4s %5s %5s %6s %6s %4s "
 			    "%5s\n", (long)m->workers[conns[k].slot].pid, peer,
 			    age, in, out, "-", "-", "-", "-");
 	}
 	if (json)
-		out_printf(c, "]}\n");
+		buf_printf(b, "]}\n");
 	free(conns);
 	free(ports);
+}
+
+/* The answer to echodctl status, workers or conns, after its "ok". */
+void
+report(struct master *m, struct buf *b, enum report_what what,
+    unsigned int flags, int64_t now)
+{
+	if (what == REPORT_CONNS)
+		conns(m, b, flags & REPORT_JSON, now);
+	else if (flags & REPORT_JSON)
+		status_json(m, b, now);
+	else if (what == REPORT_WORKERS)
+		workers_human(m, b, now);
+	else
+		status_human(m, b, now);
 }
