@@ -15,13 +15,20 @@
  *   SIGCHLD  reap
  *
  * Besides signals, ppoll() waits on the wake pipe, to which a worker
- * writes when the pool runs short of idle workers (pool.c).
+ * writes when the pool runs short of idle workers (pool.c), and on the
+ * control socket and its clients (control.c).
  *
  * Every iteration of the loop does, in this order: reap the dead, act on
- * a stop request, act on a reload request, then enforce deadlines and
- * adjust the pool.  Workers are only signalled from this loop, before
- * they have been reaped, so a pid that is signalled cannot have been
- * reused by another process.
+ * a stop request, act on a reload request, count the pool (the one pass
+ * over the worker table, pool_census()), serve the control socket, then
+ * enforce deadlines and adjust the pool.  Workers are only signalled
+ * from this loop, before they have been reaped, so a pid that is
+ * signalled cannot have been reused by another process.
+ *
+ * The master sits on top: it calls down into the pool, the control
+ * socket, the reports and systemd's notifier, and hears from the pool
+ * through the events its calls return (pool_events()).  The commands of
+ * the control socket are run here (master_command()).
  */
 
 #include <sys/types.h>
@@ -39,19 +46,41 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "conf.h"
 #include "control.h"
 #include "limits.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "pool.h"
 #include "privdrop.h"
+#include "report.h"
 #include "sandbox.h"
+#include "scoreboard.h"
 #include "systemd.h"
 
-/* How long echodctl reload waits for its generation to serve. */
+/*
+ * How long a reload's generation has to serve (pool_census()): echodctl
+ * reload and systemd both wait that long for it.
+ */
 #define RELOAD_WAIT_MS		10000
-/* How often a reload's generation is looked at meanwhile. */
-#define RELOAD_POLL_MS		20
+
+enum stop_mode {
+	RUNNING,
+	STOP_GRACEFUL,
+	STOP_FAST,
+};
+
+struct master {
+	struct config		*conf;
+	struct listener		*listeners;
+	size_t			 nlisteners;
+	struct pidfh		*pfh;
+	struct pool		*pool;
+	struct control		*ctl;
+	enum stop_mode		 stop;
+	int			 exit_status;
+};
 
 static volatile sig_atomic_t	 got_sighup;
 static volatile sig_atomic_t	 got_sigchld;
@@ -128,35 +157,73 @@ master_install_handlers(sigset_t *waitmask)
 		sigdelset(waitmask, master_signals[i]);
 }
 
-void
+/* The master's title shows the pool's size: no system call, argv memory. */
+static void
 master_title(const struct master *m)
 {
+	size_t	 n = pool_counts(m->pool)->current;
+
 	if (m->stop != RUNNING)
 		setproctitle("master [stopping] %s", m->conf->path);
 	else
-		setproctitle("master [gen %u, %zu worker%s] %s", m->generation,
-		    m->nworkers, m->nworkers == 1 ? "" : "s", m->conf->path);
+		setproctitle("master [gen %u, %zu worker%s] %s",
+		    pool_generation(m->pool), n, n == 1 ? "" : "s",
+		    m->conf->path);
 }
 
 /*
  * Stop: fast (SIGTERM to every worker) or graceful (SIGQUIT, then
  * SIGTERM at drain-timeout).  A fast stop may overtake a graceful one.
  */
-void
-begin_stop(struct master *m, int fast, const char *why, int64_t now)
+static void
+begin_stop(struct master *m, enum stop_mode how, const char *why,
+    int64_t now)
 {
-	if (m->stop == STOP_FAST || (m->stop == STOP_GRACEFUL && !fast))
+	if (m->stop == STOP_FAST || (m->stop == STOP_GRACEFUL &&
+	    how == STOP_GRACEFUL))
 		return;
-	log_info("%s: %s stop", why, fast ? "fast" : "graceful");
-	m->stop = fast ? STOP_FAST : STOP_GRACEFUL;
+	log_info("%s: %s stop", why, how == STOP_FAST ? "fast" : "graceful");
+	m->stop = how;
 	systemd_stopping();
 	/* From here on, new connections are refused by the kernel. */
 	listeners_close(m->listeners, m->nlisteners);
-	if (fast)
-		pool_stop_all(m, now);
+	if (how == STOP_FAST)
+		pool_stop_all(m->pool, now);
 	else
-		pool_drain(m, now, 1);
+		pool_drain_all(m->pool, now);
 	master_title(m);
+}
+
+/*
+ * What the pool's calls said happened: workers that cannot start (stop),
+ * a new size (the title), a generation that serves or does not (the
+ * answer to echodctl reload, and READY=1 for systemd).
+ */
+static void
+pool_events(struct master *m, int events, int64_t now)
+{
+	const struct pool_counts	*pc = pool_counts(m->pool);
+	unsigned int			 gen = pool_generation(m->pool);
+	char				 failure[128];
+
+	if (events & POOL_GIVE_UP) {
+		m->exit_status = 1;
+		begin_stop(m, STOP_FAST, pool_give_up_reason(m->pool), now);
+	}
+	if (events & POOL_RESIZED)
+		master_title(m);
+	if (events & POOL_SERVING) {
+		control_answer(m->ctl, gen, now, "ok: generation %u serving "
+		    "with %zu workers\n", gen, pc->ready);
+		systemd_ready(pc, gen, NULL, now);
+	}
+	if (events & POOL_NOT_SERVING) {
+		snprintf(failure, sizeof(failure), "generation %u has %zu of "
+		    "%d workers serving after %d s", gen, pc->ready,
+		    m->conf->prefork, RELOAD_WAIT_MS / 1000);
+		control_answer(m->ctl, gen, now, "error: %s\n", failure);
+		systemd_ready(pc, gen, failure, now);
+	}
 }
 
 /* What a configuration means on this system, said once per load. */
@@ -207,6 +274,7 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	struct config	*conf;
 	struct listener	*ls;
 	size_t		 nls;
+	unsigned int	 old;
 
 	log_info("reloading %s", m->conf->path);
 	systemd_reloading();
@@ -215,7 +283,8 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	    listeners_open(conf, m->listeners, m->nlisteners, &ls, &nls, err,
 	    errlen) == -1) {
 		log_warnx("reload failed: %s; still serving generation %u "
-		    "with the previous configuration", err, m->generation);
+		    "with the previous configuration", err,
+		    pool_generation(m->pool));
 		systemd_reload_failed(err);
 		config_free(conf);
 		return -1;
@@ -247,50 +316,19 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	config_free(m->conf);
 	m->conf = conf;
 
-	m->generation++;
-	m->start_failures = 0;
-	m->next_start = 0;
-	m->growth_step = 0;
-	m->more_to_start = 0;
-	pool_drain(m, now, 0);
-	pool_adjust(m, now);
+	old = pool_generation(m->pool);
+	pool_configure(m->pool, conf, ls, nls);
+	pool_new_generation(m->pool, now, RELOAD_WAIT_MS);
+	/* An echodctl reload still waiting for the old one is answered. */
+	control_answer(m->ctl, old, now, "ok: generation %u was replaced by "
+	    "generation %u\n", old, pool_generation(m->pool));
+	pool_events(m, pool_adjust(m->pool, now), now);
 	master_title(m);
-	systemd_reloaded(now);
+	systemd_reloaded();
 	log_info("reloaded: generation %u, %d worker%s, %zu listening "
-	    "socket%s", m->generation, conf->prefork,
+	    "socket%s", pool_generation(m->pool), conf->prefork,
 	    conf->prefork == 1 ? "" : "s", nls, nls == 1 ? "" : "s");
 	return 0;
-}
-
-/*
- * echodctl reload, answered once the new generation serves: when all of
- * its prefork workers have started, or at RELOAD_WAIT_MS.
- */
-static void
-check_reload(struct master *m, int64_t now)
-{
-	size_t	 ready;
-
-	if (m->awaited == 0)
-		return;
-	if (m->generation != m->awaited) {
-		control_answer(m->ctl, m->awaited, now, "ok: generation %u was "
-		    "replaced by generation %u\n", m->awaited, m->generation);
-		m->awaited = 0;
-		return;
-	}
-	ready = pool_serving(m);
-	if (ready >= (size_t)m->conf->prefork) {
-		control_answer(m->ctl, m->awaited, now, "ok: generation %u "
-		    "serving with %zu workers\n", m->generation, ready);
-		m->awaited = 0;
-	} else if (now >= m->awaited_until) {
-		control_answer(m->ctl, m->awaited, now, "error: generation %u "
-		    "has %zu of %d workers serving after %d s\n",
-		    m->generation, ready, m->conf->prefork,
-		    RELOAD_WAIT_MS / 1000);
-		m->awaited = 0;
-	}
 }
 
 /*
@@ -301,8 +339,9 @@ check_reload(struct master *m, int64_t now)
 static void
 master_command(void *arg, struct control_cmd *cmd)
 {
-	struct master	*m = arg;
-	struct buf	*out = cmd->out;
+	struct master		*m = arg;
+	struct buf		*out = cmd->out;
+	struct report_view	 view;
 	char		*argv[4], *p, err[1024];
 	int64_t		 now;
 	unsigned int	 flags = 0;
@@ -333,7 +372,11 @@ master_command(void *arg, struct control_cmd *cmd)
 	    strcmp(argv[0], "workers") == 0 ||
 	    strcmp(argv[0], "conns") == 0) {
 		buf_printf(out, "ok\n");
-		report(m, out, argv[0][0] == 's' ? REPORT_STATUS :
+		view.conf = m->conf;
+		view.listeners = m->listeners;
+		view.nlisteners = m->nlisteners;
+		view.pool = m->pool;
+		report(out, &view, argv[0][0] == 's' ? REPORT_STATUS :
 		    argv[0][0] == 'w' ? REPORT_WORKERS : REPORT_CONNS, flags,
 		    now);
 	} else if (strcmp(argv[0], "reload") == 0 ||
@@ -342,8 +385,8 @@ master_command(void *arg, struct control_cmd *cmd)
 			buf_printf(out, "error: permission denied: %s needs "
 			    "root\n", argv[0]);
 		else if (argv[0][0] == 's') {
-			begin_stop(m, !graceful, graceful ? "echodctl stop -g" :
-			    "echodctl stop", now);
+			begin_stop(m, graceful ? STOP_GRACEFUL : STOP_FAST,
+			    graceful ? "echodctl stop -g" : "echodctl stop", now);
 			buf_printf(out, "ok: %s stop\n", m->stop == STOP_FAST ?
 			    "fast" : "graceful");
 		} else if (m->stop != RUNNING)
@@ -351,25 +394,37 @@ master_command(void *arg, struct control_cmd *cmd)
 		else if (master_reload(m, now, err, sizeof(err)) == -1)
 			buf_printf(out, "error: %s\n", err);
 		else {
-			/* Answered once the new generation serves. */
-			check_reload(m, now);	/* the one it replaces */
-			m->awaited = m->generation;
-			m->awaited_until = now + RELOAD_WAIT_MS;
-			cmd->defer = m->generation;
-			cmd->defer_until = m->awaited_until + RELOAD_WAIT_MS;
+			/*
+			 * Answered once the new generation serves, or does
+			 * not in time (pool_events()).
+			 */
+			cmd->defer = pool_generation(m->pool);
+			cmd->defer_until = now + 2 * RELOAD_WAIT_MS;
 		}
 	} else
 		buf_printf(out, "error: unknown command \"%s\"\n", argv[0]);
 }
 
-/* Empty the wake pipe. */
+/* In a new worker, after fork(): none of the master's is its business. */
 static void
-drain_wake_pipe(struct master *m)
+in_worker(void *arg)
 {
-	char	 buf[64];
+	struct master	*m = arg;
 
-	while (read(m->wake[0], buf, sizeof(buf)) > 0)
-		;
+	/* The pidfile's lock belongs to the master alone. */
+	pidfile_close(m->pfh);
+	control_forget(m->ctl);
+}
+
+/* The soonest of two deadlines as a ppoll() wait in ms (-1: none). */
+static int64_t
+sooner(int64_t wait, int64_t deadline, int64_t now)
+{
+	if (deadline == INT64_MAX)
+		return wait;
+	if (wait < 0 || deadline - now < wait)
+		return deadline > now ? deadline - now : 0;
+	return wait;
 }
 
 int
@@ -381,7 +436,7 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	struct pollfd	 pfd[1 + CONTROL_POLLFDS];
 	struct timespec	 ts;
 	sigset_t	 waitmask;
-	int64_t		 now, wait, ctl_deadline, sd_deadline;
+	int64_t		 now, wait, ctl_deadline;
 	size_t		 i, nctl = 0;
 	char		 err[1024];
 
@@ -391,7 +446,6 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	m.nlisteners = nls;
 	m.pfh = pfh;
 	m.ctl = ctl;
-	m.generation = 1;
 	master_install_handlers(&waitmask);
 	control_set_handler(ctl, master_command, &m);
 	if (sandbox_ready(conf, err, sizeof(err)) == -1) {
@@ -400,11 +454,12 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		pidfile_remove(pfh);
 		return 1;
 	}
-	if (pool_init(&m) == -1) {
+	if ((m.pool = pool_create(in_worker, &m)) == NULL) {
 		control_close(m.ctl);
 		pidfile_remove(pfh);
 		return 1;
 	}
+	pool_configure(m.pool, conf, ls, nls);
 
 	log_info("echod %s starting: %d worker%s, configuration %s",
 	    PACKAGE_VERSION, conf->prefork, conf->prefork == 1 ? "" : "s",
@@ -417,20 +472,20 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	master_title(&m);
 
 	/* pfd[0]: the wake pipe; then the control socket and its clients. */
-	pfd[0].fd = m.wake[0];
+	pfd[0].fd = pool_wake_fd(m.pool);
 	pfd[0].events = POLLIN;
 	pfd[0].revents = 0;
 	for (;;) {
 		now = clock_ms();
 		if (pfd[0].revents & POLLIN)
-			drain_wake_pipe(&m);
+			pool_wake_drain(m.pool);
 		if (got_sigchld) {
 			got_sigchld = 0;
-			pool_reap(&m, now);
+			pool_events(&m, pool_reap(m.pool, now), now);
 		}
 		if (got_stop != 0)
-			begin_stop(&m, got_stop != SIGQUIT, strsignal(got_stop),
-			    now);
+			begin_stop(&m, got_stop == SIGQUIT ? STOP_GRACEFUL :
+			    STOP_FAST, strsignal(got_stop), now);
 		if (got_sighup) {
 			got_sighup = 0;
 			if (m.stop == RUNNING)
@@ -438,35 +493,22 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 			else
 				log_info("stopping: reload ignored");
 		}
+		pool_events(&m, pool_census(m.pool, now), now);
 		control_service(m.ctl, pfd + 1, nctl, now);
-		check_reload(&m, now);
-		pool_enforce_deadlines(&m, now);
-		/*
-		 * Workers may ask again from here on: whatever made them ask
-		 * before is seen by this look at the pool.
-		 */
-		__atomic_store_n(&m.sb->wake, 0, __ATOMIC_SEQ_CST);
+		pool_enforce_deadlines(m.pool, now);
 		if (m.stop == RUNNING)
-			pool_adjust(&m, now);
-		else if (pool_count(&m, 0) == 0)
+			pool_events(&m, pool_adjust(m.pool, now), now);
+		else if (pool_counts(m.pool)->total == 0)
 			break;
 
 		nctl = control_pollfds(m.ctl, pfd + 1, now, &ctl_deadline);
-		if (m.awaited != 0 && ctl_deadline > now + RELOAD_POLL_MS)
-			ctl_deadline = now + RELOAD_POLL_MS;
-		wait = pool_next_wakeup(&m, now);
-		if (ctl_deadline != INT64_MAX && (wait < 0 ||
-		    ctl_deadline - now < wait))
-			wait = ctl_deadline > now ? ctl_deadline - now : 0;
+		wait = sooner(pool_next_wakeup(m.pool, now), ctl_deadline, now);
 		/*
-		 * systemd (systemd.c): READY=1 once prefork workers of the
-		 * generation serve, STATUS= now and then.  Only a deadline
-		 * for ppoll(): nothing here waits.
+		 * systemd (systemd.c): STATUS= now and then.  Only a
+		 * deadline for ppoll(): nothing here waits.
 		 */
-		sd_deadline = systemd_update(&m, now);
-		if (sd_deadline != INT64_MAX && (wait < 0 ||
-		    sd_deadline - now < wait))
-			wait = sd_deadline > now ? sd_deadline - now : 0;
+		wait = sooner(wait, systemd_status(pool_counts(m.pool),
+		    pool_generation(m.pool), now), now);
 		if (wait >= 0) {
 			ts.tv_sec = wait / 1000;
 			ts.tv_nsec = (wait % 1000) * 1000000;
@@ -482,7 +524,7 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	}
 
 	control_close(m.ctl);
-	scoreboard_totals(m.sb, &t);
+	scoreboard_totals(pool_scoreboard(m.pool), &t);
 	log_info("stopped after %llu connections, %llu bytes in, %llu bytes "
 	    "out, %llu idle timeouts, %llu refused by "
 	    "max-connections-per-address",
@@ -492,8 +534,8 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	listeners_close(m.listeners, m.nlisteners);
 	/* Last: once the pidfile is gone, echod has said all it will say. */
 	pidfile_remove(m.pfh);
+	pool_free(m.pool);
 	free(m.listeners);
-	free(m.workers);
 	config_free(m.conf);
 	return m.exit_status;
 }

@@ -22,17 +22,19 @@
  *
  * Workers that die right after they start are another matter: see
  * start_failed().
+ *
+ * The master calls in here once per turn of its loop (pool_reap(),
+ * pool_census(), pool_enforce_deadlines(), pool_adjust()) and hears
+ * back through the events these return: the pool never calls up into
+ * the master.  What a new worker must close of the master's is the
+ * master's hook, run in the child after fork().
  */
 
 #include <sys/types.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libutil.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +43,9 @@
 
 #include "listener.h"
 #include "log.h"
-#include "master.h"
+#include "pool.h"
 #include "sandbox.h"
+#include "scoreboard.h"
 #include "worker.h"
 
 /* A worker that stops faster than this after its start "failed to start". */
@@ -62,132 +65,303 @@
 /* "max-workers reached" and failed forks are logged this often at most. */
 #define MAX_WORKERS_LOG_MS	60000
 #define FORK_FAILED_LOG_MS	60000
+/* While a generation is awaited, its workers are looked at this often. */
+#define SERVE_POLL_MS		20
 
-int
-pool_init(struct master *m)
+/*
+ * The master's own bookkeeping of a worker; index i is scoreboard slot
+ * i, which holds everything else (generation, start, state, counters).
+ * The pid and the order are in the slot too, for its readers, but only
+ * these copies are acted on: every worker can write the whole shared
+ * table, and the master, root, must never signal a pid a worker wrote.
+ */
+struct worker {
+	pid_t			 pid;		/* 0: free slot */
+	enum slot_order		 order;
+	int64_t			 deadline;	/* draining, stopping: ms */
+};
+
+struct pool {
+	const struct config	*conf;
+	const struct listener	*listeners;
+	size_t			 nlisteners;
+	struct scoreboard	*sb;
+	struct worker		*workers;	/* SCOREBOARD_SLOTS of them */
+	uint32_t		 high_water;	/* slots in use are below */
+	unsigned int		 generation;
+	int			 wake[2];	/* workers ask for workers */
+	pool_child_hook		*child_hook;
+	void			*child_arg;
+	int			 stopping;	/* all told to drain or stop */
+	const char		*give_up;	/* why, once it gave up */
+
+	/* pool_census(), kept up to date by what the pool does after it. */
+	struct pool_counts	 counts;
+	size_t			 reported;	/* counts.current, last said */
+	int64_t			 next_deadline;	/* soonest of a worker's */
+	int64_t			 probe_age;	/* ms; -1: no probe alive */
+
+	/* Whether the current generation serves: see pool_census(). */
+	int			 awaiting;
+	int64_t			 await_until;
+
+	/* Start-up failures: see start_failed(). */
+	int			 start_failures;	/* in a row */
+	int64_t			 next_start;		/* no fork before */
+	pid_t			 probe;
+
+	/* Growing and shrinking: see pool_adjust(). */
+	int			 more_to_start;	/* a batch was cut short */
+	size_t			 growth_step;	/* workers started last */
+	int64_t			 fork_failed_logged;
+	int64_t			 last_growth;
+	int64_t			 next_retire;
+	int			 at_max_workers;
+	int64_t			 max_workers_logged;
+};
+
+/*
+ * The scoreboard, the table and the wake pipe, before any worker; the
+ * first generation is awaited without a time limit (systemd's start
+ * timeout is the limit then).
+ */
+struct pool *
+pool_create(pool_child_hook *hook, void *arg)
 {
-	if ((m->sb = scoreboard_create()) == NULL) {
-		log_warn("scoreboard");
-		return -1;
+	struct pool	*p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		log_warn("calloc");
+		return NULL;
 	}
-	if ((m->workers = calloc(SCOREBOARD_SLOTS, sizeof(*m->workers))) ==
+	p->wake[0] = p->wake[1] = -1;
+	p->generation = 1;
+	p->child_hook = hook;
+	p->child_arg = arg;
+	p->next_deadline = INT64_MAX;
+	p->probe_age = -1;
+	p->awaiting = 1;
+	p->await_until = INT64_MAX;
+	if ((p->sb = scoreboard_create()) == NULL) {
+		log_warn("scoreboard");
+		pool_free(p);
+		return NULL;
+	}
+	if ((p->workers = calloc(SCOREBOARD_SLOTS, sizeof(*p->workers))) ==
 	    NULL) {
 		log_warn("calloc");
-		return -1;
+		pool_free(p);
+		return NULL;
 	}
 	/*
 	 * The wake pipe: non-blocking, so that a worker never waits on a
 	 * full pipe (a full pipe wakes the master anyway).
 	 */
-	if (pipe2(m->wake, O_NONBLOCK | O_CLOEXEC) == -1) {
+	if (pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) == -1) {
 		log_warn("pipe2");
-		return -1;
+		pool_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void
+pool_free(struct pool *p)
+{
+	if (p == NULL)
+		return;
+	if (p->wake[0] != -1)
+		close(p->wake[0]);
+	if (p->wake[1] != -1)
+		close(p->wake[1]);
+	free(p->workers);
+	free(p);
+}
+
+/* The configuration and listeners new workers get, from now on. */
+void
+pool_configure(struct pool *p, const struct config *conf,
+    const struct listener *ls, size_t nls)
+{
+	p->conf = conf;
+	p->listeners = ls;
+	p->nlisteners = nls;
+}
+
+int
+pool_wake_fd(const struct pool *p)
+{
+	return p->wake[0];
+}
+
+/* Empty the wake pipe. */
+void
+pool_wake_drain(struct pool *p)
+{
+	char	 buf[64];
+
+	while (read(p->wake[0], buf, sizeof(buf)) > 0)
+		;
+}
+
+unsigned int
+pool_generation(const struct pool *p)
+{
+	return p->generation;
+}
+
+const struct pool_counts *
+pool_counts(const struct pool *p)
+{
+	return &p->counts;
+}
+
+const struct scoreboard *
+pool_scoreboard(const struct pool *p)
+{
+	return p->sb;
+}
+
+const char *
+pool_give_up_reason(const struct pool *p)
+{
+	return p->give_up;
+}
+
+static struct worker *
+worker_by_pid(struct pool *p, pid_t pid)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < p->high_water; i++)
+		if (p->workers[i].pid == pid)
+			return &p->workers[i];
+	return NULL;
+}
+
+/*
+ * The one pass over the table per turn, after pool_reap(): the counts,
+ * the soonest deadline and the probe's age, which everything until the
+ * next turn reads.  It also says, once per generation, whether the
+ * generation serves: when prefork of its workers have set themselves up
+ * and reached accept() (POOL_SERVING), or not by the time given to
+ * pool_new_generation() (POOL_NOT_SERVING).  echodctl reload waits for
+ * that, and so does systemd's READY=1.
+ */
+int
+pool_census(struct pool *p, int64_t now)
+{
+	struct pool_counts	*pc = &p->counts;
+	uint32_t		 i;
+	int			 state;
+
+	/*
+	 * Workers may ask again from here on: whatever made them ask
+	 * before is seen by this look at the pool (worker.c, wake_master()).
+	 */
+	__atomic_store_n(&p->sb->wake, 0, __ATOMIC_SEQ_CST);
+
+	memset(pc, 0, sizeof(*pc));
+	p->next_deadline = INT64_MAX;
+	p->probe_age = -1;
+	for (i = 0; i < p->high_water; i++) {
+		const struct worker	*w = &p->workers[i];
+		const struct slot	*s = &p->sb->slots[i];
+
+		if (w->pid == 0)
+			continue;
+		state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		pc->total++;
+		if (state == SLOT_BUSY)
+			pc->active++;
+		if (w->pid == p->probe)
+			p->probe_age = now - s->started;
+		if (w->order != ORDER_SERVE) {
+			pc->draining++;
+			if (w->deadline < p->next_deadline)
+				p->next_deadline = w->deadline;
+			continue;
+		}
+		switch (state) {
+		case SLOT_STARTING:
+			pc->starting++;
+			break;
+		case SLOT_IDLE:
+			pc->idle++;
+			break;
+		case SLOT_BUSY:
+			pc->busy++;
+			break;
+		default:
+			pc->draining++;
+			break;
+		}
+		if (s->generation != p->generation)
+			continue;
+		pc->current++;
+		if (state == SLOT_IDLE || state == SLOT_STARTING)
+			pc->spare++;
+		if (state == SLOT_IDLE || state == SLOT_BUSY)
+			pc->ready++;
+	}
+
+	if (!p->awaiting || p->stopping)
+		return 0;
+	if (pc->ready >= (size_t)p->conf->prefork) {
+		p->awaiting = 0;
+		return POOL_SERVING;
+	}
+	if (now >= p->await_until) {
+		p->awaiting = 0;
+		return POOL_NOT_SERVING;
 	}
 	return 0;
 }
 
-static struct worker *
-worker_by_pid(struct master *m, pid_t pid)
-{
-	uint32_t	 i;
-
-	for (i = 0; i < m->high_water; i++)
-		if (m->workers[i].pid == pid)
-			return &m->workers[i];
-	return NULL;
-}
-
-/* Workers alive, or only the serving ones of the current generation. */
-size_t
-pool_count(const struct master *m, int current_only)
-{
-	uint32_t	 i;
-	size_t		 n = 0;
-
-	for (i = 0; i < m->high_water; i++) {
-		const struct worker *w = &m->workers[i];
-
-		if (w->pid == 0)
-			continue;
-		if (current_only && (w->state != W_SERVING ||
-		    w->generation != m->generation))
-			continue;
-		n++;
-	}
-	return n;
-}
-
-/*
- * Workers of the current generation that have set themselves up and
- * reached accept() (or already a client): the generation serves once
- * prefork of them do (echodctl reload, systemd's READY=1).
- */
-size_t
-pool_serving(const struct master *m)
-{
-	uint32_t	 i;
-	size_t		 n = 0;
-	int		 state;
-
-	for (i = 0; i < m->high_water; i++) {
-		const struct worker *w = &m->workers[i];
-
-		if (w->pid == 0 || w->generation != m->generation ||
-		    w->state != W_SERVING)
-			continue;
-		state = __atomic_load_n(&m->sb->slots[i].state,
-		    __ATOMIC_ACQUIRE);
-		if (state == SLOT_IDLE || state == SLOT_BUSY)
-			n++;
-	}
-	return n;
-}
-
 /* A free slot's index, or -1 if the scoreboard is full. */
 static int
-free_slot(struct master *m)
+free_slot(struct pool *p)
 {
 	uint32_t	 i;
 
-	for (i = 0; i < m->high_water; i++)
-		if (m->workers[i].pid == 0)
+	for (i = 0; i < p->high_water; i++)
+		if (p->workers[i].pid == 0)
 			return i;
-	if (m->high_water == SCOREBOARD_SLOTS)
+	if (p->high_water == SCOREBOARD_SLOTS)
 		return -1;
 	/* Workers scan up to high_water: publish it before the fork. */
-	__atomic_store_n(&m->sb->high_water, ++m->high_water,
+	__atomic_store_n(&p->sb->high_water, ++p->high_water,
 	    __ATOMIC_RELEASE);
-	return m->high_water - 1;
+	return p->high_water - 1;
 }
 
 /*
  * A start-up failure: the next worker starts after a delay that doubles
  * each time, one at a time (a probe); once a probe lives through
  * START_FAILURE_MS the failures are forgotten (pool_adjust()).  After
- * START_FAILURES_MAX in a row the master gives up: whatever breaks the
+ * START_FAILURES_MAX in a row the pool gives up: whatever breaks the
  * workers will not mend itself.
  */
-static void
-start_failed(struct master *m, int64_t now, const char *why)
+static int
+start_failed(struct pool *p, int64_t now, const char *why)
 {
 	int64_t	 delay;
 
-	if (++m->start_failures >= START_FAILURES_MAX) {
+	if (++p->start_failures >= START_FAILURES_MAX) {
 		log_warnx("%s", why);
-		m->exit_status = 1;
-		begin_stop(m, 1, "workers keep failing at start-up; giving up",
-		    now);
-		return;
+		p->give_up = "workers keep failing at start-up; giving up";
+		return POOL_GIVE_UP;
 	}
-	delay = RESPAWN_DELAY_MIN_MS << (m->start_failures - 1);
+	delay = RESPAWN_DELAY_MIN_MS << (p->start_failures - 1);
 	if (delay > RESPAWN_DELAY_MAX_MS)
 		delay = RESPAWN_DELAY_MAX_MS;
-	m->next_start = now + delay;
+	p->next_start = now + delay;
 	log_warnx("%s; next worker start in %lld ms", why, (long long)delay);
+	return 0;
 }
 
 static int
-spawn_worker(struct master *m, int64_t now)
+spawn_worker(struct pool *p, int64_t now)
 {
 	struct worker_args	 wa;
 	struct slot		*slot;
@@ -195,28 +369,29 @@ spawn_worker(struct master *m, int64_t now)
 	pid_t			 pid;
 	int			 i;
 
-	if ((i = free_slot(m)) == -1) {
+	if ((i = free_slot(p)) == -1) {
 		/* Only draining workers can free slots: wait for them. */
 		log_warnx("the scoreboard is full (%d workers); waiting",
 		    SCOREBOARD_SLOTS);
-		m->next_start = now + 1000;
+		p->next_start = now + 1000;
 		return -1;
 	}
-	w = &m->workers[i];
-	slot = &m->sb->slots[i];
+	w = &p->workers[i];
+	slot = &p->sb->slots[i];
 	memset(slot, 0, sizeof(*slot));
-	slot->generation = m->generation;
+	slot->generation = p->generation;
 	slot->started = slot->since = now;
+	slot->order = ORDER_SERVE;
 	__atomic_store_n(&slot->state, SLOT_STARTING, __ATOMIC_RELEASE);
 
-	wa.conf = m->conf;
-	wa.listeners = m->listeners;
-	wa.nlisteners = m->nlisteners;
-	wa.generation = m->generation;
+	wa.conf = p->conf;
+	wa.listeners = p->listeners;
+	wa.nlisteners = p->nlisteners;
+	wa.generation = p->generation;
 	wa.master_pid = getpid();
-	wa.scoreboard = m->sb;
+	wa.scoreboard = p->sb;
 	wa.slot = i;
-	wa.wake_fd = m->wake[1];
+	wa.wake_fd = p->wake[1];
 
 	switch (pid = fork()) {
 	case -1:
@@ -225,124 +400,123 @@ spawn_worker(struct master *m, int64_t now)
 		 * memory: not a broken worker, so not a start-up failure.
 		 * The pool stays as it is and tries again in a second.
 		 */
-		if (log_due(&m->fork_failed_logged, now, FORK_FAILED_LOG_MS))
+		if (log_due(&p->fork_failed_logged, now, FORK_FAILED_LOG_MS))
 			log_warn("fork (the pool stays at %zu workers; logged "
-			    "once a minute at most)", pool_count(m, 1));
+			    "once a minute at most)", p->counts.current);
 		__atomic_store_n(&slot->state, SLOT_FREE, __ATOMIC_RELEASE);
-		m->next_start = now + 1000;
+		p->next_start = now + 1000;
 		return -1;
 	case 0:
-		/* The pidfile's lock belongs to the master alone. */
-		pidfile_close(m->pfh);
-		close(m->wake[0]);
-		control_forget(m->ctl);
+		close(p->wake[0]);
+		if (p->child_hook != NULL)
+			p->child_hook(p->child_arg);
 		worker_run(&wa);
 		/* NOTREACHED */
 	}
 	__atomic_store_n(&slot->pid, pid, __ATOMIC_RELAXED);
 	w->pid = pid;
-	w->generation = m->generation;
-	w->state = W_SERVING;
-	w->started = now;
+	w->order = ORDER_SERVE;
 	w->deadline = 0;
-	if (m->start_failures > 0)
-		m->probe = pid;
+	if (p->start_failures > 0)
+		p->probe = pid;
+	/* Started after the census: counted as it would have counted it. */
+	p->counts.total++;
+	p->counts.starting++;
+	p->counts.current++;
+	p->counts.spare++;
 	log_debug("worker %ld started (generation %u)", (long)pid,
-	    m->generation);
+	    p->generation);
 	return 0;
 }
 
 static void
-signal_worker(struct worker *w, int sig, enum worker_state state,
+signal_worker(struct pool *p, uint32_t i, int sig, enum slot_order order,
     int64_t deadline)
 {
+	struct worker	*w = &p->workers[i];
+
 	if (kill(w->pid, sig) == -1 && errno != ESRCH)
 		log_warn("kill %ld", (long)w->pid);
-	w->state = state;
+	w->order = order;
 	w->deadline = deadline;
-}
-
-/* The master's title shows the pool's size: no system call, argv memory. */
-static void
-set_count(struct master *m, size_t n)
-{
-	if (n != m->nworkers) {
-		m->nworkers = n;
-		master_title(m);
-	}
+	__atomic_store_n(&p->sb->slots[i].order, order, __ATOMIC_RELAXED);
+	if (deadline < p->next_deadline)
+		p->next_deadline = deadline;
 }
 
 /* Tell up to n idle workers of the current generation to stop. */
 static size_t
-retire_idle(struct master *m, size_t n, int64_t now)
+retire_idle(struct pool *p, size_t n, int64_t now)
 {
 	uint32_t	 i;
 	size_t		 retired = 0;
 
 	/* From the top, so that the scoreboard's used part shrinks. */
-	for (i = m->high_water; i-- > 0 && n > 0;) {
-		struct worker *w = &m->workers[i];
+	for (i = p->high_water; i-- > 0 && n > 0;) {
+		const struct worker *w = &p->workers[i];
 
-		if (w->pid == 0 || w->state != W_SERVING ||
-		    w->generation != m->generation ||
-		    __atomic_load_n(&m->sb->slots[i].state, __ATOMIC_ACQUIRE)
+		if (w->pid == 0 || w->order != ORDER_SERVE ||
+		    p->sb->slots[i].generation != p->generation ||
+		    __atomic_load_n(&p->sb->slots[i].state, __ATOMIC_ACQUIRE)
 		    != SLOT_IDLE)
 			continue;
-		signal_worker(w, SIGQUIT, W_DRAINING,
-		    now + (int64_t)m->conf->drain_timeout * 1000);
+		signal_worker(p, i, SIGQUIT, ORDER_DRAIN,
+		    now + (int64_t)p->conf->drain_timeout * 1000);
 		n--;
 		retired++;
 	}
+	/* Counted as the census would count them now. */
+	p->counts.idle -= retired;
+	p->counts.draining += retired;
+	p->counts.current -= retired;
+	p->counts.spare -= retired;
+	p->counts.ready -= retired;
 	return retired;
 }
 
 static void
-note_max_workers(struct master *m, int64_t now)
+note_max_workers(struct pool *p, int64_t now)
 {
-	if (m->at_max_workers)
+	if (p->at_max_workers)
 		return;
-	m->at_max_workers = 1;
-	m->sb->max_workers_reached++;
-	if (!log_due(&m->max_workers_logged, now, MAX_WORKERS_LOG_MS))
+	p->at_max_workers = 1;
+	p->sb->max_workers_reached++;
+	if (!log_due(&p->max_workers_logged, now, MAX_WORKERS_LOG_MS))
 		return;
 	log_warnx("max-workers (%d) reached: new clients wait in the backlog "
 	    "(reached %llu times; logged once a minute at most)",
-	    m->conf->max_workers,
-	    (unsigned long long)m->sb->max_workers_reached);
+	    p->conf->max_workers,
+	    (unsigned long long)p->sb->max_workers_reached);
+}
+
+/* POOL_RESIZED if the current generation's count is not what was said. */
+static int
+resized(struct pool *p)
+{
+	if (p->counts.current == p->reported)
+		return 0;
+	p->reported = p->counts.current;
+	return POOL_RESIZED;
 }
 
 /*
  * Grow or shrink the current generation's pool (see the top of this
- * file).  Called on every turn of the master's loop while it runs.
+ * file).  Called on every turn of the master's loop while it runs,
+ * after pool_census().
  */
-void
-pool_adjust(struct master *m, int64_t now)
+int
+pool_adjust(struct pool *p, int64_t now)
 {
-	const struct config	*conf = m->conf;
-	struct worker		*probe;
-	size_t			 total = 0, spare = 0, want = 0, need, room;
-	uint32_t		 i;
-	int			 state;
+	const struct config	*conf = p->conf;
+	size_t			 total = p->counts.current;
+	size_t			 spare = p->counts.spare;
+	size_t			 want = 0, need, room;
 
 	/* Only the probe's survival proves that workers can start again. */
-	if (m->start_failures > 0 && m->probe != 0 &&
-	    (probe = worker_by_pid(m, m->probe)) != NULL &&
-	    now - probe->started >= START_FAILURE_MS) {
-		m->start_failures = 0;
-		m->probe = 0;
-	}
-
-	for (i = 0; i < m->high_water; i++) {
-		const struct worker *w = &m->workers[i];
-
-		if (w->pid == 0 || w->state != W_SERVING ||
-		    w->generation != m->generation)
-			continue;
-		total++;
-		state = __atomic_load_n(&m->sb->slots[i].state,
-		    __ATOMIC_ACQUIRE);
-		if (state == SLOT_IDLE || state == SLOT_STARTING)
-			spare++;
+	if (p->start_failures > 0 && p->probe != 0 &&
+	    p->probe_age >= START_FAILURE_MS) {
+		p->start_failures = 0;
+		p->probe = 0;
 	}
 
 	if (total < (size_t)conf->prefork)
@@ -353,8 +527,8 @@ pool_adjust(struct master *m, int64_t now)
 		 * (With min-spare 0 the pool is fixed at prefork, as in
 		 * Stevens' model.)
 		 */
-		need = conf->min_spare + listeners_queued(m->listeners,
-		    m->nlisteners);
+		need = conf->min_spare + listeners_queued(p->listeners,
+		    p->nlisteners);
 		if (need > spare && need - spare > want)
 			want = need - spare;
 	}
@@ -362,60 +536,59 @@ pool_adjust(struct master *m, int64_t now)
 	room = total < (size_t)conf->max_workers ?
 	    conf->max_workers - total : 0;
 	if (want > room)
-		note_max_workers(m, now);
+		note_max_workers(p, now);
 	else if (total < (size_t)conf->max_workers)
-		m->at_max_workers = 0;
+		p->at_max_workers = 0;
 	/*
 	 * The accept queue shows only the clients whose handshake is done;
 	 * in a burst many more are on their way.  A pool still short of
 	 * spares after a round of starts doubles its next round.
 	 */
-	if (spare < (size_t)conf->min_spare && m->growth_step > 0) {
-		if (want < m->growth_step * 2)
-			want = m->growth_step * 2;
+	if (spare < (size_t)conf->min_spare && p->growth_step > 0) {
+		if (want < p->growth_step * 2)
+			want = p->growth_step * 2;
 	} else if (spare >= (size_t)conf->min_spare)
-		m->growth_step = 0;
+		p->growth_step = 0;
 	if (want > room)
 		want = room;
 
-	m->more_to_start = 0;
+	p->more_to_start = 0;
 	if (want > 0) {
 		size_t	 started = 0;
 
-		if (m->start_failures > 0)
+		if (p->start_failures > 0)
 			want = 1;	/* a probe */
 		else if (want > START_BATCH) {
 			want = START_BATCH;
-			m->more_to_start = 1;
+			p->more_to_start = 1;
 		}
-		while (started < want && now >= m->next_start &&
-		    m->stop == RUNNING) {
-			if (spawn_worker(m, now) == -1)
+		while (started < want && now >= p->next_start &&
+		    !p->stopping) {
+			if (spawn_worker(p, now) == -1)
 				break;
 			started++;
-			if (m->start_failures > 0) {
-				m->next_start = now + START_FAILURE_MS;
+			if (p->start_failures > 0) {
+				p->next_start = now + START_FAILURE_MS;
 				break;
 			}
 		}
 		if (started > 0)
-			m->growth_step = started;
-		m->last_growth = now;
-		set_count(m, total + started);
-		return;
+			p->growth_step = started;
+		p->last_growth = now;
+		return resized(p);
 	}
 
 	if (spare > (size_t)conf->max_spare && total > (size_t)conf->prefork &&
-	    now >= m->next_retire &&
-	    now - m->last_growth >= RETIRE_HOLDOFF_MS) {
+	    now >= p->next_retire &&
+	    now - p->last_growth >= RETIRE_HOLDOFF_MS) {
 		size_t surplus = spare - conf->max_spare;
 
 		if (surplus > total - conf->prefork)
 			surplus = total - conf->prefork;
-		total -= retire_idle(m, (surplus + 1) / 2, now);
-		m->next_retire = now + RETIRE_INTERVAL_MS;
+		retire_idle(p, (surplus + 1) / 2, now);
+		p->next_retire = now + RETIRE_INTERVAL_MS;
 	}
-	set_count(m, total);
+	return resized(p);
 }
 
 static void
@@ -479,10 +652,10 @@ is_start_failure(int status, int64_t age)
  * idle count.
  */
 static void
-release_slot(struct master *m, struct worker *w)
+release_slot(struct pool *p, struct worker *w)
 {
-	struct scoreboard	*sb = m->sb;
-	struct slot		*slot = &sb->slots[w - m->workers];
+	struct scoreboard	*sb = p->sb;
+	struct slot		*slot = &sb->slots[w - p->workers];
 
 	if (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE) == SLOT_IDLE)
 		__atomic_sub_fetch(&sb->idle, 1, __ATOMIC_RELAXED);
@@ -494,166 +667,214 @@ release_slot(struct master *m, struct worker *w)
 	sb->retired_errors += slot->errors;
 	memset(slot, 0, sizeof(*slot));
 	memset(w, 0, sizeof(*w));
-	while (m->high_water > 0 && m->workers[m->high_water - 1].pid == 0)
-		m->high_water--;
-	__atomic_store_n(&sb->high_water, m->high_water, __ATOMIC_RELEASE);
+	while (p->high_water > 0 && p->workers[p->high_water - 1].pid == 0)
+		p->high_water--;
+	__atomic_store_n(&sb->high_water, p->high_water, __ATOMIC_RELEASE);
 }
 
-/* Reap every child that has died: waitpid() until nothing is left. */
-void
-pool_reap(struct master *m, int64_t now)
+/*
+ * Reap every child that has died: waitpid() until nothing is left.
+ * POOL_GIVE_UP when workers cannot start (pool_give_up_reason() says
+ * why): the master then stops.
+ */
+int
+pool_reap(struct pool *p, int64_t now)
 {
-	struct worker	*w, dead;
+	struct worker	*w;
+	const struct slot *slot;
 	char		 how[128], why[192];
+	enum slot_order	 order;
+	unsigned int	 generation;
+	int64_t		 age;
 	pid_t		 pid;
 	int32_t		 bad_call;
-	int		 status;
+	int		 status, events = 0;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if ((w = worker_by_pid(m, pid)) == NULL)
+		if ((w = worker_by_pid(p, pid)) == NULL)
 			continue;
 		/*
 		 * Free the slot first: whatever follows (a stop, above all)
 		 * signals the workers in the table, and this pid is no
 		 * longer ours to signal.
 		 */
-		dead = *w;
-		bad_call = m->sb->slots[w - m->workers].sandbox_syscall;
-		release_slot(m, w);
+		slot = &p->sb->slots[w - p->workers];
+		order = w->order;
+		generation = slot->generation;
+		age = now - slot->started;
+		bad_call = slot->sandbox_syscall;
+		release_slot(p, w);
 		describe_status(status, how, sizeof(how));
 		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
 			log_sandbox_violation(pid, bad_call);
-		if (dead.state != W_SERVING || m->stop != RUNNING)
+		if (order != ORDER_SERVE || p->stopping || p->give_up != NULL)
 			log_debug("worker %ld (generation %u) %s", (long)pid,
-			    dead.generation, how);
+			    generation, how);
 		else if (WIFEXITED(status) &&
 		    WEXITSTATUS(status) == WORKER_EXIT_RECYCLED)
 			log_debug("worker %ld (generation %u) recycled after "
 			    "max-connections-per-worker", (long)pid,
-			    dead.generation);
+			    generation);
 		else {
 			log_warnx("worker %ld (generation %u) %s", (long)pid,
-			    dead.generation, how);
+			    generation, how);
 			if (WIFEXITED(status) &&
 			    WEXITSTATUS(status) == WORKER_EXIT_SETUP) {
-				m->exit_status = 1;
-				begin_stop(m, 1, "a worker could not set "
-				    "itself up", now);
-			} else if (is_start_failure(status,
-			    now - dead.started)) {
+				p->give_up = "a worker could not set itself up";
+				events |= POOL_GIVE_UP;
+			} else if (is_start_failure(status, age)) {
 				/*
 				 * Workers started together fail together:
 				 * while failing, only the probe's death is
 				 * another failure in a row.
 				 */
-				if (m->start_failures > 0 && pid != m->probe)
+				if (p->start_failures > 0 && pid != p->probe)
 					continue;
 				snprintf(why, sizeof(why), "worker %ld %s "
 				    "%lld ms after it started", (long)pid, how,
-				    (long long)(now - dead.started));
-				start_failed(m, now, why);
+				    (long long)age);
+				events |= start_failed(p, now, why);
 			} else
-				m->start_failures = 0;
+				p->start_failures = 0;
 		}
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_warn("waitpid");
+	return events;
 }
 
 /*
- * Tell serving workers to drain (SIGQUIT): those of older generations
- * after a reload, or all of them for a graceful stop.
+ * Tell every worker told to serve, but not of the current generation,
+ * to drain: those of older generations after a reload, or all of them
+ * for a graceful stop.
+ */
+static void
+drain(struct pool *p, int64_t now, int keep_current)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < p->high_water; i++) {
+		const struct worker *w = &p->workers[i];
+
+		if (w->pid == 0 || w->order != ORDER_SERVE || (keep_current &&
+		    p->sb->slots[i].generation == p->generation))
+			continue;
+		signal_worker(p, i, SIGQUIT, ORDER_DRAIN,
+		    now + (int64_t)p->conf->drain_timeout * 1000);
+	}
+}
+
+/*
+ * A reload: a new generation starts (pool_adjust() forks it) and the old
+ * ones drain.  It is awaited for wait ms (see pool_census()).
  */
 void
-pool_drain(struct master *m, int64_t now, int all)
+pool_new_generation(struct pool *p, int64_t now, int64_t wait)
 {
-	uint32_t	 i;
-
-	for (i = 0; i < m->high_water; i++) {
-		struct worker *w = &m->workers[i];
-
-		if (w->pid == 0 || w->state != W_SERVING ||
-		    (!all && w->generation == m->generation))
-			continue;
-		signal_worker(w, SIGQUIT, W_DRAINING,
-		    now + (int64_t)m->conf->drain_timeout * 1000);
-	}
+	p->generation++;
+	p->start_failures = 0;
+	p->next_start = 0;
+	p->growth_step = 0;
+	p->more_to_start = 0;
+	p->awaiting = 1;
+	p->await_until = now + wait;
+	drain(p, now, 1);
+	pool_census(p, now);
 }
 
-/* Fast stop: SIGTERM to every worker not told so already. */
+/* A graceful stop: every worker finishes its connection. */
 void
-pool_stop_all(struct master *m, int64_t now)
+pool_drain_all(struct pool *p, int64_t now)
+{
+	p->stopping = 1;
+	drain(p, now, 0);
+	pool_census(p, now);
+}
+
+/* A fast stop: SIGTERM to every worker not told so already. */
+void
+pool_stop_all(struct pool *p, int64_t now)
 {
 	uint32_t	 i;
 
-	for (i = 0; i < m->high_water; i++) {
-		struct worker *w = &m->workers[i];
+	p->stopping = 1;
+	for (i = 0; i < p->high_water; i++) {
+		const struct worker *w = &p->workers[i];
 
-		if (w->pid != 0 && w->state != W_STOPPING)
-			signal_worker(w, SIGTERM, W_STOPPING,
+		if (w->pid != 0 && w->order != ORDER_STOP)
+			signal_worker(p, i, SIGTERM, ORDER_STOP,
 			    now + KILL_GRACE_MS);
 	}
+	pool_census(p, now);
 }
 
-/* Draining past drain-timeout: SIGTERM; stopping past the grace: SIGKILL. */
+/*
+ * Draining past drain-timeout: SIGTERM; stopping past the grace: SIGKILL.
+ * Nothing to look at before the soonest deadline the census saw.
+ */
 void
-pool_enforce_deadlines(struct master *m, int64_t now)
+pool_enforce_deadlines(struct pool *p, int64_t now)
 {
 	uint32_t	 i;
 
-	for (i = 0; i < m->high_water; i++) {
-		struct worker *w = &m->workers[i];
+	if (now < p->next_deadline)
+		return;
+	p->next_deadline = INT64_MAX;
+	for (i = 0; i < p->high_water; i++) {
+		const struct worker *w = &p->workers[i];
 
-		if (w->pid == 0 || w->state == W_SERVING || now < w->deadline)
+		if (w->pid == 0 || w->order == ORDER_SERVE)
 			continue;
-		if (w->state == W_DRAINING) {
+		if (now < w->deadline) {
+			if (w->deadline < p->next_deadline)
+				p->next_deadline = w->deadline;
+			continue;
+		}
+		if (w->order == ORDER_DRAIN) {
 			log_info("worker %ld (generation %u) still busy after "
 			    "drain-timeout; stopping it", (long)w->pid,
-			    w->generation);
-			signal_worker(w, SIGTERM, W_STOPPING,
+			    p->sb->slots[i].generation);
+			signal_worker(p, i, SIGTERM, ORDER_STOP,
 			    now + KILL_GRACE_MS);
 		} else {
 			log_warnx("worker %ld ignored SIGTERM; killing it",
 			    (long)w->pid);
-			signal_worker(w, SIGKILL, W_STOPPING, INT64_MAX);
+			signal_worker(p, i, SIGKILL, ORDER_STOP, INT64_MAX);
 		}
 	}
 }
 
 /*
  * How long the master may sleep, in ms (-1: until a signal or a wake-up
- * byte): until the next deadline, the next allowed start, or the next
- * look at a pool that is larger than prefork.
+ * byte): until the next deadline, the next allowed start, the next look
+ * at a pool that is larger than prefork, or at an awaited generation.
  */
 int64_t
-pool_next_wakeup(const struct master *m, int64_t now)
+pool_next_wakeup(const struct pool *p, int64_t now)
 {
-	int64_t		 when = INT64_MAX;
-	uint32_t	 i;
-	size_t		 current;
+	int64_t		 when = p->next_deadline;
 
-	for (i = 0; i < m->high_water; i++) {
-		const struct worker *w = &m->workers[i];
-
-		if (w->pid != 0 && w->state != W_SERVING &&
-		    w->deadline < when)
-			when = w->deadline;
-	}
-	if (m->stop == RUNNING) {
-		current = pool_count(m, 1);
-		if (m->more_to_start)
+	if (!p->stopping) {
+		if (p->more_to_start)
 			when = now;
 		/* A start held back (throttled, or a failed fork). */
-		if (m->next_start > now && m->next_start < when)
-			when = m->next_start;
+		if (p->next_start > now && p->next_start < when)
+			when = p->next_start;
 		/* Workers go idle silently: look for a surplus now and then. */
-		if (current > (size_t)m->conf->prefork) {
-			int64_t look = m->last_growth + RETIRE_HOLDOFF_MS;
+		if (p->counts.current > (size_t)p->conf->prefork) {
+			int64_t look = p->last_growth + RETIRE_HOLDOFF_MS;
 
-			if (look < m->next_retire)
-				look = m->next_retire;
+			if (look < p->next_retire)
+				look = p->next_retire;
 			if (look < when)
 				when = look;
+		}
+		/* Nor do they say when they are ready. */
+		if (p->awaiting) {
+			if (now + SERVE_POLL_MS < when)
+				when = now + SERVE_POLL_MS;
+			if (p->await_until < when)
+				when = p->await_until;
 		}
 	}
 	if (when == INT64_MAX)

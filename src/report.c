@@ -1,9 +1,10 @@
 /*
  * What echodctl status, workers and conns answer, for people (aligned
  * columns within 80) or as JSON (field names documented in echodctl(8)
- * and kept stable).  Everything comes from the scoreboard, the master's
- * own table, the listening sockets' TCP_INFO and, for conns, the
- * kernel's sock_diag (tcpdiag.c).
+ * and kept stable).  Everything comes from const views: the scoreboard
+ * and the counts of the pool (pool.h), the configuration, the listening
+ * sockets' TCP_INFO (listener.c) and, for conns, the kernel's sock_diag
+ * (tcpdiag.c).  Nothing here changes the master's state.
  */
 
 #include <sys/types.h>
@@ -18,36 +19,33 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "log.h"
-#include "master.h"
+#include "buf.h"
+#include "listener.h"
+#include "pool.h"
+#include "report.h"
+#include "scoreboard.h"
+#include "tcpdiag.h"
 
 /* A worker's state as shown: draining once told to, even if busy. */
-static int
-shown_state(const struct master *m, uint32_t i)
-{
-	if (m->workers[i].state != W_SERVING)
-		return SLOT_DRAINING;
-	return __atomic_load_n(&m->sb->slots[i].state, __ATOMIC_ACQUIRE);
-}
-
 static const char *
-state_name(const struct master *m, uint32_t i)
+state_name(const struct slot *s)
 {
 	static const char *names[] = {
 		"free", "starting", "idle", "busy", "draining"
 	};
-	int	 state = shown_state(m, i);
+	int	 state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
 
+	if (__atomic_load_n(&s->order, __ATOMIC_RELAXED) != ORDER_SERVE)
+		state = SLOT_DRAINING;
 	if (state < 0 || state > SLOT_DRAINING)
 		return "?";
 	return names[state];
 }
 
 static int
-slot_busy(const struct master *m, uint32_t i)
+slot_busy(const struct slot *s)
 {
-	return __atomic_load_n(&m->sb->slots[i].state, __ATOMIC_ACQUIRE) ==
-	    SLOT_BUSY;
+	return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SLOT_BUSY;
 }
 
 /*
@@ -155,51 +153,11 @@ resident(pid_t pid)
 	return rss * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* The workers by state, for echodctl status and systemd's STATUS=. */
-void
-count_pool(const struct master *m, struct pool_counts *pc)
-{
-	uint32_t	 i;
-
-	memset(pc, 0, sizeof(*pc));
-	for (i = 0; i < m->high_water; i++) {
-		if (m->workers[i].pid == 0)
-			continue;
-		pc->total++;
-		switch (shown_state(m, i)) {
-		case SLOT_STARTING:
-			pc->starting++;
-			break;
-		case SLOT_IDLE:
-			pc->idle++;
-			break;
-		case SLOT_BUSY:
-			pc->busy++;
-			break;
-		default:
-			pc->draining++;
-			break;
-		}
-	}
-}
-
-static size_t
-count_active(const struct master *m)
-{
-	uint32_t	 i;
-	size_t		 n = 0;
-
-	for (i = 0; i < m->high_water; i++)
-		if (m->workers[i].pid != 0 && slot_busy(m, i))
-			n++;
-	return n;
-}
-
 static void
-status_json(struct master *m, struct buf *b, int64_t now)
+status_json(const struct report_view *v, struct buf *b, int64_t now)
 {
-	const struct scoreboard	*sb = m->sb;
-	struct pool_counts	 pc;
+	const struct scoreboard	*sb = pool_scoreboard(v->pool);
+	const struct pool_counts *pc = pool_counts(v->pool);
 	struct totals		 t;
 	char			 peer[ADDR_NAME_MAX];
 	unsigned int		 backlog, queued;
@@ -207,36 +165,35 @@ status_json(struct master *m, struct buf *b, int64_t now)
 	size_t			 k;
 	int			 first = 1;
 
-	count_pool(m, &pc);
 	scoreboard_totals(sb, &t);
 	buf_printf(b, "{\"pid\":%ld,\"version\":\"%s\",\"uptime\":%" PRId64
 	    ",\"config\":", (long)getpid(), PACKAGE_VERSION,
 	    (now - sb->started) / 1000);
-	buf_json_string(b, m->conf->path);
-	buf_printf(b, ",\"generation\":%u,\"listeners\":[", m->generation);
-	for (k = 0; k < m->nlisteners; k++) {
-		listener_queue(&m->listeners[k], &backlog, &queued);
+	buf_json_string(b, v->conf->path);
+	buf_printf(b, ",\"generation\":%u,\"listeners\":[", pool_generation(v->pool));
+	for (k = 0; k < v->nlisteners; k++) {
+		listener_queue(&v->listeners[k], &backlog, &queued);
 		buf_printf(b, "%s{\"address\":", k ? "," : "");
-		buf_json_string(b, m->listeners[k].bound);
+		buf_json_string(b, v->listeners[k].bound);
 		buf_printf(b, ",\"backlog\":%u,\"queued\":%u,"
 		    "\"proxy_protocol\":%s}", backlog, queued,
-		    m->listeners[k].addr.proxy_protocol ? "true" : "false");
+		    v->listeners[k].addr.proxy_protocol ? "true" : "false");
 	}
 	buf_printf(b, "],\"pool\":{\"workers\":%zu,\"starting\":%zu,"
 	    "\"idle\":%zu,\"busy\":%zu,\"draining\":%zu},\"workers\":[",
-	    pc.total, pc.starting, pc.idle, pc.busy, pc.draining);
-	for (i = 0; i < m->high_water; i++) {
+	    pc->total, pc->starting, pc->idle, pc->busy, pc->draining);
+	for (i = 0; i < sb->high_water; i++) {
 		const struct slot	*s = &sb->slots[i];
 		int			 busy;
 
-		if (m->workers[i].pid == 0)
+		if (s->pid == 0)
 			continue;
-		busy = slot_busy(m, i);
+		busy = slot_busy(s);
 		buf_printf(b, "%s{\"pid\":%ld,\"generation\":%u,\"state\":"
 		    "\"%s\",\"connections\":%" PRIu64 ",\"bytes_in\":%" PRIu64
 		    ",\"bytes_out\":%" PRIu64 ",\"peer\":", first ? "" : ",",
-		    (long)m->workers[i].pid, m->workers[i].generation,
-		    state_name(m, i), s->connections, s->bytes_in,
+		    (long)s->pid, s->generation,
+		    state_name(s), s->connections, s->bytes_in,
 		    s->bytes_out);
 		first = 0;
 		if (busy) {
@@ -254,56 +211,55 @@ status_json(struct master *m, struct buf *b, int64_t now)
 			buf_printf(b, "null,\"via\":null,\"connection_age\":"
 			    "null,\"idle\":null");
 		buf_printf(b, ",\"rss\":%" PRIu64 "}",
-		    resident(m->workers[i].pid));
+		    resident(s->pid));
 	}
 	buf_printf(b, "],\"totals\":{\"accepted\":%" PRIu64 ",\"active\":%zu,"
 	    "\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"errors\":%"
 	    PRIu64 ",\"timeouts\":%" PRIu64 ",\"refused\":%" PRIu64
 	    ",\"max_workers_reached\":%" PRIu64 "}}\n", t.connections,
-	    count_active(m), t.bytes_in, t.bytes_out, t.errors, t.timeouts,
+	    pc->active, t.bytes_in, t.bytes_out, t.errors, t.timeouts,
 	    t.refused, sb->max_workers_reached);
 }
 
 static void
-status_human(struct master *m, struct buf *b, int64_t now)
+status_human(const struct report_view *v, struct buf *b, int64_t now)
 {
-	const struct scoreboard	*sb = m->sb;
-	struct pool_counts	 pc;
+	const struct scoreboard	*sb = pool_scoreboard(v->pool);
+	const struct pool_counts *pc = pool_counts(v->pool);
 	struct totals		 t;
 	unsigned int		 backlog, queued;
 	char			 age[16];
 	size_t			 k;
 
-	count_pool(m, &pc);
 	scoreboard_totals(sb, &t);
 	buf_printf(b, "echod %s, pid %ld, up %s, generation %u\n",
 	    PACKAGE_VERSION, (long)getpid(),
-	    human_age(now - sb->started, age, sizeof(age)), m->generation);
-	buf_printf(b, "configuration  %s\n", m->conf->path);
-	for (k = 0; k < m->nlisteners; k++) {
-		listener_queue(&m->listeners[k], &backlog, &queued);
+	    human_age(now - sb->started, age, sizeof(age)), pool_generation(v->pool));
+	buf_printf(b, "configuration  %s\n", v->conf->path);
+	for (k = 0; k < v->nlisteners; k++) {
+		listener_queue(&v->listeners[k], &backlog, &queued);
 		buf_printf(b, "listening on   %s (backlog %u, %u waiting%s)\n",
-		    m->listeners[k].bound, backlog, queued,
-		    m->listeners[k].addr.proxy_protocol ? ", proxy-protocol" :
+		    v->listeners[k].bound, backlog, queued,
+		    v->listeners[k].addr.proxy_protocol ? ", proxy-protocol" :
 		    "");
 	}
 	buf_printf(b, "workers        %zu: %zu busy, %zu idle, %zu starting, "
-	    "%zu draining\n", pc.total, pc.busy, pc.idle, pc.starting,
-	    pc.draining);
+	    "%zu draining\n", pc->total, pc->busy, pc->idle, pc->starting,
+	    pc->draining);
 	buf_printf(b, "connections    %" PRIu64 " accepted, %zu active, %"
 	    PRIu64 " errors, %" PRIu64 " idle timeouts, %" PRIu64
-	    " refused\n", t.connections, count_active(m), t.errors,
+	    " refused\n", t.connections, pc->active, t.errors,
 	    t.timeouts, t.refused);
 	buf_printf(b, "bytes          %" PRIu64 " in, %" PRIu64 " out\n",
 	    t.bytes_in, t.bytes_out);
 	buf_printf(b, "max-workers    %d, reached %" PRIu64 " times\n",
-	    m->conf->max_workers, sb->max_workers_reached);
+	    v->conf->max_workers, sb->max_workers_reached);
 }
 
 static void
-workers_human(struct master *m, struct buf *b, int64_t now)
+workers_human(const struct report_view *v, struct buf *b, int64_t now)
 {
-	const struct scoreboard	*sb = m->sb;
+	const struct scoreboard	*sb = pool_scoreboard(v->pool);
 	char			 in[16], out[16], rss[16], age[16], idle[16];
 	char			 conns[16];
 	char			 peer[ADDR_NAME_MAX];
@@ -312,11 +268,11 @@ workers_human(struct master *m, struct buf *b, int64_t now)
 	buf_printf(b, "%7s %3s %-8s %5s %5s %5s %-21s %4s %4s %5s\n", "PID",
 	    "GEN", "STATE", "CONNS", "IN", "OUT", "PEER", "AGE", "IDLE",
 	    "RSS");
-	for (i = 0; i < m->high_water; i++) {
+	for (i = 0; i < sb->high_water; i++) {
 		const struct slot	*s = &sb->slots[i];
 		int			 state;
 
-		if (m->workers[i].pid == 0)
+		if (s->pid == 0)
 			continue;
 		state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
 		strlcpy(peer, "-", sizeof(peer));
@@ -329,20 +285,19 @@ workers_human(struct master *m, struct buf *b, int64_t now)
 		} else if (state == SLOT_IDLE)
 			human_age(now - s->since, idle, sizeof(idle));
 		buf_printf(b, "%7ld %3u %-8s %5s %5s %5s %-21.21s %4s %4s "
-		    "%5s\n", (long)m->workers[i].pid, m->workers[i].generation,
-		    state_name(m, i),
+		    "%5s\n", (long)s->pid, s->generation, state_name(s),
 		    human_bytes(s->connections, conns, sizeof(conns)),
 		    human_bytes(s->bytes_in, in, sizeof(in)),
 		    human_bytes(s->bytes_out, out, sizeof(out)), peer, age,
-		    idle, human_bytes(resident(m->workers[i].pid), rss,
+		    idle, human_bytes(resident(s->pid), rss,
 		    sizeof(rss)));
 	}
 }
 
 static void
-conns(struct master *m, struct buf *b, int json, int64_t now)
+conns(const struct report_view *v, struct buf *b, int json, int64_t now)
 {
-	const struct scoreboard	*sb = m->sb;
+	const struct scoreboard	*sb = pool_scoreboard(v->pool);
 	struct conn_info	*conns;
 	uint16_t		*ports;
 	char			 peer[ADDR_NAME_MAX], age[16], in[16];
@@ -351,14 +306,14 @@ conns(struct master *m, struct buf *b, int json, int64_t now)
 	uint32_t		 i;
 	int			 diag;
 
-	if ((conns = calloc(m->high_water + 1, sizeof(*conns))) == NULL ||
-	    (ports = calloc(m->nlisteners + 1, sizeof(*ports))) == NULL) {
+	if ((conns = calloc(sb->high_water + 1, sizeof(*conns))) == NULL ||
+	    (ports = calloc(v->nlisteners + 1, sizeof(*ports))) == NULL) {
 		free(conns);
 		buf_printf(b, json ? "{}\n" : "out of memory\n");
 		return;
 	}
-	for (i = 0; i < m->high_water; i++) {
-		if (m->workers[i].pid == 0 || !slot_busy(m, i))
+	for (i = 0; i < sb->high_water; i++) {
+		if (sb->slots[i].pid == 0 || !slot_busy(&sb->slots[i]))
 			continue;
 		/* The kernel knows the socket by its own remote end. */
 		if ((conns[n].port = __atomic_load_n(&sb->slots[i].via_port,
@@ -370,14 +325,14 @@ conns(struct master *m, struct buf *b, int json, int64_t now)
 		}
 		conns[n++].slot = i;
 	}
-	for (k = 0; k < m->nlisteners; k++)
-		ports[k] = m->listeners[k].addr.port;
-	diag = tcpdiag_fill(conns, n, ports, m->nlisteners);
+	for (k = 0; k < v->nlisteners; k++)
+		ports[k] = v->listeners[k].addr.port;
+	diag = tcpdiag_fill(conns, n, ports, v->nlisteners);
 
 	if (json)
 		buf_printf(b, "{\"pid\":%ld,\"generation\":%u,"
 		    "\"tcp_info\":%s,\"conns\":[", (long)getpid(),
-		    m->generation, diag == 0 ? "true" : "false");
+		    pool_generation(v->pool), diag == 0 ? "true" : "false");
 	else
 		buf_printf(b, "%7s %-21s %4s %5s %5s %6s %6s %4s %5s\n", "PID",
 		    "PEER", "AGE", "IN", "OUT", "RTT", "RTTVAR", "RETR",
@@ -389,7 +344,7 @@ conns(struct master *m, struct buf *b, int json, int64_t now)
 		addr_format_peer(&s->peer, addr_len(&s->peer), peer, sizeof(peer));
 		if (json) {
 			buf_printf(b, "%s{\"pid\":%ld,\"peer\":", k ? "," : "",
-			    (long)m->workers[conns[k].slot].pid);
+			    (long)s->pid);
 			buf_json_string(b, peer);
 			out_via(b, s);
 			buf_printf(b, ",\"age\":%.3f,\"bytes_in\":%" PRIu64
@@ -412,14 +367,14 @@ conns(struct master *m, struct buf *b, int json, int64_t now)
 		human_bytes(s->conn_out, out, sizeof(out));
 		if (conns[k].found)
 			buf_printf(b, "%7ld %-21.21s %4s %5s %5s %6s %6s %4u "
-			    "%5u\n", (long)m->workers[conns[k].slot].pid, peer,
+			    "%5u\n", (long)s->pid, peer,
 			    age, in, out, human_us(ti->tcpi_rtt, rtt,
 			    sizeof(rtt)), human_us(ti->tcpi_rttvar, rttvar,
 			    sizeof(rttvar)), ti->tcpi_total_retrans,
 			    ti->tcpi_snd_cwnd);
 		else
 			buf_printf(b, "%7ld %-21.21s %4s %5s %5s %6s %6s %4s "
-			    "%5s\n", (long)m->workers[conns[k].slot].pid, peer,
+			    "%5s\n", (long)s->pid, peer,
 			    age, in, out, "-", "-", "-", "-");
 	}
 	if (json)
@@ -430,15 +385,15 @@ conns(struct master *m, struct buf *b, int json, int64_t now)
 
 /* The answer to echodctl status, workers or conns, after its "ok". */
 void
-report(struct master *m, struct buf *b, enum report_what what,
+report(struct buf *b, const struct report_view *v, enum report_what what,
     unsigned int flags, int64_t now)
 {
 	if (what == REPORT_CONNS)
-		conns(m, b, flags & REPORT_JSON, now);
+		conns(v, b, flags & REPORT_JSON, now);
 	else if (flags & REPORT_JSON)
-		status_json(m, b, now);
+		status_json(v, b, now);
 	else if (what == REPORT_WORKERS)
-		workers_human(m, b, now);
+		workers_human(v, b, now);
 	else
-		status_human(m, b, now);
+		status_human(v, b, now);
 }

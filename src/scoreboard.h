@@ -8,7 +8,7 @@
  * call per update.  The master reads every slot to manage the pool, and
  * is the only writer of the header's totals.  The master's view of the
  * pool and echodctl's both come from here: it is the single source of
- * truth about the workers.
+ * truth about the workers, for any process that maps it.
  */
 
 #ifndef ECHOD_SCOREBOARD_H
@@ -35,10 +35,23 @@ enum slot_state {
 	SLOT_DRAINING,	/* told to stop accepting */
 };
 
+/* What the master told a worker. */
+enum slot_order {
+	ORDER_SERVE,	/* accept and echo */
+	ORDER_DRAIN,	/* finish the connection, then exit (SIGQUIT) */
+	ORDER_STOP,	/* exit now (SIGTERM, then SIGKILL) */
+};
+
+/*
+ * A worker's slot.  The master writes pid, generation, started and
+ * order (pid right after the fork, the others before it); the worker
+ * writes the rest.
+ */
 struct slot {
 	pid_t			 pid;
 	uint32_t		 generation;
 	int32_t			 state;		/* enum slot_state */
+	int32_t			 order;		/* enum slot_order */
 	int32_t			 sandbox_syscall; /* +1, 0: none; see sandbox.c */
 	int64_t			 started;	/* worker start, ms */
 	int64_t			 since;		/* state entered, ms */

@@ -23,14 +23,14 @@
  * up, and waiting for the workers lets "systemctl start" report that as
  * the failed start it is, not as a service that started and then died.
  *
- * Workers do not tell the master when they become busy or idle, and must
- * not: that would cost a system call per connection.  The master looks
- * at the scoreboard instead, from its loop: every READY_POLL_MS while it
- * waits for a generation to serve, every STATUS_INTERVAL_MS otherwise,
- * and only when systemd listens.  sd_notify() (a socket, a sendmsg() and
- * a close()) is called only when there is something new to say.  Its
- * datagram could wait only if systemd's queue were full, and the master
- * sends a few a second at most.
+ * This file only tells: the master feeds it the pool's counts (pool.h)
+ * and the events, among them that a generation serves, which the pool
+ * works out once for echodctl reload and for systemd alike
+ * (pool_census()).  STATUS= is composed from the counts every
+ * STATUS_INTERVAL_MS, and only when systemd listens.  sd_notify() (a
+ * socket, a sendmsg() and a close()) is called only when there is
+ * something new to say.  Its datagram could wait only if systemd's
+ * queue were full, and the master sends a few a second at most.
  */
 
 #include <sys/types.h>
@@ -51,18 +51,15 @@
 #include "addr.h"
 #include "clock.h"
 #include "log.h"
-#include "master.h"
+#include "pool.h"
 #include "systemd.h"
 
-#define READY_POLL_MS		20
 #define STATUS_INTERVAL_MS	1000
-/* A reload's generation that does not serve by then: as echodctl's. */
-#define RELOAD_WAIT_MS		10000
 
 static int	 notify = -1;		/* systemd listens; -1: not known yet */
 static int	 ready_sent;		/* the first READY=1 */
 static int	 waiting = 1;		/* for the generation to serve */
-static int64_t	 wait_deadline = INT64_MAX;
+static int	 stopping;
 static int	 daemonized;
 static int64_t	 next_status;
 static char	 status[512];		/* as last sent */
@@ -108,23 +105,22 @@ send_state(const char *fmt, ...)
 
 /* "2 busy, 2 idle workers (generation 1)", or how the stop goes. */
 static void
-format_status(struct master *m, char *buf, size_t len)
+format_status(const struct pool_counts *pc, unsigned int generation,
+    char *buf, size_t len)
 {
-	struct pool_counts	 pc;
-	size_t			 n;
+	size_t	 n;
 
-	count_pool(m, &pc);
-	if (m->stop != RUNNING) {
-		snprintf(buf, len, "stopping: %zu worker%s left", pc.total,
-		    pc.total == 1 ? "" : "s");
+	if (stopping) {
+		snprintf(buf, len, "stopping: %zu worker%s left", pc->total,
+		    pc->total == 1 ? "" : "s");
 		return;
 	}
 	n = snprintf(buf, len, "%zu busy, %zu idle workers (generation %u",
-	    pc.busy, pc.idle, m->generation);
-	if (pc.starting > 0 && n < len)
-		n += snprintf(buf + n, len - n, ", %zu starting", pc.starting);
-	if (pc.draining > 0 && n < len)
-		n += snprintf(buf + n, len - n, ", %zu draining", pc.draining);
+	    pc->busy, pc->idle, generation);
+	if (pc->starting > 0 && n < len)
+		n += snprintf(buf + n, len - n, ", %zu starting", pc->starting);
+	if (pc->draining > 0 && n < len)
+		n += snprintf(buf + n, len - n, ", %zu draining", pc->draining);
 	if (n < len)
 		n += snprintf(buf + n, len - n, ")");
 	/* Until a reload succeeds, "systemctl status" says why one failed. */
@@ -133,43 +129,46 @@ format_status(struct master *m, char *buf, size_t len)
 }
 
 /*
- * Called on every turn of the master's loop.  Returns when it wants to
- * be called again (ms, monotonic), or INT64_MAX.
+ * The generation serves (failure NULL), or did not in time (failure
+ * says how): READY=1, at start-up and after each reload.
+ */
+void
+systemd_ready(const struct pool_counts *pc, unsigned int generation,
+    const char *failure, int64_t now)
+{
+	if (!notify_enabled() || stopping)
+		return;
+	waiting = 0;
+	if (failure != NULL)
+		strlcpy(status, failure, sizeof(status));
+	else
+		format_status(pc, generation, status, sizeof(status));
+	/* Forked into the background: tell systemd who we are. */
+	if (daemonized && !ready_sent)
+		send_state("READY=1\nMAINPID=%ld\nSTATUS=%s", (long)getpid(),
+		    status);
+	else
+		send_state("READY=1\nSTATUS=%s", status);
+	ready_sent = 1;
+	next_status = now + STATUS_INTERVAL_MS;
+}
+
+/*
+ * Called on every turn of the master's loop, with the pool's counts.
+ * Returns when it wants to be called again (ms, monotonic), or
+ * INT64_MAX.
  */
 int64_t
-systemd_update(struct master *m, int64_t now)
+systemd_status(const struct pool_counts *pc, unsigned int generation,
+    int64_t now)
 {
 	char	 buf[sizeof(status)];
-	size_t	 serving;
 
-	if (!notify_enabled() || (m->stop != RUNNING && !ready_sent))
+	if (!notify_enabled() || !ready_sent || waiting)
 		return INT64_MAX;
-	if (waiting && m->stop == RUNNING) {
-		serving = pool_serving(m);
-		if (serving < (size_t)m->conf->prefork && now < wait_deadline)
-			return wait_deadline < now + READY_POLL_MS ?
-			    wait_deadline : now + READY_POLL_MS;
-		waiting = 0;
-		if (serving >= (size_t)m->conf->prefork)
-			format_status(m, status, sizeof(status));
-		else
-			snprintf(status, sizeof(status), "generation %u has "
-			    "%zu of %d workers serving after %d s",
-			    m->generation, serving, m->conf->prefork,
-			    RELOAD_WAIT_MS / 1000);
-		/* Forked into the background: tell systemd who we are. */
-		if (daemonized && !ready_sent)
-			send_state("READY=1\nMAINPID=%ld\nSTATUS=%s",
-			    (long)getpid(), status);
-		else
-			send_state("READY=1\nSTATUS=%s", status);
-		ready_sent = 1;
-		next_status = now + STATUS_INTERVAL_MS;
-		return next_status;
-	}
 	if (now < next_status)
 		return next_status;
-	format_status(m, buf, sizeof(buf));
+	format_status(pc, generation, buf, sizeof(buf));
 	if (strcmp(buf, status) != 0) {
 		send_state("STATUS=%s", buf);
 		strlcpy(status, buf, sizeof(status));
@@ -207,14 +206,12 @@ systemd_reload_failed(const char *err)
 
 /* The reload took: READY=1 once the new generation serves. */
 void
-systemd_reloaded(int64_t now)
+systemd_reloaded(void)
 {
 	if (!notify_enabled())
 		return;
 	reload_error[0] = '\0';
 	waiting = 1;
-	/* At start-up, systemd's own start timeout is the limit. */
-	wait_deadline = ready_sent ? now + RELOAD_WAIT_MS : INT64_MAX;
 }
 
 void
@@ -223,6 +220,7 @@ systemd_stopping(void)
 	if (!notify_enabled())
 		return;
 	waiting = 0;
+	stopping = 1;
 	snprintf(status, sizeof(status), "stopping");
 	send_state("STOPPING=1\nSTATUS=%s", status);
 }

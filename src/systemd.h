@@ -10,13 +10,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pool.h"
+
 int	systemd_listen_fds(void);
 int	systemd_check_fds(int, int, char *, size_t);
 void	systemd_daemonized(void);
 
+void	systemd_ready(const struct pool_counts *, unsigned int, const char *,
+	    int64_t);
+int64_t	systemd_status(const struct pool_counts *, unsigned int, int64_t);
 void	systemd_reloading(void);
 void	systemd_reload_failed(const char *);
-void	systemd_reloaded(int64_t);
+void	systemd_reloaded(void);
 void	systemd_stopping(void);
 
 #endif /* ECHOD_SYSTEMD_H */

@@ -21,10 +21,10 @@ LAYERS='
 0 log clock paths buf addr proxyproto poolplan
 1 conf
 2 scoreboard sandbox privdrop limits daemon
-3 listener tcpdiag control systemd
+3 listener tcpdiag control
 4 worker
 5 pool inetd
-6 report
+6 report systemd
 7 master
 8 echod echodctl echobench
 '
