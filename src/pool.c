@@ -44,12 +44,11 @@
 #include "listener.h"
 #include "log.h"
 #include "pool.h"
+#include "poolplan.h"
 #include "sandbox.h"
 #include "scoreboard.h"
 #include "worker.h"
 
-/* A worker that stops faster than this after its start "failed to start". */
-#define START_FAILURE_MS	1000
 /* Start-up failures in a row that make the master give up. */
 #define START_FAILURES_MAX	10
 /* The delay before the next start after a failure doubles up to this. */
@@ -57,11 +56,6 @@
 #define RESPAWN_DELAY_MAX_MS	2000
 /* How long a worker told to stop (SIGTERM) has before SIGKILL. */
 #define KILL_GRACE_MS		1000
-/* Workers started in one round of the master's loop, at most. */
-#define START_BATCH		256
-/* Shrinking: see the top of this file. */
-#define RETIRE_HOLDOFF_MS	1000
-#define RETIRE_INTERVAL_MS	500
 /* "max-workers reached" and failed forks are logged this often at most. */
 #define MAX_WORKERS_LOG_MS	60000
 #define FORK_FAILED_LOG_MS	60000
@@ -110,13 +104,9 @@ struct pool {
 	int64_t			 next_start;		/* no fork before */
 	pid_t			 probe;
 
-	/* Growing and shrinking: see pool_adjust(). */
-	int			 more_to_start;	/* a batch was cut short */
-	size_t			 growth_step;	/* workers started last */
+	/* Growing and shrinking: see pool_adjust() and poolplan.c. */
+	struct poolplan_state	 plan;
 	int64_t			 fork_failed_logged;
-	int64_t			 last_growth;
-	int64_t			 next_retire;
-	int			 at_max_workers;
 	int64_t			 max_workers_logged;
 };
 
@@ -474,12 +464,10 @@ retire_idle(struct pool *p, size_t n, int64_t now)
 	return retired;
 }
 
+/* Demand met max-workers (poolplan_decide() says when it is new). */
 static void
 note_max_workers(struct pool *p, int64_t now)
 {
-	if (p->at_max_workers)
-		return;
-	p->at_max_workers = 1;
 	p->sb->max_workers_reached++;
 	if (!log_due(&p->max_workers_logged, now, MAX_WORKERS_LOG_MS))
 		return;
@@ -499,95 +487,57 @@ resized(struct pool *p)
 	return POOL_RESIZED;
 }
 
+static void
+plan_settings(const struct config *conf, struct poolplan_settings *ps)
+{
+	ps->prefork = conf->prefork;
+	ps->min_spare = conf->min_spare;
+	ps->max_spare = conf->max_spare;
+	ps->max_workers = conf->max_workers;
+}
+
 /*
  * Grow or shrink the current generation's pool (see the top of this
- * file).  Called on every turn of the master's loop while it runs,
- * after pool_census().
+ * file): what poolplan_decide() says, done.  Called on every turn of
+ * the master's loop while it runs, after pool_census().
  */
 int
 pool_adjust(struct pool *p, int64_t now)
 {
-	const struct config	*conf = p->conf;
-	size_t			 total = p->counts.current;
-	size_t			 spare = p->counts.spare;
-	size_t			 want = 0, need, room;
+	struct poolplan_settings ps;
+	struct poolplan_input	 in;
+	struct poolplan		 plan;
+	size_t			 started = 0;
 
-	/* Only the probe's survival proves that workers can start again. */
-	if (p->start_failures > 0 && p->probe != 0 &&
-	    p->probe_age >= START_FAILURE_MS) {
+	plan_settings(p->conf, &ps);
+	memset(&in, 0, sizeof(in));
+	in.current = p->counts.current;
+	in.spare = p->counts.spare;
+	if (poolplan_wants_queue(&ps, in.spare))
+		in.queued = listeners_queued(p->listeners, p->nlisteners);
+	in.failures = p->start_failures;
+	in.probe_age = p->probe_age;
+	in.next_start = p->next_start;
+	poolplan_decide(&ps, &in, &p->plan, now, &plan);
+
+	if (plan.forget_failures) {
 		p->start_failures = 0;
 		p->probe = 0;
 	}
-
-	if (total < (size_t)conf->prefork)
-		want = conf->prefork - total;
-	if (conf->min_spare > 0 && spare < (size_t)conf->min_spare + 1) {
-		/*
-		 * Short of spares: every queued client wants a worker too.
-		 * (With min-spare 0 the pool is fixed at prefork, as in
-		 * Stevens' model.)
-		 */
-		need = conf->min_spare + listeners_queued(p->listeners,
-		    p->nlisteners);
-		if (need > spare && need - spare > want)
-			want = need - spare;
-	}
-	/* Demand that is known, not guessed, is what meets max-workers. */
-	room = total < (size_t)conf->max_workers ?
-	    conf->max_workers - total : 0;
-	if (want > room)
+	if (plan.max_reached)
 		note_max_workers(p, now);
-	else if (total < (size_t)conf->max_workers)
-		p->at_max_workers = 0;
-	/*
-	 * The accept queue shows only the clients whose handshake is done;
-	 * in a burst many more are on their way.  A pool still short of
-	 * spares after a round of starts doubles its next round.
-	 */
-	if (spare < (size_t)conf->min_spare && p->growth_step > 0) {
-		if (want < p->growth_step * 2)
-			want = p->growth_step * 2;
-	} else if (spare >= (size_t)conf->min_spare)
-		p->growth_step = 0;
-	if (want > room)
-		want = room;
-
-	p->more_to_start = 0;
-	if (want > 0) {
-		size_t	 started = 0;
-
-		if (p->start_failures > 0)
-			want = 1;	/* a probe */
-		else if (want > START_BATCH) {
-			want = START_BATCH;
-			p->more_to_start = 1;
+	while (started < plan.start && !p->stopping) {
+		if (spawn_worker(p, now) == -1)
+			break;
+		started++;
+		if (plan.probe) {
+			p->next_start = now + START_FAILURE_MS;
+			break;
 		}
-		while (started < want && now >= p->next_start &&
-		    !p->stopping) {
-			if (spawn_worker(p, now) == -1)
-				break;
-			started++;
-			if (p->start_failures > 0) {
-				p->next_start = now + START_FAILURE_MS;
-				break;
-			}
-		}
-		if (started > 0)
-			p->growth_step = started;
-		p->last_growth = now;
-		return resized(p);
 	}
-
-	if (spare > (size_t)conf->max_spare && total > (size_t)conf->prefork &&
-	    now >= p->next_retire &&
-	    now - p->last_growth >= RETIRE_HOLDOFF_MS) {
-		size_t surplus = spare - conf->max_spare;
-
-		if (surplus > total - conf->prefork)
-			surplus = total - conf->prefork;
-		retire_idle(p, (surplus + 1) / 2, now);
-		p->next_retire = now + RETIRE_INTERVAL_MS;
-	}
+	poolplan_started(&p->plan, started);
+	if (plan.retire > 0)
+		retire_idle(p, plan.retire, now);
 	return resized(p);
 }
 
@@ -774,8 +724,8 @@ pool_new_generation(struct pool *p, int64_t now, int64_t wait)
 	p->generation++;
 	p->start_failures = 0;
 	p->next_start = 0;
-	p->growth_step = 0;
-	p->more_to_start = 0;
+	p->plan.growth_step = 0;
+	p->plan.more = 0;
 	p->awaiting = 1;
 	p->await_until = now + wait;
 	drain(p, now, 1);
@@ -852,23 +802,19 @@ pool_enforce_deadlines(struct pool *p, int64_t now)
 int64_t
 pool_next_wakeup(const struct pool *p, int64_t now)
 {
-	int64_t		 when = p->next_deadline;
+	int64_t			 when = p->next_deadline;
+
+	struct poolplan_settings ps;
+	int64_t			 look;
 
 	if (!p->stopping) {
-		if (p->more_to_start)
-			when = now;
+		plan_settings(p->conf, &ps);
+		look = poolplan_next_look(&ps, &p->plan, p->counts.current, now);
+		if (look < when)
+			when = look;
 		/* A start held back (throttled, or a failed fork). */
 		if (p->next_start > now && p->next_start < when)
 			when = p->next_start;
-		/* Workers go idle silently: look for a surplus now and then. */
-		if (p->counts.current > (size_t)p->conf->prefork) {
-			int64_t look = p->last_growth + RETIRE_HOLDOFF_MS;
-
-			if (look < p->next_retire)
-				look = p->next_retire;
-			if (look < when)
-				when = look;
-		}
 		/* Nor do they say when they are ready. */
 		if (p->awaiting) {
 			if (now + SERVE_POLL_MS < when)

@@ -1,0 +1,132 @@
+/*
+ * The pool's decisions (poolplan.h): how many workers to start, how
+ * many idle ones to retire, and when to look again.  The policy is
+ * described at the top of pool.c; here it is, stage by stage.
+ */
+
+#include <stdint.h>
+#include <string.h>
+
+#include "poolplan.h"
+
+/*
+ * Whether this turn's decision needs the length of the accept queues
+ * (a system call per listener): only when the pool is short of spares.
+ */
+int
+poolplan_wants_queue(const struct poolplan_settings *s, size_t spare)
+{
+	return s->min_spare > 0 && spare < s->min_spare + 1;
+}
+
+void
+poolplan_decide(const struct poolplan_settings *s,
+    const struct poolplan_input *in, struct poolplan_state *st, int64_t now,
+    struct poolplan *out)
+{
+	size_t	 want = 0, need, room, surplus;
+
+	memset(out, 0, sizeof(*out));
+
+	/* Only the probe's survival proves that workers can start again. */
+	if (in->failures > 0 && in->probe_age >= START_FAILURE_MS)
+		out->forget_failures = 1;
+	out->probe = in->failures > 0 && !out->forget_failures;
+
+	/* 1. prefork workers, always. */
+	if (in->current < s->prefork)
+		want = s->prefork - in->current;
+	/*
+	 * 2. Short of spares: min-spare of them, and a worker for every
+	 * queued client.  (With min-spare 0 the pool is fixed at prefork,
+	 * as in Stevens' model.)
+	 */
+	if (poolplan_wants_queue(s, in->spare)) {
+		need = s->min_spare + in->queued;
+		if (need > in->spare && need - in->spare > want)
+			want = need - in->spare;
+	}
+	/* 3. Demand that is known, not guessed, is what meets max-workers. */
+	room = in->current < s->max_workers ? s->max_workers - in->current :
+	    0;
+	if (want > room) {
+		if (!st->at_max_workers)
+			out->max_reached = 1;
+		st->at_max_workers = 1;
+	} else if (in->current < s->max_workers)
+		st->at_max_workers = 0;
+	/*
+	 * 4. The accept queue shows only the clients whose handshake is
+	 * done; in a burst many more are on their way.  A pool still short
+	 * of spares after a round of starts doubles its next round.
+	 */
+	if (in->spare < s->min_spare && st->growth_step > 0) {
+		if (want < st->growth_step * 2)
+			want = st->growth_step * 2;
+	} else if (in->spare >= s->min_spare)
+		st->growth_step = 0;
+	if (want > room)
+		want = room;
+
+	/* Batches: one probe while failing, START_BATCH at most. */
+	st->more = 0;
+	if (want > 0) {
+		if (out->probe)
+			want = 1;
+		else if (want > START_BATCH) {
+			want = START_BATCH;
+			st->more = 1;
+		}
+		if (now >= in->next_start)
+			out->start = want;
+		st->last_growth = now;
+		return;
+	}
+
+	/*
+	 * Shrinking: while more than max-spare are idle and the pool is
+	 * above prefork, half of the surplus at each RETIRE_INTERVAL_MS,
+	 * from RETIRE_HOLDOFF_MS after the pool last grew.
+	 */
+	if (in->spare > s->max_spare && in->current > s->prefork &&
+	    now >= st->next_retire &&
+	    now - st->last_growth >= RETIRE_HOLDOFF_MS) {
+		surplus = in->spare - s->max_spare;
+		if (surplus > in->current - s->prefork)
+			surplus = in->current - s->prefork;
+		out->retire = (surplus + 1) / 2;
+		st->next_retire = now + RETIRE_INTERVAL_MS;
+	}
+}
+
+/* After the starts: the next round of a growing pool doubles this one. */
+void
+poolplan_started(struct poolplan_state *st, size_t started)
+{
+	if (started > 0)
+		st->growth_step = started;
+}
+
+/*
+ * When the decision should be taken again although nothing happened
+ * (INT64_MAX: not before something does): at once after a cut batch,
+ * and, while the pool is larger than prefork, when it may shrink, since
+ * workers go idle silently.
+ */
+int64_t
+poolplan_next_look(const struct poolplan_settings *s,
+    const struct poolplan_state *st, size_t current, int64_t now)
+{
+	int64_t	 when = INT64_MAX, look;
+
+	if (st->more)
+		when = now;
+	if (current > s->prefork) {
+		look = st->last_growth + RETIRE_HOLDOFF_MS;
+		if (look < st->next_retire)
+			look = st->next_retire;
+		if (look < when)
+			when = look;
+	}
+	return when;
+}

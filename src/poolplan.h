@@ -1,0 +1,66 @@
+/*
+ * How many workers to start and to retire (poolplan.c): the pool's
+ * decisions as a pure function of its counts, its settings and the time,
+ * with no system call and no state but what is passed in.  pool.c acts
+ * on them; tests/pool_test.c tries them case by case.
+ */
+
+#ifndef ECHOD_POOLPLAN_H
+#define ECHOD_POOLPLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A worker that stops faster than this after its start "failed to start". */
+#define START_FAILURE_MS	1000
+/* Workers started in one round of the master's loop, at most. */
+#define START_BATCH		256
+/* Shrinking: no sooner than this after the pool last grew, then this often. */
+#define RETIRE_HOLDOFF_MS	1000
+#define RETIRE_INTERVAL_MS	500
+
+/* From echod.conf(5). */
+struct poolplan_settings {
+	size_t		 prefork;
+	size_t		 min_spare;
+	size_t		 max_spare;
+	size_t		 max_workers;
+};
+
+/* This turn's facts. */
+struct poolplan_input {
+	size_t		 current;	/* the generation's serving workers */
+	size_t		 spare;		/* of those, idle or starting */
+	size_t		 queued;	/* clients in the accept queues */
+	int		 failures;	/* start-up failures in a row */
+	int64_t		 probe_age;	/* ms the probe has lived; -1: none */
+	int64_t		 next_start;	/* no start before (ms) */
+};
+
+/* What the decisions carry from one turn to the next. */
+struct poolplan_state {
+	size_t		 growth_step;	/* workers started last round */
+	int64_t		 last_growth;	/* ms */
+	int64_t		 next_retire;	/* ms */
+	int		 at_max_workers;
+	int		 more;		/* a batch was cut short */
+};
+
+/* The decision. */
+struct poolplan {
+	size_t		 start;		/* workers to start now */
+	size_t		 retire;	/* idle workers to tell to stop */
+	int		 probe;		/* start only one, a probe */
+	int		 forget_failures; /* the probe lived: starts work */
+	int		 max_reached;	/* demand met max-workers, newly */
+};
+
+int	poolplan_wants_queue(const struct poolplan_settings *, size_t);
+void	poolplan_decide(const struct poolplan_settings *,
+	    const struct poolplan_input *, struct poolplan_state *, int64_t,
+	    struct poolplan *);
+void	poolplan_started(struct poolplan_state *, size_t);
+int64_t	poolplan_next_look(const struct poolplan_settings *,
+	    const struct poolplan_state *, size_t, int64_t);
+
+#endif /* ECHOD_POOLPLAN_H */
