@@ -400,7 +400,8 @@ control_service(struct control *ctl, const struct pollfd *pfd, size_t npfd,
 			if (memchr(c->in, '\n', c->inlen) != NULL)
 				run_command(ctl, c);
 			else if (c->inlen == sizeof(c->in) - 1) {
-				buf_printf(&c->out, "error: command too long\n");
+				buf_printf(&c->out, "error: command too "
+				    "long\n");
 				c->answered = 1;
 			}
 		}

@@ -386,7 +386,8 @@ master_command(void *arg, struct control_cmd *cmd)
 			    "root\n", argv[0]);
 		else if (argv[0][0] == 's') {
 			begin_stop(m, graceful ? STOP_GRACEFUL : STOP_FAST,
-			    graceful ? "echodctl stop -g" : "echodctl stop", now);
+			    graceful ? "echodctl stop -g" : "echodctl stop",
+			    now);
 			buf_printf(out, "ok: %s stop\n", m->stop == STOP_FAST ?
 			    "fast" : "graceful");
 		} else if (m->stop != RUNNING)

@@ -809,7 +809,8 @@ pool_next_wakeup(const struct pool *p, int64_t now)
 
 	if (!p->stopping) {
 		plan_settings(p->conf, &ps);
-		look = poolplan_next_look(&ps, &p->plan, p->counts.current, now);
+		look = poolplan_next_look(&ps, &p->plan, p->counts.current,
+		    now);
 		if (look < when)
 			when = look;
 		/* A start held back (throttled, or a failed fork). */

@@ -170,7 +170,8 @@ status_json(const struct report_view *v, struct buf *b, int64_t now)
 	    ",\"config\":", (long)getpid(), PACKAGE_VERSION,
 	    (now - sb->started) / 1000);
 	buf_json_string(b, v->conf->path);
-	buf_printf(b, ",\"generation\":%u,\"listeners\":[", pool_generation(v->pool));
+	buf_printf(b, ",\"generation\":%u,\"listeners\":[",
+	    pool_generation(v->pool));
 	for (k = 0; k < v->nlisteners; k++) {
 		listener_queue(&v->listeners[k], &backlog, &queued);
 		buf_printf(b, "%s{\"address\":", k ? "," : "");
@@ -234,7 +235,8 @@ status_human(const struct report_view *v, struct buf *b, int64_t now)
 	scoreboard_totals(sb, &t);
 	buf_printf(b, "echod %s, pid %ld, up %s, generation %u\n",
 	    PACKAGE_VERSION, (long)getpid(),
-	    human_age(now - sb->started, age, sizeof(age)), pool_generation(v->pool));
+	    human_age(now - sb->started, age, sizeof(age)),
+	    pool_generation(v->pool));
 	buf_printf(b, "configuration  %s\n", v->conf->path);
 	for (k = 0; k < v->nlisteners; k++) {
 		listener_queue(&v->listeners[k], &backlog, &queued);
@@ -341,7 +343,8 @@ conns(const struct report_view *v, struct buf *b, int json, int64_t now)
 		const struct slot	*s = &sb->slots[conns[k].slot];
 		const struct tcp_info	*ti = &conns[k].ti;
 
-		addr_format_peer(&s->peer, addr_len(&s->peer), peer, sizeof(peer));
+		addr_format_peer(&s->peer, addr_len(&s->peer), peer,
+		    sizeof(peer));
 		if (json) {
 			buf_printf(b, "%s{\"pid\":%ld,\"peer\":", k ? "," : "",
 			    (long)s->pid);

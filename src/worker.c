@@ -100,27 +100,52 @@
 
 /* A single writer's counter: readers see whole values, never torn ones. */
 #define SLOT_ADD(field, n) \
-	__atomic_store_n(&self->field, self->field + (n), __ATOMIC_RELAXED)
+	__atomic_store_n(&ws.self->field, ws.self->field + (n), \
+	    __ATOMIC_RELAXED)
 
-static volatile sig_atomic_t	 draining;
-static int			*drain_fds;
-static size_t			 ndrain_fds;
-static struct pollfd		*listen_pfd;	/* serve_many() */
-static int			 dead_fd = -1;
-static int			 epoll_fd = -1;		/* serve_epoll() */
-static int			 drain_event = -1;	/* serve_epoll() */
-static volatile sig_atomic_t	 waiting;		/* serve_epoll() */
-static char			 echo_buf[ECHO_BUFSIZE];
-/* For splice(): [0] read end, [1] write end; -1 when there is none. */
-static int			 splice_pipe[2] = { -1, -1 };
-/* Untouched, and so no memory, unless a proxy-protocol listener is used. */
-static uint8_t			 proxy_buf[PROXY_HEADER_MAX];
+/*
+ * Everything a worker keeps, in one place.  One per process, for its
+ * whole life, and at file scope because the SIGQUIT handler needs part
+ * of it: the handler touches only draining, waiting and what
+ * drop_listeners() and the drain event need.
+ */
+struct worker_state {
+	/* Set by the SIGQUIT handler, read by the loops. */
+	volatile sig_atomic_t	 draining;
+	/* serve_epoll() is between its look at draining and accept(). */
+	volatile sig_atomic_t	 waiting;
+	/* What the handler points at /dev/null (dead_fd), or wakes. */
+	int			*drain_fds;
+	size_t			 ndrain_fds;
+	int			 dead_fd;
+	int			 drain_event;	/* serve_epoll() */
 
-static const struct worker_args	*args;
-static struct scoreboard	*sb;
-static struct slot		*self;
-static uint64_t			 recycle_after;	/* connections; 0: never */
-static int			 recycled;
+	const struct worker_args *args;
+	struct scoreboard	*sb;
+	struct slot		*self;
+	struct pollfd		*listen_pfd;	/* serve_many() */
+	int			 epoll_fd;	/* serve_epoll() */
+	/* For splice(): [0] read end, [1] write end; -1 when there is none. */
+	int			 splice_pipe[2];
+	uint64_t		 recycle_after;	/* connections; 0: never */
+	int			 recycled;
+	/* Rate-limited warnings: when each was last logged. */
+	int64_t			 refused_warned;
+	int64_t			 header_warned;
+	int64_t			 accept_warned;
+	char			 timed_out[64];	/* read_proxy_header()'s why */
+
+	char			 echo_buf[ECHO_BUFSIZE];
+	/* Untouched, and so no memory, unless a proxy-protocol listener is. */
+	uint8_t			 proxy_buf[PROXY_HEADER_MAX];
+};
+
+static struct worker_state	 ws = {
+	.dead_fd = -1,
+	.drain_event = -1,
+	.epoll_fd = -1,
+	.splice_pipe = { -1, -1 },
+};
 
 /*
  * Stop accepting on every listener: point each listening descriptor at
@@ -131,8 +156,8 @@ drop_listeners(void)
 {
 	size_t	 i;
 
-	for (i = 0; i < ndrain_fds; i++)
-		(void)dup2(dead_fd, drain_fds[i]);
+	for (i = 0; i < ws.ndrain_fds; i++)
+		(void)dup2(ws.dead_fd, ws.drain_fds[i]);
 }
 
 /*
@@ -160,9 +185,9 @@ on_sigquit(int sig)
 	uint64_t	 one = 1;
 
 	(void)sig;
-	draining = 1;
-	if (waiting)
-		(void)write(drain_event, &one, sizeof(one));
+	ws.draining = 1;
+	if (ws.waiting)
+		(void)write(ws.drain_event, &one, sizeof(one));
 	else
 		drop_listeners();
 	errno = saved_errno;
@@ -199,8 +224,8 @@ worker_signals(void)
 static void
 slot_enter(enum slot_state state)
 {
-	__atomic_store_n(&self->since, clock_ms(), __ATOMIC_RELAXED);
-	__atomic_store_n(&self->state, state, __ATOMIC_RELEASE);
+	__atomic_store_n(&ws.self->since, clock_ms(), __ATOMIC_RELAXED);
+	__atomic_store_n(&ws.self->state, state, __ATOMIC_RELEASE);
 }
 
 /*
@@ -210,13 +235,13 @@ slot_enter(enum slot_state state)
 static void
 become_idle(void)
 {
-	if (draining) {
+	if (ws.draining) {
 		slot_enter(SLOT_DRAINING);
 		setproctitle("worker [draining]");
 		return;
 	}
 	slot_enter(SLOT_IDLE);
-	__atomic_add_fetch(&sb->idle, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&ws.sb->idle, 1, __ATOMIC_RELAXED);
 	setproctitle("worker [idle]");
 }
 
@@ -229,8 +254,8 @@ become_idle(void)
 static void
 wake_master(void)
 {
-	if (__atomic_exchange_n(&sb->wake, 1, __ATOMIC_SEQ_CST) == 0)
-		(void)write(args->wake_fd, "", 1);	/* non-blocking */
+	if (__atomic_exchange_n(&ws.sb->wake, 1, __ATOMIC_SEQ_CST) == 0)
+		(void)write(ws.args->wake_fd, "", 1);	/* non-blocking */
 }
 
 static void
@@ -240,16 +265,16 @@ become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
 	char	 peer[ADDR_NAME_MAX];
 	int	 idle;
 
-	idle = __atomic_sub_fetch(&sb->idle, 1, __ATOMIC_RELAXED);
-	memcpy(&self->peer, ss, sslen);
-	memcpy(self->peer_key, key, sizeof(self->peer_key));
-	__atomic_store_n(&self->via_port, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&self->conn_in, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&self->conn_out, 0, __ATOMIC_RELAXED);
+	idle = __atomic_sub_fetch(&ws.sb->idle, 1, __ATOMIC_RELAXED);
+	memcpy(&ws.self->peer, ss, sslen);
+	memcpy(ws.self->peer_key, key, sizeof(ws.self->peer_key));
+	__atomic_store_n(&ws.self->via_port, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&ws.self->conn_in, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&ws.self->conn_out, 0, __ATOMIC_RELAXED);
 	slot_enter(SLOT_BUSY);
 	addr_format_peer(ss, sslen, peer, sizeof(peer));
 	setproctitle("worker [%s]", peer);
-	if (idle < args->conf->min_spare)
+	if (idle < ws.args->conf->min_spare)
 		wake_master();
 }
 
@@ -265,13 +290,13 @@ static void
 show_client(const struct sockaddr_storage *client, socklen_t clientlen,
     const uint8_t key[16])
 {
-	const struct sockaddr_storage	*via = &self->peer;
+	const struct sockaddr_storage	*via = &ws.self->peer;
 	char				 peer[ADDR_NAME_MAX];
 
-	memcpy(self->via_key, self->peer_key, sizeof(self->via_key));
-	__atomic_store_n(&self->via_port, addr_port(via), __ATOMIC_RELAXED);
-	memcpy(&self->peer, client, clientlen);
-	memcpy(self->peer_key, key, sizeof(self->peer_key));
+	memcpy(ws.self->via_key, ws.self->peer_key, sizeof(ws.self->via_key));
+	__atomic_store_n(&ws.self->via_port, addr_port(via), __ATOMIC_RELAXED);
+	memcpy(&ws.self->peer, client, clientlen);
+	memcpy(ws.self->peer_key, key, sizeof(ws.self->peer_key));
 	addr_format_peer(client, clientlen, peer, sizeof(peer));
 	setproctitle("worker [%s]", peer);
 }
@@ -285,15 +310,15 @@ static int
 over_address_limit(const uint8_t key[16])
 {
 	uint32_t	 i, n = 0, high;
-	int		 limit = args->conf->max_conns_per_address;
+	int		 limit = ws.args->conf->max_conns_per_address;
 
 	if (limit == 0)
 		return 0;
-	high = __atomic_load_n(&sb->high_water, __ATOMIC_ACQUIRE);
+	high = __atomic_load_n(&ws.sb->high_water, __ATOMIC_ACQUIRE);
 	for (i = 0; i < high; i++) {
-		const struct slot *s = &sb->slots[i];
+		const struct slot *s = &ws.sb->slots[i];
 
-		if (s == self ||
+		if (s == ws.self ||
 		    __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLOT_BUSY)
 			continue;
 		if (memcmp(s->peer_key, key, 16) == 0 && ++n >= (uint32_t)limit)
@@ -305,17 +330,16 @@ over_address_limit(const uint8_t key[16])
 static void
 refuse(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 {
-	static int64_t	 last_warned;
 	char		 peer[ADDR_NAME_MAX];
 
 	close(fd);
 	SLOT_ADD(refused, 1);
-	if (!log_due(&last_warned, clock_ms(), WARN_INTERVAL * 1000))
+	if (!log_due(&ws.refused_warned, clock_ms(), WARN_INTERVAL * 1000))
 		return;
 	addr_format_peer(ss, sslen, peer, sizeof(peer));
 	log_warnx("%s: its address has max-connections-per-address (%d) "
 	    "connections already: closed (logged once per %d s)", peer,
-	    args->conf->max_conns_per_address, WARN_INTERVAL);
+	    ws.args->conf->max_conns_per_address, WARN_INTERVAL);
 }
 
 /* No valid PROXY header: closed unechoed, an error, logged like refuse(). */
@@ -323,12 +347,11 @@ static void
 bad_header(int fd, const struct sockaddr_storage *ss, socklen_t sslen,
     const char *why)
 {
-	static int64_t	 last_warned;
 	char		 peer[ADDR_NAME_MAX];
 
 	close(fd);
 	SLOT_ADD(errors, 1);
-	if (!log_due(&last_warned, clock_ms(), WARN_INTERVAL * 1000))
+	if (!log_due(&ws.header_warned, clock_ms(), WARN_INTERVAL * 1000))
 		return;
 	addr_format_peer(ss, sslen, peer, sizeof(peer));
 	log_warnx("%s, on a proxy-protocol listener: %s: closed (logged "
@@ -344,17 +367,17 @@ bad_header(int fd, const struct sockaddr_storage *ss, socklen_t sslen,
 static void
 open_splice_pipe(void)
 {
-	if (pipe2(splice_pipe, O_CLOEXEC) == -1) {
+	if (pipe2(ws.splice_pipe, O_CLOEXEC) == -1) {
 		log_warn("pipe2 (echoing without splice from now on)");
-		splice_pipe[0] = splice_pipe[1] = -1;
+		ws.splice_pipe[0] = ws.splice_pipe[1] = -1;
 	}
 }
 
 static void
 replace_splice_pipe(void)
 {
-	close(splice_pipe[0]);
-	close(splice_pipe[1]);
+	close(ws.splice_pipe[0]);
+	close(ws.splice_pipe[1]);
 	open_splice_pipe();
 }
 
@@ -406,7 +429,7 @@ echo_spliced(int in, int out)
 	ssize_t	 n, m;
 
 	for (;;) {
-		n = splice(in, NULL, splice_pipe[1], NULL, ECHO_SPLICE_MAX,
+		n = splice(in, NULL, ws.splice_pipe[1], NULL, ECHO_SPLICE_MAX,
 		    SPLICE_F_MOVE);
 		if (n == 0)
 			return;		/* closed, and everything echoed */
@@ -418,7 +441,7 @@ echo_spliced(int in, int out)
 		SLOT_ADD(conn_in, n);
 		SLOT_ADD(bytes_in, n);
 		while (n > 0) {
-			m = splice(splice_pipe[0], NULL, out, NULL, n,
+			m = splice(ws.splice_pipe[0], NULL, out, NULL, n,
 			    SPLICE_F_MOVE);
 			if (m == -1) {
 				if (io_failed() == 0)
@@ -445,13 +468,14 @@ echo_connection(int in, int out)
 	ssize_t	 n;
 
 	for (;;) {
-		n = read(in, echo_buf, sizeof(echo_buf));
+		n = read(in, ws.echo_buf, sizeof(ws.echo_buf));
 		if (n > 0) {
 			SLOT_ADD(conn_in, n);
 			SLOT_ADD(bytes_in, n);
-			if (write_all(out, echo_buf, n) == -1)
+			if (write_all(out, ws.echo_buf, n) == -1)
 				break;
-			if (n == sizeof(echo_buf) && splice_pipe[0] != -1) {
+			if (n == sizeof(ws.echo_buf) &&
+			    ws.splice_pipe[0] != -1) {
 				echo_spliced(in, out);	/* a bulk sender */
 				break;
 			}
@@ -470,7 +494,7 @@ echo_connection(int in, int out)
 void
 worker_echo(int in, int out, struct slot *counters)
 {
-	self = counters;
+	ws.self = counters;
 	echo_connection(in, out);
 }
 
@@ -483,9 +507,7 @@ worker_echo(int in, int out, struct slot *counters)
 static int
 accept_failed(int error)
 {
-	static int64_t	 last_warned;
-
-	if (draining)
+	if (ws.draining)
 		return 1;
 	switch (error) {
 	case EINTR:
@@ -509,7 +531,8 @@ accept_failed(int error)
 	case ENFILE:
 	case ENOBUFS:
 	case ENOMEM:
-		if (log_due(&last_warned, clock_ms(), WARN_INTERVAL * 1000)) {
+		if (log_due(&ws.accept_warned, clock_ms(),
+		    WARN_INTERVAL * 1000)) {
 			errno = error;
 			log_warn("accept (pausing, logged once per %d s)",
 			    WARN_INTERVAL);
@@ -572,26 +595,26 @@ consume(int fd, uint8_t *buf, size_t len)
 static int
 read_proxy_header(int fd, struct proxy_header *ph, const char **why)
 {
-	static char	 timed_out[64];
 	struct pollfd	 pfd;
 	size_t		 have = 0, want;
 	ssize_t		 n;
 	int64_t		 deadline, left;
 	int		 timeout = PROXY_HEADER_TIMEOUT;
 
-	if (args->conf->idle_timeout > 0 &&
-	    args->conf->idle_timeout < timeout)
-		timeout = args->conf->idle_timeout;
+	if (ws.args->conf->idle_timeout > 0 &&
+	    ws.args->conf->idle_timeout < timeout)
+		timeout = ws.args->conf->idle_timeout;
 	deadline = clock_ms() + (int64_t)timeout * 1000;
 	for (;;) {
 		/*
 		 * A peek copies all it is allowed to: no more than a
 		 * header usually needs, not the client's data after it.
 		 */
-		want = sizeof(proxy_buf) - have;
+		want = sizeof(ws.proxy_buf) - have;
 		if (want > PROXY_PEEK)
 			want = PROXY_PEEK;
-		n = recv(fd, proxy_buf + have, want, MSG_PEEK | MSG_DONTWAIT);
+		n = recv(fd, ws.proxy_buf + have, want,
+		    MSG_PEEK | MSG_DONTWAIT);
 		if (n == 0) {
 			*why = have == 0 ? "closed before sending a PROXY "
 			    "header" : "closed in the middle of its PROXY "
@@ -607,9 +630,10 @@ read_proxy_header(int fd, struct proxy_header *ph, const char **why)
 				return -1;
 			}
 			if ((left = deadline - clock_ms()) <= 0) {
-				snprintf(timed_out, sizeof(timed_out), "no "
-				    "whole PROXY header within %d s", timeout);
-				*why = timed_out;
+				snprintf(ws.timed_out, sizeof(ws.timed_out),
+				    "no whole PROXY header within %d s",
+				    timeout);
+				*why = ws.timed_out;
 				return -1;
 			}
 			pfd.fd = fd;
@@ -617,18 +641,18 @@ read_proxy_header(int fd, struct proxy_header *ph, const char **why)
 			(void)poll(&pfd, 1, (int)left);
 			continue;
 		}
-		switch (proxy_parse(proxy_buf, have + n, ph, why)) {
+		switch (proxy_parse(ws.proxy_buf, have + n, ph, why)) {
 		case PROXY_INVALID:
 			return -1;
 		case PROXY_DONE:
-			if (consume(fd, proxy_buf + have, ph->len - have) ==
+			if (consume(fd, ws.proxy_buf + have, ph->len - have) ==
 			    -1) {
 				*why = "reset while its PROXY header was read";
 				return -1;
 			}
 			return 0;
 		case PROXY_MORE:
-			if (consume(fd, proxy_buf + have, n) == -1) {
+			if (consume(fd, ws.proxy_buf + have, n) == -1) {
 				*why = "reset while its PROXY header was read";
 				return -1;
 			}
@@ -645,9 +669,9 @@ read_proxy_header(int fd, struct proxy_header *ph, const char **why)
 static int
 connection_done(void)
 {
-	if (recycle_after != 0 && self->connections >= recycle_after) {
+	if (ws.recycle_after != 0 && ws.self->connections >= ws.recycle_after) {
 		slot_enter(SLOT_DRAINING);
-		recycled = 1;
+		ws.recycled = 1;
 		return 1;
 	}
 	become_idle();
@@ -728,7 +752,7 @@ serve_one(const struct listener *l)
 	socklen_t		 sslen;
 	int			 fd, proxied = l->addr.proxy_protocol;
 
-	while (!draining) {
+	while (!ws.draining) {
 		sslen = sizeof(ss);
 		if ((fd = accept(l->fd, (struct sockaddr *)&ss, &sslen)) ==
 		    -1) {
@@ -750,18 +774,18 @@ static void
 serve_many(size_t n)
 {
 	struct sockaddr_storage	 ss;
-	struct pollfd		*pfd = listen_pfd;
+	struct pollfd		*pfd = ws.listen_pfd;
 	socklen_t		 sslen;
 	size_t			 i;
 	int			 fd;
 
-	while (!draining) {
+	while (!ws.draining) {
 		if (poll(pfd, n, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
-		for (i = 0; i < n && !draining; i++) {
+		for (i = 0; i < n && !ws.draining; i++) {
 			if (pfd[i].revents == 0)
 				continue;
 			sslen = sizeof(ss);
@@ -772,7 +796,7 @@ serve_many(size_t n)
 				continue;
 			}
 			if (serve_accepted(fd, &ss, sslen,
-			    args->listeners[i].addr.proxy_protocol))
+			    ws.args->listeners[i].addr.proxy_protocol))
 				return;
 		}
 	}
@@ -811,10 +835,11 @@ serve_epoll(size_t n)
 	int			 i, nev, fd, stop = 0;
 
 	for (;;) {
-		waiting = 1;
-		if (draining)
+		ws.waiting = 1;
+		if (ws.draining)
 			break;
-		if ((nev = epoll_wait(epoll_fd, ev, EPOLL_EVENTS, -1)) == -1) {
+		if ((nev = epoll_wait(ws.epoll_fd, ev, EPOLL_EVENTS, -1)) ==
+		    -1) {
 			if (errno != EINTR)
 				fatal("epoll_wait");
 			nev = 0;
@@ -825,18 +850,18 @@ serve_epoll(size_t n)
 			if ((l = ev[i].data.u32) >= n)
 				continue;	/* drain_event */
 			sslen = sizeof(ss);
-			fd = accept(args->listeners[l].fd,
+			fd = accept(ws.args->listeners[l].fd,
 			    (struct sockaddr *)&ss, &sslen);
 			if (fd == -1 && accept_failed(errno))
 				stop = 1;
 		}
-		waiting = 0;
-		if (draining)
+		ws.waiting = 0;
+		if (ws.draining)
 			drop_listeners();
 		if (fd != -1 && serve_accepted(fd, &ss, sslen,
-		    args->listeners[l].addr.proxy_protocol))
+		    ws.args->listeners[l].addr.proxy_protocol))
 			return;
-		if (stop || draining)
+		if (stop || ws.draining)
 			return;
 	}
 }
@@ -848,8 +873,8 @@ epoll_setup(const struct worker_args *wa)
 	struct epoll_event	 ev;
 	size_t			 i;
 
-	if ((epoll_fd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
-	    (drain_event = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
+	if ((ws.epoll_fd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    (ws.drain_event = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
 		log_warn("accept-strategy epoll");
 		_exit(WORKER_EXIT_SETUP);
 	}
@@ -857,7 +882,7 @@ epoll_setup(const struct worker_args *wa)
 	for (i = 0; i < wa->nlisteners; i++) {
 		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
 		ev.data.u32 = i;
-		if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wa->listeners[i].fd,
+		if (epoll_ctl(ws.epoll_fd, EPOLL_CTL_ADD, wa->listeners[i].fd,
 		    &ev) == -1) {
 			log_warn("accept-strategy epoll: epoll_ctl");
 			_exit(WORKER_EXIT_SETUP);
@@ -865,7 +890,7 @@ epoll_setup(const struct worker_args *wa)
 	}
 	ev.events = EPOLLIN;
 	ev.data.u32 = wa->nlisteners;
-	if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, drain_event, &ev) == -1) {
+	if (epoll_ctl(ws.epoll_fd, EPOLL_CTL_ADD, ws.drain_event, &ev) == -1) {
 		log_warn("accept-strategy epoll: epoll_ctl");
 		_exit(WORKER_EXIT_SETUP);
 	}
@@ -877,28 +902,29 @@ worker_run(const struct worker_args *wa)
 	size_t	 i;
 	int	 n;
 
-	args = wa;
-	sb = wa->scoreboard;
-	self = &sb->slots[wa->slot];
+	ws.args = wa;
+	ws.sb = wa->scoreboard;
+	ws.self = &ws.sb->slots[wa->slot];
 	setproctitle("worker [starting]");
 
-	if ((dead_fd = open(_PATH_DEVNULL, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((ws.dead_fd = open(_PATH_DEVNULL, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("open %s", _PATH_DEVNULL);
 		_exit(WORKER_EXIT_SETUP);
 	}
 	/* Allocated for the worker's life, which may end by SIGTERM. */
-	if ((drain_fds = calloc(wa->nlisteners, sizeof(*drain_fds))) == NULL ||
-	    (listen_pfd = calloc(wa->nlisteners, sizeof(*listen_pfd))) ==
+	if ((ws.drain_fds = calloc(wa->nlisteners,
+	    sizeof(*ws.drain_fds))) == NULL ||
+	    (ws.listen_pfd = calloc(wa->nlisteners, sizeof(*ws.listen_pfd))) ==
 	    NULL) {
 		log_warn("calloc");
 		_exit(WORKER_EXIT_SETUP);
 	}
 	for (i = 0; i < wa->nlisteners; i++) {
-		drain_fds[i] = wa->listeners[i].fd;
-		listen_pfd[i].fd = wa->listeners[i].fd;
-		listen_pfd[i].events = POLLIN;
+		ws.drain_fds[i] = wa->listeners[i].fd;
+		ws.listen_pfd[i].fd = wa->listeners[i].fd;
+		ws.listen_pfd[i].events = POLLIN;
 	}
-	ndrain_fds = wa->nlisteners;
+	ws.ndrain_fds = wa->nlisteners;
 	if (wa->nlisteners > 1 && wa->conf->accept_strategy == ACCEPT_EPOLL)
 		epoll_setup(wa);
 
@@ -930,11 +956,12 @@ worker_run(const struct worker_args *wa)
 	 * stops after N connections less a random quarter of N at most.
 	 */
 	if ((n = wa->conf->max_conns_per_worker) > 0)
-		recycle_after = n - arc4random_uniform(n / 4 + 1);
+		ws.recycle_after = n - arc4random_uniform(n / 4 + 1);
 
 #ifdef HAVE_SECCOMP
 	/* Last, since the set-up above needs calls the sandbox refuses. */
-	if (wa->conf->sandbox && sandbox_enter(&self->sandbox_syscall) == -1) {
+	if (wa->conf->sandbox &&
+	    sandbox_enter(&ws.self->sandbox_syscall) == -1) {
 		log_warnx("worker cannot enter its sandbox; exiting");
 		_exit(WORKER_EXIT_SETUP);
 	}
@@ -953,7 +980,7 @@ worker_run(const struct worker_args *wa)
 	 * Told to drain, or recycled: a normal end.  Otherwise a listener
 	 * broke (logged) and the master decides what follows.
 	 */
-	if (recycled)
+	if (ws.recycled)
 		exit(WORKER_EXIT_RECYCLED);
-	exit(draining ? 0 : 1);
+	exit(ws.draining ? 0 : 1);
 }

@@ -145,9 +145,10 @@ rc=$?
 # The circles, by name: a depth-first search that reports each edge
 # leading back to a file still on its path.
 touch "$tmp/edges" "$tmp/hedges"
-for g in hedges:"headers include each other" edges:"files depend on each other"; do
+for g in hedges:"headers include each other" \
+    edges:"files depend on each other"; do
 	awk -v what="${g#*:}" '
-	{ if (!(($1, $2) in seen)) { seen[$1, $2] = 1; out[$1] = out[$1] " " $2 } }
+	!(($1, $2) in seen) { seen[$1, $2] = 1; out[$1] = out[$1] " " $2 }
 	function visit(v, path,    k, n, i, w) {
 		state[v] = 1
 		onpath[v] = path
@@ -157,8 +158,8 @@ for g in hedges:"headers include each other" edges:"files depend on each other";
 				k = substr(path, index(path, " " w[i] " ") + 1)
 				sub(/ $/, "", k)
 				gsub(/ /, " -> ", k)
-				printf("layers: %s in a circle: %s -> %s\n", what,
-				    k, w[i])
+				printf("layers: %s in a circle: %s -> %s\n",
+				    what, k, w[i])
 				bad = 1
 			} else if (state[w[i]] == 0)
 				visit(w[i], path w[i] " ")
