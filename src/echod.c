@@ -59,7 +59,8 @@ main(int argc, char *argv[])
 	char		 err[1024], cwd[PATH_MAX], abspath[PATH_MAX];
 	size_t		 nls;
 	pid_t		 otherpid;
-	int		 ch, debug = 0, noaction = 0, verbose = 0, inetd = 0;
+	unsigned int	 logverbose = 0;	/* -v: LOG_VERBOSE */
+	int		 ch, debug = 0, noaction = 0, inetd = 0;
 	int		 nactivated;
 
 	/*
@@ -86,7 +87,7 @@ main(int argc, char *argv[])
 	/* The pidfile's mode must not depend on who started us. */
 	umask(022);
 	setproctitle_init(argc, argv, environ);
-	log_init(1, 0, 0);
+	log_init(LOG_TO_STDERR, 0);
 
 	while ((ch = getopt(argc, argv, "df:inv")) != -1) {
 		switch (ch) {
@@ -103,7 +104,7 @@ main(int argc, char *argv[])
 			noaction = 1;
 			break;
 		case 'v':
-			verbose = 1;
+			logverbose = LOG_VERBOSE;
 			break;
 		default:
 			usage();
@@ -111,7 +112,7 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
-	log_init(1, verbose, 0);
+	log_init(LOG_TO_STDERR | logverbose, 0);
 
 	/* A daemon works from "/": a reload must find the same file. */
 	if (conffile[0] != '/') {
@@ -131,7 +132,8 @@ main(int argc, char *argv[])
 
 	if (inetd && !noaction) {
 		closefrom(STDERR_FILENO + 1);
-		return inetd_run(conffile, debug, verbose);
+		return inetd_run(conffile, (debug ? LOG_TO_STDERR : 0) |
+		    logverbose);
 	}
 
 	if ((conf = config_load(conffile, err, sizeof(err))) == NULL) {
@@ -182,7 +184,7 @@ main(int argc, char *argv[])
 
 	if (!debug) {
 		daemonize();
-		log_init(0, verbose, conf->syslog_facility);
+		log_init(logverbose, conf->syslog_facility);
 		systemd_daemonized();
 	}
 	if (pidfile_write(pfh) == -1)

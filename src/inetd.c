@@ -16,7 +16,7 @@
  * Logging goes to syslog even in the foreground: standard error may be
  * the client's socket (inetd passes it as 0, 1 and 2), and a message
  * there would be echoed into the client's data.  -d logs to standard
- * error instead, for a terminal.
+ * error instead, for a terminal (LOG_TO_STDERR in logflags).
  */
 
 #include <sys/types.h>
@@ -61,7 +61,7 @@ set_timeout(int fd, int option, int seconds)
 }
 
 int
-inetd_run(const char *conffile, int debug, int verbose)
+inetd_run(const char *conffile, unsigned int logflags)
 {
 	struct config		*conf;
 	struct slot		 counters;
@@ -70,7 +70,7 @@ inetd_run(const char *conffile, int debug, int verbose)
 	socklen_t		 sslen = sizeof(ss);
 	char			 err[1024], peer[ADDR_NAME_MAX];
 
-	log_init(debug, verbose, LOG_DAEMON);
+	log_init(logflags, LOG_DAEMON);
 	if ((conf = config_load(conffile, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		return 1;

@@ -5,6 +5,6 @@
 #ifndef ECHOD_INETD_H
 #define ECHOD_INETD_H
 
-int	inetd_run(const char *, int, int);
+int	inetd_run(const char *, unsigned int);
 
 #endif /* ECHOD_INETD_H */

@@ -13,6 +13,7 @@
 
 #include "log.h"
 
+static unsigned int log_flags = LOG_TO_STDERR;
 static int	log_to_stderr = 1;
 static int	log_verbose;
 static int	log_facility = LOG_DAEMON;
@@ -21,10 +22,11 @@ static void	vlog(int, const char *, va_list)
 		    __attribute__((__format__ (printf, 2, 0)));
 
 void
-log_init(int to_stderr, int verbose, int facility)
+log_init(unsigned int flags, int facility)
 {
-	log_to_stderr = to_stderr;
-	log_verbose = verbose;
+	log_flags = flags;
+	log_to_stderr = (flags & LOG_TO_STDERR) != 0;
+	log_verbose = (flags & LOG_VERBOSE) != 0;
 	log_facility = facility;
 
 	if (!log_to_stderr) {
@@ -44,7 +46,7 @@ log_setfacility(int facility)
 {
 	if (facility == log_facility)
 		return;
-	log_init(log_to_stderr, log_verbose, facility);
+	log_init(log_flags, facility);
 }
 
 static void

@@ -11,7 +11,11 @@
 #include <stdarg.h>
 #include <stdint.h>
 
-void	log_init(int to_stderr, int verbose, int facility);
+/* log_init()'s flags. */
+#define LOG_TO_STDERR	0x01	/* not syslog */
+#define LOG_VERBOSE	0x02	/* log_debug() too */
+
+void	log_init(unsigned int, int);
 void	log_setfacility(int facility);
 void	log_warn(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));

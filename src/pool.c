@@ -694,20 +694,20 @@ pool_reap(struct pool *p, int64_t now)
 }
 
 /*
- * Tell every worker told to serve, but not of the current generation,
- * to drain: those of older generations after a reload, or all of them
- * for a graceful stop.
+ * Tell every worker told to serve, but of generation keep (0: none), to
+ * drain: those of older generations after a reload, or all of them for
+ * a graceful stop.
  */
 static void
-drain(struct pool *p, int64_t now, int keep_current)
+drain(struct pool *p, int64_t now, unsigned int keep)
 {
 	uint32_t	 i;
 
 	for (i = 0; i < p->high_water; i++) {
 		const struct worker *w = &p->workers[i];
 
-		if (w->pid == 0 || w->order != ORDER_SERVE || (keep_current &&
-		    p->sb->slots[i].generation == p->generation))
+		if (w->pid == 0 || w->order != ORDER_SERVE ||
+		    p->sb->slots[i].generation == keep)
 			continue;
 		signal_worker(p, i, SIGQUIT, ORDER_DRAIN,
 		    now + (int64_t)p->conf->drain_timeout * 1000);
@@ -728,7 +728,7 @@ pool_new_generation(struct pool *p, int64_t now, int64_t wait)
 	p->plan.more = 0;
 	p->awaiting = 1;
 	p->await_until = now + wait;
-	drain(p, now, 1);
+	drain(p, now, p->generation);
 	pool_census(p, now);
 }
 
@@ -737,7 +737,7 @@ void
 pool_drain_all(struct pool *p, int64_t now)
 {
 	p->stopping = 1;
-	drain(p, now, 0);
+	drain(p, now, 0);	/* generations begin at 1 */
 	pool_census(p, now);
 }
 
