@@ -160,9 +160,11 @@ main(int argc, char *argv[])
 		exit(1);
 	}
 
-	if ((nactivated > 0 ? listeners_adopt(conf, STDERR_FILENO + 1,
-	    nactivated, &ls, &nls, err, sizeof(err)) :
-	    listeners_open(conf, NULL, 0, &ls, &nls, err, sizeof(err))) == -1) {
+	/* systemd's sockets are checked before they are taken. */
+	if (nactivated > 0 ? systemd_check_fds(STDERR_FILENO + 1, nactivated,
+	    err, sizeof(err)) == -1 || listeners_adopt(conf, STDERR_FILENO + 1,
+	    nactivated, &ls, &nls, err, sizeof(err)) == -1 :
+	    listeners_open(conf, NULL, 0, &ls, &nls, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", getprogname(), err);
 		pidfile_remove(pfh);
 		exit(1);

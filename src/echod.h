@@ -22,7 +22,7 @@ struct control;
 
 /* A bound, listening socket, shared by the master and its workers. */
 struct listener {
-	struct listen_addr	 addr;	/* as configured */
+	struct listen_addr	 addr;	/* as configured, or systemd's own */
 	int			 fd;
 	char			 bound[LISTEN_NAME_MAX]; /* e.g. "[::]:2000" */
 	int			 from_systemd;	/* socket activation */
@@ -63,8 +63,6 @@ int	listeners_open(const struct config *, struct listener *, size_t,
 void	listeners_close(struct listener *, size_t);
 int	listeners_adopt(const struct config *, int, int, struct listener **,
 	    size_t *, char *, size_t);
-int	listeners_config_changed(const struct config *,
-	    const struct config *);
 
 /* limits.c */
 void	limits_apply(const struct config *);
@@ -89,7 +87,7 @@ void	sandbox_syscall_name(int32_t, char *, size_t);
 
 /* systemd.c: socket activation; MAINPID= for systemd */
 int	systemd_listen_fds(void);
-int	systemd_is_listener(int);
+int	systemd_check_fds(int, int, char *, size_t);
 void	systemd_daemonized(void);
 
 /* worker.c */

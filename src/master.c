@@ -207,10 +207,6 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 		config_free(conf);
 		return -1;
 	}
-	if (nls > 0 && ls[0].from_systemd &&
-	    listeners_config_changed(conf, m->conf))
-		log_warnx("listen on: ignored, the listening sockets come "
-		    "from systemd (socket activation)");
 	if (strcmp(conf->pidfile, m->conf->pidfile) != 0)
 		log_warnx("pidfile %s: a new pidfile takes effect only at the "
 		    "next start; still using %s", conf->pidfile,

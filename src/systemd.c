@@ -265,14 +265,30 @@ systemd_listen_fds(void)
 #endif
 }
 
-/* Whether systemd's descriptor fd is a listening stream socket. */
+/*
+ * Whether systemd's n descriptors from first on are what echod can
+ * serve: listening TCP sockets, over IPv4 or IPv6.  A datagram socket, a
+ * connected one or a UNIX one in the socket unit is a mistake to report
+ * before echod starts, not something to serve.  Returns -1 with err.
+ */
 int
-systemd_is_listener(int fd)
+systemd_check_fds(int first, int n, char *err, size_t errlen)
 {
 #ifdef HAVE_LIBSYSTEMD
-	return sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0;
-#else
-	(void)fd;
+	int	 fd;
+
+	for (fd = first; fd < first + n; fd++) {
+		if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0) {
+			snprintf(err, errlen, "socket activation: descriptor "
+			    "%d is not a listening TCP socket", fd);
+			return -1;
+		}
+	}
 	return 0;
+#else
+	(void)first;
+	(void)n;
+	snprintf(err, errlen, "socket activation: built without libsystemd");
+	return -1;
 #endif
 }
