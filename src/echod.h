@@ -51,8 +51,19 @@ struct worker_args {
 /* A worker that has served max-connections-per-worker exits with this. */
 #define WORKER_EXIT_RECYCLED	4
 
+/*
+ * Without -d, how long the master waits for prefork workers of its first
+ * generation to serve before it gives up (master.c), and how much longer
+ * the process the shell started waits for its word (daemon.c).
+ */
+#define DAEMON_START_WAIT_MS	30000
+#define DAEMON_STOP_WAIT_MS	5000
+
 /* daemon.c */
 void	daemonize(void);
+int	daemon_starting(void);
+void	daemon_ready(void);
+void	daemon_detach(void);
 
 /* inetd.c */
 int	inetd_run(const char *, int, int);

@@ -134,7 +134,11 @@ begin_stop(struct master *m, int fast, const char *why, int64_t now)
 {
 	if (m->stop == STOP_FAST || (m->stop == STOP_GRACEFUL && !fast))
 		return;
-	log_info("%s: %s stop", why, fast ? "fast" : "graceful");
+	/* A stop for a failure is a warning: it reaches the terminal too. */
+	if (m->exit_status != 0)
+		log_warnx("%s: %s stop", why, fast ? "fast" : "graceful");
+	else
+		log_info("%s: %s stop", why, fast ? "fast" : "graceful");
 	m->stop = fast ? STOP_FAST : STOP_GRACEFUL;
 	systemd_stopping();
 	/* From here on, new connections are refused by the kernel. */
@@ -245,6 +249,41 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	return 0;
 }
 
+/* How often the master looks whether its first workers serve. */
+#define START_POLL_MS	20
+
+/*
+ * Without -d, the command that started echod waits until prefork workers
+ * of the first generation serve, and then exits 0 (daemon.c): the point
+ * at which systemd hears READY=1.  Workers do not say when they reach
+ * accept(), so the master looks at their slots now and then.  Workers
+ * that do not serve within DAEMON_START_WAIT_MS (forks that keep failing
+ * at a process limit, say) make a start that failed, as systemd's start
+ * timeout would.  Returns when to look again.
+ */
+static int64_t
+check_started(struct master *m, int64_t now, int64_t deadline)
+{
+	size_t	 serving;
+
+	if (!daemon_starting() || m->stop != RUNNING)
+		return INT64_MAX;
+	serving = pool_serving(m);
+	if (serving >= (size_t)m->conf->prefork) {
+		daemon_ready();
+		return INT64_MAX;
+	}
+	if (now >= deadline) {
+		log_warnx("%zu of %d workers serve after %d s", serving,
+		    m->conf->prefork, DAEMON_START_WAIT_MS / 1000);
+		m->exit_status = 1;
+		begin_stop(m, 1, "the workers did not start in time; giving up",
+		    now);
+		return INT64_MAX;
+	}
+	return now + START_POLL_MS < deadline ? now + START_POLL_MS : deadline;
+}
+
 /* Empty the wake pipe. */
 static void
 drain_wake_pipe(struct master *m)
@@ -264,7 +303,8 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	struct pollfd	 pfd[1 + 1 + CONTROL_CLIENTS_MAX];
 	struct timespec	 ts;
 	sigset_t	 waitmask;
-	int64_t		 now, wait, ctl_deadline, sd_deadline;
+	int64_t		 now, wait, ctl_deadline, sd_deadline, start_deadline;
+	int64_t		 st_deadline;
 	size_t		 i, nctl = 0;
 	char		 err[1024];
 
@@ -275,6 +315,7 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	m.pfh = pfh;
 	m.ctl = *ctl;
 	m.generation = 1;
+	start_deadline = scoreboard_now() + DAEMON_START_WAIT_MS;
 	master_install_handlers(&waitmask);
 	if (sandbox_ready(conf, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
@@ -346,6 +387,10 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		if (sd_deadline != INT64_MAX && (wait < 0 ||
 		    sd_deadline - now < wait))
 			wait = sd_deadline > now ? sd_deadline - now : 0;
+		st_deadline = check_started(&m, now, start_deadline);
+		if (st_deadline != INT64_MAX && (wait < 0 ||
+		    st_deadline - now < wait))
+			wait = st_deadline > now ? st_deadline - now : 0;
 		if (wait >= 0) {
 			ts.tv_sec = wait / 1000;
 			ts.tv_nsec = (wait % 1000) * 1000000;

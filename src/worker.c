@@ -953,6 +953,11 @@ worker_run(const struct worker_args *wa)
 		_exit(WORKER_EXIT_SETUP);
 	}
 #endif
+	/*
+	 * Set up: its errors, had there been any, would have reached the
+	 * terminal of a starting echod (daemon.c); nothing later does.
+	 */
+	daemon_detach();
 	/* Only now may a SIGQUIT queued since fork() be delivered. */
 	worker_signals();
 	become_idle();
