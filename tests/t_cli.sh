@@ -147,13 +147,8 @@ wait_for 10 "pidfile removed" test ! -e "$PIDFILE"
 # The same as a daemon, which works from "/": only an absolute path can
 # be found again.  Its log goes to syslog; the process title shows the
 # generation instead.
-# The title up to the first NUL: setproctitle(3) rewrites argv.
-master_title() {
-	tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | head -n 1 |
-	    sed 's/ *$//'
-}
 title_is() {
-	[ "$(master_title "$1")" = "$2" ]
+	[ "$(title "$1")" = "$2" ]
 }
 (cd "$T" && exec "$ECHOD" -f echod.conf) >"$T/daemon.out" 2>"$T/daemon.err" &
 starter=$!
