@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <grp.h>
 #include <netdb.h>
@@ -818,25 +819,55 @@ config_parse(FILE *fp, const char *name, char *err, size_t errlen)
 	return p.conf;
 }
 
+static const char *
+file_type(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "of an unknown type";
+}
+
 struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
 	struct config	*conf;
 	struct stat	 st;
 	FILE		*fp;
+	int		 fd;
 
-	if ((fp = fopen(path, "r")) == NULL) {
+	/*
+	 * Not blocking: opening a FIFO for reading would wait for a writer,
+	 * forever for "echod -n" and in the master's loop for a reload.
+	 * The descriptor, not the name, is then looked at, so what is read
+	 * is what was checked.
+	 */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) ==
+	    -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (fstat(fileno(fp), &st) == -1) {
+	if (fstat(fd, &st) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		fclose(fp);
+		close(fd);
 		return NULL;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		fclose(fp);
+		snprintf(err, errlen, "%s: %s, not a regular file", path,
+		    file_type(st.st_mode));
+		close(fd);
+		return NULL;
+	}
+	if ((fp = fdopen(fd, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
 		return NULL;
 	}
 	/*

@@ -1284,6 +1284,54 @@ t_load_error(void)
 }
 
 /*
+ * A FIFO, a directory, a device: refused at once, by what they are.
+ * Opening a FIFO used to wait for a writer forever; the alarm makes a
+ * return of that a failure (the test dies) rather than a hang.
+ */
+static void
+not_a_file(const char *path, const char *what)
+{
+	struct config	*conf;
+	char		 want[512], errbuf[1024];
+
+	snprintf(want, sizeof(want), "%s: %s, not a regular file", path,
+	    what);
+	alarm(10);
+	conf = config_load(path, errbuf, sizeof(errbuf));
+	alarm(0);
+	if (conf != NULL) {
+		fail("loaded %s", what);
+		config_free(conf);
+		return;
+	}
+	check_string("error", errbuf, want);
+}
+
+static void
+t_load_fifo(void)
+{
+	char	 path[256];
+
+	snprintf(path, sizeof(path), "%s/fifo.conf", tmpdir);
+	if (mkfifo(path, 0644) == -1)
+		err(1, "mkfifo %s", path);
+	not_a_file(path, "a FIFO");
+	unlink(path);
+}
+
+static void
+t_load_directory(void)
+{
+	not_a_file(tmpdir, "a directory");
+}
+
+static void
+t_load_device(void)
+{
+	not_a_file("/dev/null", "a character device");
+}
+
+/*
  * A stream that cannot be read (one opened for writing only) must be
  * an error, not an empty and so valid file.  Its line is not checked:
  * config.c names the last line it did read, here the nonexistent 0.
@@ -1448,6 +1496,9 @@ main(void)
 	run("config_load: missing file", t_load_missing);
 	run("config_load: a file", t_load_file);
 	run("config_load: error names the path", t_load_error);
+	run("config_load: a FIFO", t_load_fifo);
+	run("config_load: a directory", t_load_directory);
+	run("config_load: a device", t_load_device);
 	run("read error", t_read_error);
 	run("error cut to a short buffer", t_short_errbuf);
 	run("config_free(NULL)", t_free_null);
