@@ -43,6 +43,7 @@ struct parser {
 	struct config	*conf;
 	int		 user_line;	/* where "user" was, 0 if nowhere */
 	int		 group_line;
+	int		 chroot_line;
 	int		 control_socket_line;
 	int		 control_group_line;
 };
@@ -563,6 +564,7 @@ parse_chroot(struct parser *p, const struct keyword *kw, int argc,
 		    (unsigned)(st.st_mode & 0777));
 	if ((p->conf->chroot_dir = strdup(argv[1])) == NULL)
 		return perror_at(p, "out of memory");
+	p->chroot_line = p->line;
 	return 0;
 }
 
@@ -800,6 +802,21 @@ config_parse(FILE *fp, const char *name, char *err, size_t errlen)
 	if (rc == 0 && p.group_line != 0 && p.user_line == 0) {
 		p.line = p.group_line;
 		rc = perror_at(&p, "group: needs a \"user\" line too");
+	}
+	/*
+	 * A worker that kept root could leave its chroot (chroot() again,
+	 * then chdir("..")): the directory would only seem to hold it.  The
+	 * same file is refused whoever runs echod, so that "echod -n" as
+	 * anyone tells what root's echod will say.
+	 */
+	if (rc == 0 && p.chroot_line != 0 &&
+	    (p.user_line == 0 || p.conf->uid == 0)) {
+		p.line = p.chroot_line;
+		rc = perror_at(&p, p.user_line == 0 ?
+		    "chroot: needs a \"user\" line too, or the workers "
+		    "would keep root, which can leave a chroot" :
+		    "chroot: needs a \"user\" other than root, which can "
+		    "leave a chroot");
 	}
 	if (rc == 0 && p.conf->nlistens == 0) {
 		/* Like net.Listen("tcp", ":2000"): every address, both IPs. */

@@ -710,6 +710,27 @@ t_user_nobody_group_nogroup(void)
 	config_free(conf);
 }
 
+/* chroot with a user who is not root, whichever line comes first. */
+static void
+t_chroot_user(void)
+{
+	struct config	*conf;
+	uid_t		 uid;
+	gid_t		 gid;
+
+	if (lookup("nobody", "nogroup", &uid, &gid) == -1)
+		return;
+	if (uid == 0) {
+		skip("nobody has uid 0");
+		return;
+	}
+	if ((conf = parse_ok("chroot /\nuser nobody\n")) == NULL)
+		return;
+	check_string("chroot", conf->chroot_dir, "/");
+	check_string("user", conf->user, "nobody");
+	config_free(conf);
+}
+
 /*
  * root's own group is 0, so a gid of nogroup's can only come from the
  * "group" line, whether that comes before "user" or after it.
@@ -1068,6 +1089,12 @@ static const struct error_case {
 	    "chroot: /tmp: writable by everyone" },
 	{ "chroot twice", "chroot /\nchroot /\n", 0, 2,
 	    "chroot: already set on line 1" },
+	{ "chroot without user", "chroot /\nprefork 2\n", 0, 1,
+	    "chroot: needs a \"user\" line too, or the workers would keep "
+	    "root, which can leave a chroot" },
+	{ "chroot with user root", "prefork 2\nchroot /\nuser root\n", 0, 2,
+	    "chroot: needs a \"user\" other than root, which can leave a "
+	    "chroot" },
 	{ "pidfile relative", "pidfile echod.pid\n", 0, 1,
 	    "pidfile: \"echod.pid\" is not an absolute path" },
 	{ "pidfile with a blank first", "pidfile \" /tmp/x\"\n", 0, 1,
@@ -1461,6 +1488,7 @@ main(void)
 	run("user nobody, group nogroup", t_user_nobody_group_nogroup);
 	run("group before user wins", t_group_before_user);
 	run("group after user wins", t_group_after_user);
+	run("chroot with user nobody", t_chroot_user);
 	for (i = 0; i < sizeof(number_cases) / sizeof(number_cases[0]); i++) {
 		begin(number_cases[i].name);
 		number_case(&number_cases[i]);
