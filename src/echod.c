@@ -36,6 +36,7 @@
 
 #include "log.h"
 #include "master.h"
+#include "title.h"
 
 extern char	**environ;
 
@@ -114,7 +115,7 @@ main(int argc, char *argv[])
 	}
 	/* The pidfile's mode must not depend on who started us. */
 	umask(022);
-	setproctitle_init(argc, argv, environ);
+	title_init(argc, argv, environ);
 	log_init(1, 0, 0);
 
 	while ((ch = getopt(argc, argv, "df:inv")) != -1) {

@@ -33,6 +33,7 @@
 #include "echod.h"
 #include "log.h"
 #include "scoreboard.h"
+#include "title.h"
 
 /*
  * idle-timeout as for a worker: SO_RCVTIMEO on the socket read,
@@ -85,7 +86,7 @@ inetd_run(const char *conffile, int debug, int verbose)
 		peer_format(&ss, sslen, peer, sizeof(peer));
 	else
 		strlcpy(peer, "standard input", sizeof(peer));
-	setproctitle("inetd [%s]", peer);
+	title_set("inetd [%s]", peer);
 
 	if (set_timeout(STDIN_FILENO, SO_RCVTIMEO, conf->idle_timeout) == -1 ||
 	    set_timeout(STDOUT_FILENO, SO_SNDTIMEO, conf->idle_timeout) == -1 ||

@@ -39,6 +39,7 @@
 
 #include "log.h"
 #include "master.h"
+#include "title.h"
 
 static volatile sig_atomic_t	 got_sighup;
 static volatile sig_atomic_t	 got_sigchld;
@@ -119,9 +120,9 @@ void
 master_title(const struct master *m)
 {
 	if (m->stop != RUNNING)
-		setproctitle("master [stopping] %s", m->conf->path);
+		title_set("master [stopping] %s", m->conf->path);
 	else
-		setproctitle("master [gen %u, %zu worker%s] %s", m->generation,
+		title_set("master [gen %u, %zu worker%s] %s", m->generation,
 		    m->nworkers, m->nworkers == 1 ? "" : "s", m->conf->path);
 }
 

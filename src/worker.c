@@ -64,6 +64,7 @@
 #include "log.h"
 #include "proxyproto.h"
 #include "scoreboard.h"
+#include "title.h"
 
 /*
  * One buffer for the worker's whole life: however much a client sends or
@@ -207,12 +208,12 @@ become_idle(void)
 {
 	if (draining) {
 		slot_enter(SLOT_DRAINING);
-		setproctitle("worker [draining]");
+		title_set("worker [draining]");
 		return;
 	}
 	slot_enter(SLOT_IDLE);
 	__atomic_add_fetch(&sb->idle, 1, __ATOMIC_RELAXED);
-	setproctitle("worker [idle]");
+	title_set("worker [idle]");
 }
 
 /*
@@ -243,7 +244,7 @@ become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
 	__atomic_store_n(&self->conn_out, 0, __ATOMIC_RELAXED);
 	slot_enter(SLOT_BUSY);
 	peer_format(ss, sslen, peer, sizeof(peer));
-	setproctitle("worker [%s]", peer);
+	title_set("worker [%s]", peer);
 	if (idle < args->conf->min_spare)
 		wake_master();
 }
@@ -271,7 +272,7 @@ show_client(const struct sockaddr_storage *client, socklen_t clientlen,
 	memcpy(&self->peer, client, clientlen);
 	memcpy(self->peer_key, key, sizeof(self->peer_key));
 	peer_format(client, clientlen, peer, sizeof(peer));
-	setproctitle("worker [%s]", peer);
+	title_set("worker [%s]", peer);
 }
 
 /*
@@ -894,7 +895,7 @@ worker_run(const struct worker_args *wa)
 	args = wa;
 	sb = wa->scoreboard;
 	self = &sb->slots[wa->slot];
-	setproctitle("worker [starting]");
+	title_set("worker [starting]");
 
 	if ((dead_fd = open(_PATH_DEVNULL, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("open %s", _PATH_DEVNULL);

@@ -209,7 +209,7 @@ done
 kill -HUP "$master"
 wait_for 2 "a reload despite idle control clients" \
     log_has "reloaded: generation 2, 3 workers"
-ctl status >/dev/null || fail "status after idle clients timed out"
+ctl -t 15 status >/dev/null || fail "status after idle clients timed out"
 ok "idle control clients: reload in time, served again after their timeout"
 
 # A stale socket (a killed master's) is replaced; a live one refuses.
