@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <grp.h>
 #include <netdb.h>
@@ -42,6 +43,7 @@ struct parser {
 	struct config	*conf;
 	int		 user_line;	/* where "user" was, 0 if nowhere */
 	int		 group_line;
+	int		 chroot_line;
 	int		 control_socket_line;
 	int		 control_group_line;
 };
@@ -559,6 +561,7 @@ parse_chroot(struct parser *p, const struct keyword *kw, int argc,
 		    (unsigned)(st.st_mode & 0777));
 	if ((p->conf->chroot_dir = strdup(argv[1])) == NULL)
 		return perror_at(p, "out of memory");
+	p->chroot_line = p->line;
 	return 0;
 }
 
@@ -797,6 +800,21 @@ config_parse(FILE *fp, const char *name, char *err, size_t errlen)
 		p.line = p.group_line;
 		rc = perror_at(&p, "group: needs a \"user\" line too");
 	}
+	/*
+	 * A worker that kept root could leave its chroot (chroot() again,
+	 * then chdir("..")): the directory would only seem to hold it.  The
+	 * same file is refused whoever runs echod, so that "echod -n" as
+	 * anyone tells what root's echod will say.
+	 */
+	if (rc == 0 && p.chroot_line != 0 &&
+	    (p.user_line == 0 || p.conf->uid == 0)) {
+		p.line = p.chroot_line;
+		rc = perror_at(&p, p.user_line == 0 ?
+		    "chroot: needs a \"user\" line too, or the workers "
+		    "would keep root, which can leave a chroot" :
+		    "chroot: needs a \"user\" other than root, which can "
+		    "leave a chroot");
+	}
 	if (rc == 0 && p.conf->nlistens == 0) {
 		/* Like net.Listen("tcp", ":2000"): every address, both IPs. */
 		memset(&defaults, 0, sizeof(defaults));
@@ -815,25 +833,55 @@ config_parse(FILE *fp, const char *name, char *err, size_t errlen)
 	return p.conf;
 }
 
+static const char *
+file_type(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "of an unknown type";
+}
+
 struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
 	struct config	*conf;
 	struct stat	 st;
 	FILE		*fp;
+	int		 fd;
 
-	if ((fp = fopen(path, "r")) == NULL) {
+	/*
+	 * Not blocking: opening a FIFO for reading would wait for a writer,
+	 * forever for "echod -n" and in the master's loop for a reload.
+	 * The descriptor, not the name, is then looked at, so what is read
+	 * is what was checked.
+	 */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) ==
+	    -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (fstat(fileno(fp), &st) == -1) {
+	if (fstat(fd, &st) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		fclose(fp);
+		close(fd);
 		return NULL;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		fclose(fp);
+		snprintf(err, errlen, "%s: %s, not a regular file", path,
+		    file_type(st.st_mode));
+		close(fd);
+		return NULL;
+	}
+	if ((fp = fdopen(fd, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
 		return NULL;
 	}
 	/*

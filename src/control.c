@@ -13,10 +13,11 @@
  *
  * Access: the socket file is mode 0660, owned by root and the "control
  * group", so the kernel refuses anyone else at connect(); the master
- * checks again with SO_PEERCRED, and requires root (or the user echod
- * itself runs as) for the commands that change something (reload,
- * stop).  The group is the one the socket was created with: a reload
- * does not change it, as it does not change the file.
+ * checks again with SO_PEERCRED and SO_PEERGROUPS, and requires root
+ * (or the user echod itself runs as) for the commands that change
+ * something (reload, stop).  The group is the one the socket was
+ * created with: a reload does not change it, as it does not change the
+ * file.
  *
  * Protocol: the client sends "COMMAND [-g] [json]\n".  The first line
  * of the answer is "ok" or "error: WHY"; the rest is the answer itself,
@@ -206,14 +207,23 @@ peer_is_owner(const struct ucred *cred)
 	return cred->uid == 0 || cred->uid == geteuid();
 }
 
-/* Whether the peer may use the socket: an owner, or in the control group. */
+/*
+ * Whether the peer of the accepted connection fd may use the socket: an
+ * owner, or in the control group.  SO_PEERCRED names the primary group
+ * only; the supplementary ones come from SO_PEERGROUPS (Linux 4.13), the
+ * kernel's copy of the peer's groups at connect(), not from
+ * /proc/PID/status, whose pid may by then be another process's and
+ * whose "Groups:" line has no length limit.  A buffer too small for the
+ * list fails with ERANGE and the length needed: asked again with that.
+ */
 static int
-peer_allowed(const struct control *ctl, const struct ucred *cred)
+peer_allowed(const struct control *ctl, int fd, const struct ucred *cred)
 {
-	char	 path[64], line[4096], *p, *end;
-	FILE	*fp;
-	long	 g;
-	int	 found = 0;
+	static int	 warned;
+	gid_t		*groups = NULL, *grown;
+	socklen_t	 len = 64 * sizeof(gid_t);
+	size_t		 i;
+	int		 found = 0;
 
 	if (peer_is_owner(cred))
 		return 1;
@@ -221,23 +231,28 @@ peer_allowed(const struct control *ctl, const struct ucred *cred)
 		return 0;
 	if (cred->gid == ctl->gid)
 		return 1;
-	/* Supplementary groups: SO_PEERCRED names the primary one only. */
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)cred->pid);
-	if ((fp = fopen(path, "re")) == NULL)
-		return 0;
-	while (!found && fgets(line, sizeof(line), fp) != NULL) {
-		if (strncmp(line, "Groups:", 7) != 0)
-			continue;
-		for (p = line + 7; ; p = end) {
-			g = strtol(p, &end, 10);
-			if (end == p)
-				break;
-			if ((gid_t)g == ctl->gid)
-				found = 1;
+	for (;;) {
+		if ((grown = realloc(groups, len)) == NULL)
+			break;
+		groups = grown;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups,
+		    &len) == 0) {
+			for (i = 0; i < len / sizeof(gid_t); i++)
+				if (groups[i] == ctl->gid)
+					found = 1;
+			break;
 		}
-		break;
+		if (errno != ERANGE) {
+			/* Before Linux 4.13: the primary group only. */
+			if (!warned)
+				log_warn("control socket: SO_PEERGROUPS (a "
+				    "member by a supplementary group is "
+				    "refused)");
+			warned = 1;
+			break;
+		}
 	}
-	fclose(fp);
+	free(groups);
 	return found;
 }
 
@@ -284,7 +299,7 @@ accept_clients(struct control *ctl, int64_t now)
 		 */
 		len = sizeof(cred);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-			c->allowed = peer_allowed(ctl, &cred);
+			c->allowed = peer_allowed(ctl, fd, &cred);
 			c->owner = peer_is_owner(&cred);
 		}
 	}

@@ -10,8 +10,12 @@
  *   4. become a daemon, unless -d
  *   5. write our pid                    (only now is there a server)
  *   6. fork the workers and serve
- * Everything that can fail for a reason the user must see happens before
- * step 4, while stderr still reaches them.
+ * Whatever can fail for a reason the user must see is tried before step
+ * 4 where it can be, while stderr still reaches them.  What fails later
+ * (the pidfile's write, workers that cannot set themselves up) still
+ * reaches them without -d: the command they ran waits until the workers
+ * serve, prints the daemon's errors, and exits 1 if it never does
+ * (daemon.c).
  *
  * With -i (inetd mode) there is none of this: inetd.c serves the one
  * connection on standard input and output.
@@ -38,8 +42,40 @@
 #include "log.h"
 #include "master.h"
 #include "systemd.h"
+#include "title.h"
 
 extern char	**environ;
+
+/*
+ * The pidfile and the control socket are made in a directory that must
+ * exist (make install creates the default one): if it does not, say
+ * which, rather than the file's ENOENT.
+ */
+static int
+check_dir(const char *what, const char *path)
+{
+	struct stat	 st;
+	char		 dir[PATH_MAX];
+	char		*slash;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir) ||
+	    (slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;	/* the file's own error will do */
+	*slash = '\0';
+	if (stat(dir, &st) == -1) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			return 0;
+		fprintf(stderr, "%s: %s %s: directory %s does not exist\n",
+		    getprogname(), what, path, dir);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "%s: %s %s: %s is not a directory\n",
+		    getprogname(), what, path, dir);
+		return -1;
+	}
+	return 0;
+}
 
 static void __attribute__((__noreturn__))
 usage(void)
@@ -86,7 +122,7 @@ main(int argc, char *argv[])
 	}
 	/* The pidfile's mode must not depend on who started us. */
 	umask(022);
-	setproctitle_init(argc, argv, environ);
+	title_init(argc, argv, environ);
 	log_init(LOG_TO_STDERR, 0);
 
 	while ((ch = getopt(argc, argv, "df:inv")) != -1) {
@@ -153,6 +189,9 @@ main(int argc, char *argv[])
 	 */
 	master_block_signals();
 
+	if (check_dir("pidfile", conf->pidfile) == -1)
+		exit(1);
+
 	/*
 	 * The lock, not the file, says whether echod runs: a pidfile left by
 	 * a killed master is unlocked and simply taken over.
@@ -168,11 +207,16 @@ main(int argc, char *argv[])
 		exit(1);
 	}
 
-	if ((nactivated > 0 ? systemd_check_fds(STDERR_FILENO + 1, nactivated,
+	/* systemd's sockets are checked before they are taken. */
+	if (nactivated > 0 ? systemd_check_fds(STDERR_FILENO + 1, nactivated,
 	    err, sizeof(err)) == -1 || listeners_adopt(conf, STDERR_FILENO + 1,
 	    nactivated, &ls, &nls, err, sizeof(err)) == -1 :
-	    listeners_open(conf, NULL, 0, &ls, &nls, err, sizeof(err)) == -1)) {
+	    listeners_open(conf, NULL, 0, &ls, &nls, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", getprogname(), err);
+		pidfile_remove(pfh);
+		exit(1);
+	}
+	if (check_dir("control socket", conf->control_path) == -1) {
 		pidfile_remove(pfh);
 		exit(1);
 	}
@@ -187,8 +231,13 @@ main(int argc, char *argv[])
 		log_init(logverbose, conf->syslog_facility);
 		systemd_daemonized();
 	}
-	if (pidfile_write(pfh) == -1)
+	/* A pidfile that does not name us would mislead whoever reads it. */
+	if (pidfile_write(pfh) == -1) {
 		log_warn("pidfile %s", conf->pidfile);
+		control_close(ctl);
+		pidfile_remove(pfh);
+		exit(1);
+	}
 
 	return master_run(conf, ls, nls, pfh, ctl);
 }

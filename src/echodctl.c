@@ -2,19 +2,24 @@
  * echodctl: a live view into a running echod, through its control
  * socket (see control.c for the protocol).
  *
- *   echodctl [-j] [-s socket] status | workers | conns | reload | stop [-g]
+ *   echodctl [-j] [-s socket] [-t seconds] status | workers | conns |
+ *       reload | stop [-g]
  *
  * The master composes the answer; echodctl sends one line, prints what
  * comes back, and turns an "error:" answer into a message on stderr and
- * exit status 1.
+ * exit status 1.  Each command has a deadline, the connection included,
+ * past which echodctl gives up with exit status 3.
  */
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,22 +30,71 @@
 #include "clock.h"
 #include "paths.h"
 
-/* Long enough for a reload, whose answer waits for the new workers. */
-#define TIMEOUT_MS	30000
+/*
+ * How long a command may take, from the connection to the end of the
+ * answer: a master that is stopped or wedged, or a control socket whose
+ * queue is full, must not hold a script or a monitor for ever.  The
+ * master answers a query at once, and a reload once the new generation
+ * serves, which it gives 10 s (master.c): a little more here, so that
+ * its own verdict arrives.
+ */
+#define DEADLINE_S		5
+#define DEADLINE_RELOAD_S	15
+/* The deadline passed: the command may or may not have been carried out. */
+#define EXIT_DEADLINE		3
+
+static int	deadline_s;
+static int64_t	deadline;
 
 static void __attribute__((__noreturn__))
 usage(void)
 {
-	fprintf(stderr, "usage: echodctl [-j] [-s socket] command\n"
+	fprintf(stderr, "usage: echodctl [-j] [-s socket] [-t seconds] "
+	    "command\n"
 	    "commands: status, workers, conns, reload, stop [-g]\n");
 	exit(2);
 }
 
+/* Milliseconds to the deadline; none left ends echodctl, saying why. */
+static int
+time_left(const char *what, const char *why)
+{
+	int64_t	 left = deadline - clock_ms();
+
+	if (left <= 0)
+		errx(EXIT_DEADLINE, "%s within %d s%s", what, deadline_s, why);
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* Wait, until the deadline, for fd to be ready for events. */
+static void
+wait_fd(int fd, short events, const char *what)
+{
+	struct pollfd	 pfd;
+	int		 n;
+
+	pfd.fd = fd;
+	pfd.events = events;
+	while ((n = poll(&pfd, 1, time_left(what, ""))) != 1) {
+		if (n == -1 && errno != EINTR)
+			err(1, "poll");
+	}
+}
+
+/*
+ * A UNIX-domain connect() does not wait for the master to accept, only
+ * for room in its listening socket's queue; when that is full (the
+ * master is stopped, or flooded), it blocks, as long as SO_SNDTIMEO
+ * allows, and is woken as soon as there is room.  O_NONBLOCK would
+ * only say EAGAIN and leave us to retry blindly.
+ */
 static int
 connect_control(const char *path)
 {
 	struct sockaddr_un	 sun;
-	int			 fd;
+	struct timeval		 tv;
+	char			 what[sizeof(sun.sun_path) + 64];
+	int			 fd, left;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -49,7 +103,20 @@ connect_control(const char *path)
 		errx(1, "%s: path too long", path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		err(1, "socket");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	snprintf(what, sizeof(what), "%s: echod did not take the connection",
+	    path);
+	for (;;) {
+		left = time_left(what, " (stopped, or its queue is full)");
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = (left % 1000) * 1000;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+		    sizeof(tv)) == -1)
+			err(1, "setsockopt SO_SNDTIMEO");
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			break;
+		if (errno == EINTR || errno == EAGAIN ||
+		    errno == EINPROGRESS)
+			continue;	/* time_left() decides */
 		if (errno == ENOENT || errno == ECONNREFUSED)
 			errx(1, "no echod is running on %s (%s)", path,
 			    strerror(errno));
@@ -58,6 +125,9 @@ connect_control(const char *path)
 			    "group only)", path);
 		err(1, "%s", path);
 	}
+	/* From here on, poll() keeps the deadline. */
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1)
+		err(1, "fcntl O_NONBLOCK");
 	return fd;
 }
 
@@ -69,8 +139,9 @@ send_command(int fd, const char *line)
 	ssize_t	 n;
 
 	while (off < len) {
+		wait_fd(fd, POLLOUT, "no answer from echod");
 		if ((n = write(fd, line + off, len - off)) == -1) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			err(1, "write");
 		}
@@ -82,23 +153,29 @@ int
 main(int argc, char *argv[])
 {
 	const char	*path = DEFAULT_CONTROL;
+	const char	*errstr;
 	char		 line[128], buf[8192], *answer = NULL, *body, *grown;
 	size_t		 len = 0, cap = 0;
-	struct pollfd	 pfd;
-	int64_t		 deadline;
 	ssize_t		 n;
 	int		 ch, json = 0, graceful = 0, fd;
 
 	/* An echod that goes away mid-command is reported, not fatal. */
 	signal(SIGPIPE, SIG_IGN);
 
-	while ((ch = getopt(argc, argv, "+js:")) != -1) {
+	while ((ch = getopt(argc, argv, "+js:t:")) != -1) {
 		switch (ch) {
 		case 'j':
 			json = 1;
 			break;
 		case 's':
 			path = optarg;
+			break;
+		case 't':
+			deadline_s = strtonum(optarg, 1, 3600, &errstr);
+			if (errstr != NULL) {
+				warnx("-t %s: %s", optarg, errstr);
+				usage();
+			}
 			break;
 		default:
 			usage();
@@ -115,26 +192,18 @@ main(int argc, char *argv[])
 	    strcmp(argv[0], "conns") != 0 && strcmp(argv[0], "reload") != 0 &&
 	    strcmp(argv[0], "stop") != 0)
 		usage();
+	if (deadline_s == 0)
+		deadline_s = strcmp(argv[0], "reload") == 0 ?
+		    DEADLINE_RELOAD_S : DEADLINE_S;
+	deadline = clock_ms() + (int64_t)deadline_s * 1000;
 
 	fd = connect_control(path);
 	snprintf(line, sizeof(line), "%s%s%s\n", argv[0], graceful ? " -g" : "",
 	    json ? " json" : "");
 	send_command(fd, line);
 
-	deadline = clock_ms() + TIMEOUT_MS;
-	pfd.fd = fd;
-	pfd.events = POLLIN;
 	for (;;) {
-		int64_t left = deadline - clock_ms();
-
-		if (left <= 0)
-			errx(1, "no answer from echod within %d s",
-			    TIMEOUT_MS / 1000);
-		if (poll(&pfd, 1, left) == -1) {
-			if (errno == EINTR)
-				continue;
-			err(1, "poll");
-		}
+		wait_fd(fd, POLLIN, "no answer from echod");
 		if ((n = read(fd, buf, sizeof(buf))) == -1) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "privdrop.h"
 #include "scoreboard.h"
+#include "title.h"
 #include "worker.h"
 
 /*
@@ -89,7 +90,7 @@ inetd_run(const char *conffile, unsigned int logflags)
 		addr_format_peer(&ss, sslen, peer, sizeof(peer));
 	else
 		strlcpy(peer, "standard input", sizeof(peer));
-	setproctitle("inetd [%s]", peer);
+	title_set("inetd [%s]", peer);
 
 	if (set_timeout(STDIN_FILENO, SO_RCVTIMEO, conf->idle_timeout) == -1 ||
 	    set_timeout(STDOUT_FILENO, SO_SNDTIMEO, conf->idle_timeout) == -1 ||

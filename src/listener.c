@@ -8,7 +8,8 @@
  * survive); only new addresses are bound and only dropped ones closed.
  *
  * With socket activation the sockets are systemd's, passed at start
- * (listeners_adopt()), and the configured addresses are not bound: a
+ * (listeners_adopt()), and the configured addresses are not bound: the
+ * listen lines only give them their options (match_activated()), and a
  * reload hands every one of them on, whatever "listen on" now says.
  */
 
@@ -200,9 +201,109 @@ apply_all(const struct config *conf, struct listener *ls, size_t n,
 }
 
 /*
+ * Whether the listen line la names the socket bound to ss: the same
+ * address and port, or, for "*", the unspecified address of either
+ * family (one dual-stack socket, or one of each) on its port.
+ */
+static int
+line_names(const struct listen_addr *la, const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in	*sin = (const void *)ss;
+	const struct sockaddr_in6	*sin6 = (const void *)ss;
+	const struct sockaddr_in	*lsin = (const void *)&la->ss;
+	const struct sockaddr_in6	*lsin6 = (const void *)&la->ss;
+
+	if (ss->ss_family == AF_INET) {
+		if (la->wildcard)
+			return ntohs(sin->sin_port) == la->port &&
+			    sin->sin_addr.s_addr == htonl(INADDR_ANY);
+		return la->ss.ss_family == AF_INET &&
+		    lsin->sin_port == sin->sin_port &&
+		    lsin->sin_addr.s_addr == sin->sin_addr.s_addr;
+	}
+	if (ss->ss_family == AF_INET6) {
+		if (la->wildcard)
+			return ntohs(sin6->sin6_port) == la->port &&
+			    IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+		return la->ss.ss_family == AF_INET6 &&
+		    lsin6->sin6_port == sin6->sin6_port &&
+		    lsin6->sin6_scope_id == sin6->sin6_scope_id &&
+		    IN6_ARE_ADDR_EQUAL(&lsin6->sin6_addr, &sin6->sin6_addr);
+	}
+	return 0;
+}
+
+/*
+ * Socket activation: the options of the sockets systemd passed come from
+ * the listen lines of conf that name their addresses, as echod's own
+ * sockets' do; a socket takes those of the first such line.  A socket no
+ * line names is served with the defaults, that is without
+ * proxy-protocol: believing headers is for a listener the configuration
+ * says is reached by balancers only.  A line that names no socket is not
+ * bound: under socket activation the socket unit says what to listen on.
+ * Both are logged, at start and at every reload.
+ */
+static int
+match_activated(const struct config *conf, struct listener *ls, size_t n,
+    char *err, size_t errlen)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	size_t			 i, j;
+	char			*named;
+
+	if ((named = calloc(conf->nlistens, 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		sslen = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		if (getsockname(ls[i].fd, (struct sockaddr *)&ss, &sslen) ==
+		    -1) {
+			snprintf(err, errlen, "listening socket %s from "
+			    "systemd: getsockname: %s", ls[i].bound,
+			    strerror(errno));
+			free(named);
+			return -1;
+		}
+		for (j = 0; j < conf->nlistens; j++)
+			if (line_names(&conf->listens[j], &ss))
+				break;
+		if (j < conf->nlistens) {
+			ls[i].addr = conf->listens[j];
+			named[j] = 1;
+		} else {
+			memset(&ls[i].addr, 0, sizeof(ls[i].addr));
+			strlcpy(ls[i].addr.name, ls[i].bound,
+			    sizeof(ls[i].addr.name));
+			log_warnx("socket activation: %s from systemd: no "
+			    "\"listen on\" line of %s names it; served with "
+			    "the defaults (no proxy-protocol)", ls[i].bound,
+			    conf->path);
+		}
+		/* Its own address: what sock_diag knows its clients by. */
+		memcpy(&ls[i].addr.ss, &ss, sizeof(ss));
+		ls[i].addr.sslen = sslen;
+		ls[i].addr.wildcard = 0;
+		ls[i].addr.port = addr_port(&ss);
+	}
+	for (j = 0; j < conf->nlistens; j++) {
+		/* Not the default "*:2000" of a file without listen lines. */
+		if (!named[j] && conf->listens[j].line != 0)
+			log_warnx("listen on %s (line %d): no socket from "
+			    "systemd has this address; not bound (socket "
+			    "activation)", conf->listens[j].name,
+			    conf->listens[j].line);
+	}
+	free(named);
+	return apply_all(conf, ls, n, err, errlen);
+}
+
+/*
  * Socket activation at start: the n sockets systemd passed, descriptors
- * first to first + n - 1, take the place of the configured addresses.
- * systemd.c has checked that each is a listening stream socket.
+ * first to first + n - 1, which systemd_check_fds() found to be
+ * listening TCP sockets, take the place of echod's own.
  */
 int
 listeners_adopt(const struct config *conf, int first, int n,
@@ -219,25 +320,23 @@ listeners_adopt(const struct config *conf, int first, int n,
 		ls[i].fd = first + i;
 		ls[i].from_systemd = 1;
 		format_bound(ls[i].fd, ls[i].bound, sizeof(ls[i].bound));
-		strlcpy(ls[i].addr.name, ls[i].bound,
-		    sizeof(ls[i].addr.name));
 	}
-	if (apply_all(conf, ls, n, err, errlen) == -1) {
+	log_info("socket activation: %d listening socket%s from systemd, "
+	    "matched to the \"listen on\" lines of %s by address", n,
+	    n == 1 ? "" : "s", conf->path);
+	if (match_activated(conf, ls, n, err, errlen) == -1) {
 		free(ls);
 		return -1;
 	}
-	log_info("socket activation: %d listening socket%s from systemd; "
-	    "the \"listen on\" lines of %s are not used", n, n == 1 ? "" : "s",
-	    conf->path);
 	*out = ls;
 	*nout = n;
 	return 0;
 }
 
 /*
- * A reload while socket-activated: every socket is handed on, with the
- * new settings; none is bound or closed.  old[] is then left with none,
- * as listeners_open() leaves it.
+ * A reload while socket-activated: every socket is handed on, matched
+ * to the new listen lines, with the new settings; none is bound or
+ * closed.  old[] is then left with none, as listeners_open() leaves it.
  */
 static int
 keep_activated(const struct config *conf, struct listener *old, size_t nold,
@@ -251,7 +350,7 @@ keep_activated(const struct config *conf, struct listener *old, size_t nold,
 		return -1;
 	}
 	memcpy(ls, old, nold * sizeof(*ls));
-	if (apply_all(conf, ls, nold, err, errlen) == -1) {
+	if (match_activated(conf, ls, nold, err, errlen) == -1) {
 		free(ls);
 		return -1;
 	}
@@ -259,20 +358,6 @@ keep_activated(const struct config *conf, struct listener *old, size_t nold,
 		old[i].fd = -1;
 	*out = ls;
 	*nout = nold;
-	return 0;
-}
-
-/* Whether two configurations' "listen on" lines name other addresses. */
-int
-listeners_config_changed(const struct config *a, const struct config *b)
-{
-	size_t	 i;
-
-	if (a->nlistens != b->nlistens)
-		return 1;
-	for (i = 0; i < a->nlistens; i++)
-		if (!listen_addr_equal(&a->listens[i], &b->listens[i]))
-			return 1;
 	return 0;
 }
 

@@ -13,7 +13,7 @@
 #include "conf.h"
 
 struct listener {
-	struct listen_addr	 addr;	/* as configured */
+	struct listen_addr	 addr;	/* as configured, or systemd's own */
 	int			 fd;
 	char			 bound[ADDR_NAME_MAX]; /* e.g. "[::]:2000" */
 	int			 from_systemd;	/* socket activation */
@@ -24,8 +24,6 @@ int	listeners_open(const struct config *, struct listener *, size_t,
 int	listeners_adopt(const struct config *, int, int, struct listener **,
 	    size_t *, char *, size_t);
 void	listeners_close(struct listener *, size_t);
-int	listeners_config_changed(const struct config *,
-	    const struct config *);
 size_t	listeners_queued(const struct listener *, size_t);
 void	listener_queue(const struct listener *, unsigned int *,
 	    unsigned int *);

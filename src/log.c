@@ -2,6 +2,9 @@
  * Logging: stderr in the foreground, syslog as a daemon.
  */
 
+#include <sys/types.h>
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@ static unsigned int log_flags = LOG_TO_STDERR;
 static int	log_to_stderr = 1;
 static int	log_verbose;
 static int	log_facility = LOG_DAEMON;
+static int	log_tee_fd = -1;
 
 static void	vlog(int, const char *, va_list)
 		    __attribute__((__format__ (printf, 2, 0)));
@@ -49,26 +53,51 @@ log_setfacility(int facility)
 	log_init(log_flags, facility);
 }
 
+/*
+ * While fd is not -1, warnings and errors also go to it, one message
+ * each, as they would to stderr: daemon.c's start-up channel, through
+ * which the process the shell started prints them on the terminal until
+ * the daemon is ready.
+ */
+void
+log_tee(int fd)
+{
+	log_tee_fd = fd;
+}
+
+/* Never blocks, never raises SIGPIPE: a lost line is the lesser harm. */
+static void
+tee(int priority, const char *msg)
+{
+	char	 line[1280];
+	int	 n;
+
+	if (log_tee_fd == -1 || priority > LOG_WARNING)
+		return;
+	n = snprintf(line, sizeof(line), "%s[%ld]: %s", getprogname(),
+	    (long)getpid(), msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	(void)send(log_tee_fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 static void
 vlog(int priority, const char *fmt, va_list ap)
 {
+	char	 msg[1024];
 	int	 saved_errno = errno;
 
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_to_stderr) {
 		/* One write per line, so lines of several processes don't mix. */
-		char	 line[1024];
-		int	 n;
-
-		n = snprintf(line, sizeof(line), "%s[%ld]: ", getprogname(),
-		    (long)getpid());
-		if (n < 0)
-			n = 0;
-		if ((size_t)n < sizeof(line))
-			vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-		fprintf(stderr, "%s\n", line);
+		fprintf(stderr, "%s[%ld]: %s\n", getprogname(),
+		    (long)getpid(), msg);
 		fflush(stderr);
 	} else
-		vsyslog(priority, fmt, ap);
+		syslog(priority, "%s", msg);
+	tee(priority, msg);
 
 	errno = saved_errno;
 }
@@ -76,7 +105,7 @@ vlog(int priority, const char *fmt, va_list ap)
 static void
 vlog_errno(int priority, const char *fmt, va_list ap)
 {
-	char	 msg[1024];
+	char	 msg[1024], full[1280];
 	int	 saved_errno = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -86,6 +115,11 @@ vlog_errno(int priority, const char *fmt, va_list ap)
 		    (long)getpid(), msg, strerror(saved_errno));
 	else
 		syslog(priority, "%s: %s", msg, strerror(saved_errno));
+	if (log_tee_fd != -1) {
+		snprintf(full, sizeof(full), "%s: %s", msg,
+		    strerror(saved_errno));
+		tee(priority, full);
+	}
 	errno = saved_errno;
 }
 

@@ -1,8 +1,10 @@
 /*
  * Logging for echod, after OpenNTPD's log.c: messages go to stderr
  * while echod runs in the foreground (-d, or before it daemonizes) and
- * to syslog once it has become a daemon.  errno is preserved, so a
- * caller may log and then still look at it.
+ * to syslog once it has become a daemon; until the daemon is ready,
+ * warnings and errors also go to the terminal of the command that
+ * started it (log_tee(), daemon.c).  errno is preserved, so a caller
+ * may log and then still look at it.
  */
 
 #ifndef ECHOD_LOG_H
@@ -17,6 +19,7 @@
 
 void	log_init(unsigned int, int);
 void	log_setfacility(int facility);
+void	log_tee(int fd);
 void	log_warn(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
 void	log_warnx(const char *, ...)

@@ -48,6 +48,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "control.h"
+#include "daemon.h"
 #include "limits.h"
 #include "listener.h"
 #include "log.h"
@@ -58,6 +59,7 @@
 #include "sandbox.h"
 #include "scoreboard.h"
 #include "systemd.h"
+#include "title.h"
 
 /*
  * How long a reload's generation has to serve (pool_census()): echodctl
@@ -80,6 +82,7 @@ struct master {
 	struct control		*ctl;
 	enum stop_mode		 stop;
 	int			 exit_status;
+	int64_t			 serve_wait;	/* ms the generation has */
 };
 
 static volatile sig_atomic_t	 got_sighup;
@@ -164,9 +167,9 @@ master_title(const struct master *m)
 	size_t	 n = pool_counts(m->pool)->current;
 
 	if (m->stop != RUNNING)
-		setproctitle("master [stopping] %s", m->conf->path);
+		title_set("master [stopping] %s", m->conf->path);
 	else
-		setproctitle("master [gen %u, %zu worker%s] %s",
+		title_set("master [gen %u, %zu worker%s] %s",
 		    pool_generation(m->pool), n, n == 1 ? "" : "s",
 		    m->conf->path);
 }
@@ -182,7 +185,13 @@ begin_stop(struct master *m, enum stop_mode how, const char *why,
 	if (m->stop == STOP_FAST || (m->stop == STOP_GRACEFUL &&
 	    how == STOP_GRACEFUL))
 		return;
-	log_info("%s: %s stop", why, how == STOP_FAST ? "fast" : "graceful");
+	/* A stop for a failure is a warning: it reaches the terminal too. */
+	if (m->exit_status != 0)
+		log_warnx("%s: %s stop", why, how == STOP_FAST ? "fast" :
+		    "graceful");
+	else
+		log_info("%s: %s stop", why, how == STOP_FAST ? "fast" :
+		    "graceful");
 	m->stop = how;
 	systemd_stopping();
 	/* From here on, new connections are refused by the kernel. */
@@ -213,14 +222,27 @@ pool_events(struct master *m, int events, int64_t now)
 	if (events & POOL_RESIZED)
 		master_title(m);
 	if (events & POOL_SERVING) {
+		/* Without -d, the command that started echod exits 0. */
+		daemon_ready();
 		control_answer(m->ctl, gen, now, "ok: generation %u serving "
 		    "with %zu workers\n", gen, pc->ready);
 		systemd_ready(pc, gen, NULL, now);
 	}
-	if (events & POOL_NOT_SERVING) {
+	if ((events & POOL_NOT_SERVING) && daemon_starting()) {
+		/*
+		 * Still starting without -d (forks that keep failing at a
+		 * process limit, say): a start that failed, as systemd's
+		 * start timeout would make it.
+		 */
+		log_warnx("%zu of %d workers serve after %d s", pc->ready,
+		    m->conf->prefork, (int)(m->serve_wait / 1000));
+		m->exit_status = 1;
+		begin_stop(m, STOP_FAST, "the workers did not start in time; "
+		    "giving up", now);
+	} else if (events & POOL_NOT_SERVING) {
 		snprintf(failure, sizeof(failure), "generation %u has %zu of "
 		    "%d workers serving after %d s", gen, pc->ready,
-		    m->conf->prefork, RELOAD_WAIT_MS / 1000);
+		    m->conf->prefork, (int)(m->serve_wait / 1000));
 		control_answer(m->ctl, gen, now, "error: %s\n", failure);
 		systemd_ready(pc, gen, failure, now);
 	}
@@ -289,10 +311,6 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 		config_free(conf);
 		return -1;
 	}
-	if (nls > 0 && ls[0].from_systemd &&
-	    listeners_config_changed(conf, m->conf))
-		log_warnx("listen on: ignored, the listening sockets come "
-		    "from systemd (socket activation)");
 	if (strcmp(conf->pidfile, m->conf->pidfile) != 0)
 		log_warnx("pidfile %s: a new pidfile takes effect only at the "
 		    "next start; still using %s", conf->pidfile,
@@ -318,7 +336,8 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 
 	old = pool_generation(m->pool);
 	pool_configure(m->pool, conf, ls, nls);
-	pool_new_generation(m->pool, now, RELOAD_WAIT_MS);
+	m->serve_wait = RELOAD_WAIT_MS;
+	pool_new_generation(m->pool, now, m->serve_wait);
 	/* An echodctl reload still waiting for the old one is answered. */
 	control_answer(m->ctl, old, now, "ok: generation %u was replaced by "
 	    "generation %u\n", old, pool_generation(m->pool));
@@ -461,6 +480,15 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		return 1;
 	}
 	pool_configure(m.pool, conf, ls, nls);
+	/*
+	 * Without -d, the command that started echod waits until the first
+	 * generation serves (daemon.c), DAEMON_START_WAIT_MS at most; under
+	 * systemd (-d), systemd's own start timeout is the limit.
+	 */
+	if (daemon_starting()) {
+		m.serve_wait = DAEMON_START_WAIT_MS;
+		pool_await(m.pool, clock_ms() + m.serve_wait);
+	}
 
 	log_info("echod %s starting: %d worker%s, configuration %s",
 	    PACKAGE_VERSION, conf->prefork, conf->prefork == 1 ? "" : "s",

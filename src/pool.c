@@ -714,6 +714,14 @@ drain(struct pool *p, int64_t now, unsigned int keep)
 	}
 }
 
+/* The current generation is awaited until then (see pool_census()). */
+void
+pool_await(struct pool *p, int64_t until)
+{
+	p->awaiting = 1;
+	p->await_until = until;
+}
+
 /*
  * A reload: a new generation starts (pool_adjust() forks it) and the old
  * ones drain.  It is awaited for wait ms (see pool_census()).

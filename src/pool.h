@@ -55,6 +55,7 @@ int		 pool_census(struct pool *, int64_t);
 void		 pool_enforce_deadlines(struct pool *, int64_t);
 int		 pool_adjust(struct pool *, int64_t);
 void		 pool_new_generation(struct pool *, int64_t, int64_t);
+void		 pool_await(struct pool *, int64_t);
 void		 pool_drain_all(struct pool *, int64_t);
 void		 pool_stop_all(struct pool *, int64_t);
 int64_t		 pool_next_wakeup(const struct pool *, int64_t);

@@ -48,7 +48,6 @@
 #include <systemd/sd-daemon.h>
 #endif
 
-#include "addr.h"
 #include "clock.h"
 #include "log.h"
 #include "pool.h"
@@ -257,34 +256,29 @@ systemd_listen_fds(void)
 }
 
 /*
- * Whether the n descriptors systemd passed, from first on, are each a
- * listening stream socket: a datagram or a connected one in the socket
- * unit is a mistake to report, not to serve.  Checked here, before
- * listener.c takes them as its own.
+ * Whether systemd's n descriptors from first on are what echod can
+ * serve: listening TCP sockets, over IPv4 or IPv6.  A datagram socket, a
+ * connected one or a UNIX one in the socket unit is a mistake to report
+ * before echod starts, not something to serve.  Returns -1 with err.
  */
 int
 systemd_check_fds(int first, int n, char *err, size_t errlen)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen;
-	char			 name[ADDR_NAME_MAX];
-	int			 fd;
+#ifdef HAVE_LIBSYSTEMD
+	int	 fd;
 
 	for (fd = first; fd < first + n; fd++) {
-#ifdef HAVE_LIBSYSTEMD
-		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0)
-			continue;
-#endif
-		sslen = sizeof(ss);
-		memset(&ss, 0, sizeof(ss));
-		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1)
-			strlcpy(name, "?", sizeof(name));
-		else
-			addr_format((struct sockaddr *)&ss, sslen, name,
-			    sizeof(name));
-		snprintf(err, errlen, "socket activation: descriptor %d (%s) "
-		    "is not a listening stream socket", fd, name);
-		return -1;
+		if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0) {
+			snprintf(err, errlen, "socket activation: descriptor "
+			    "%d is not a listening TCP socket", fd);
+			return -1;
+		}
 	}
 	return 0;
+#else
+	(void)first;
+	(void)n;
+	snprintf(err, errlen, "socket activation: built without libsystemd");
+	return -1;
+#endif
 }

@@ -62,12 +62,14 @@
 
 #include "addr.h"
 #include "clock.h"
+#include "daemon.h"
 #include "limits.h"
 #include "log.h"
 #include "privdrop.h"
 #include "proxyproto.h"
 #include "sandbox.h"
 #include "scoreboard.h"
+#include "title.h"
 #include "worker.h"
 
 /*
@@ -237,12 +239,12 @@ become_idle(void)
 {
 	if (ws.draining) {
 		slot_enter(SLOT_DRAINING);
-		setproctitle("worker [draining]");
+		title_set("worker [draining]");
 		return;
 	}
 	slot_enter(SLOT_IDLE);
 	__atomic_add_fetch(&ws.sb->idle, 1, __ATOMIC_RELAXED);
-	setproctitle("worker [idle]");
+	title_set("worker [idle]");
 }
 
 /*
@@ -273,7 +275,7 @@ become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
 	__atomic_store_n(&ws.self->conn_out, 0, __ATOMIC_RELAXED);
 	slot_enter(SLOT_BUSY);
 	addr_format_peer(ss, sslen, peer, sizeof(peer));
-	setproctitle("worker [%s]", peer);
+	title_set("worker [%s]", peer);
 	if (idle < ws.args->conf->min_spare)
 		wake_master();
 }
@@ -298,7 +300,7 @@ show_client(const struct sockaddr_storage *client, socklen_t clientlen,
 	memcpy(&ws.self->peer, client, clientlen);
 	memcpy(ws.self->peer_key, key, sizeof(ws.self->peer_key));
 	addr_format_peer(client, clientlen, peer, sizeof(peer));
-	setproctitle("worker [%s]", peer);
+	title_set("worker [%s]", peer);
 }
 
 /*
@@ -905,7 +907,7 @@ worker_run(const struct worker_args *wa)
 	ws.args = wa;
 	ws.sb = wa->scoreboard;
 	ws.self = &ws.sb->slots[wa->slot];
-	setproctitle("worker [starting]");
+	title_set("worker [starting]");
 
 	if ((ws.dead_fd = open(_PATH_DEVNULL, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("open %s", _PATH_DEVNULL);
@@ -966,6 +968,11 @@ worker_run(const struct worker_args *wa)
 		_exit(WORKER_EXIT_SETUP);
 	}
 #endif
+	/*
+	 * Set up: its errors, had there been any, would have reached the
+	 * terminal of a starting echod (daemon.c); nothing later does.
+	 */
+	daemon_detach();
 	/* Only now may a SIGQUIT queued since fork() be delivered. */
 	worker_signals();
 	become_idle();

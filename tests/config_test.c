@@ -304,7 +304,7 @@ check_int(const char *what, long long got, long long want)
 		fail("%s is %lld, expected %lld", what, got, want);
 }
 
-/* The defaults, as config.h and echod.conf(5) promise them. */
+/* The defaults, as conf.h and echod.conf(5) promise them. */
 static void
 check_defaults(const struct config *conf)
 {
@@ -710,6 +710,27 @@ t_user_nobody_group_nogroup(void)
 	config_free(conf);
 }
 
+/* chroot with a user who is not root, whichever line comes first. */
+static void
+t_chroot_user(void)
+{
+	struct config	*conf;
+	uid_t		 uid;
+	gid_t		 gid;
+
+	if (lookup("nobody", "nogroup", &uid, &gid) == -1)
+		return;
+	if (uid == 0) {
+		skip("nobody has uid 0");
+		return;
+	}
+	if ((conf = parse_ok("chroot /\nuser nobody\n")) == NULL)
+		return;
+	check_string("chroot", conf->chroot_dir, "/");
+	check_string("user", conf->user, "nobody");
+	config_free(conf);
+}
+
 /*
  * root's own group is 0, so a gid of nogroup's can only come from the
  * "group" line, whether that comes before "user" or after it.
@@ -1068,6 +1089,12 @@ static const struct error_case {
 	    "chroot: /tmp: writable by everyone" },
 	{ "chroot twice", "chroot /\nchroot /\n", 0, 2,
 	    "chroot: already set on line 1" },
+	{ "chroot without user", "chroot /\nprefork 2\n", 0, 1,
+	    "chroot: needs a \"user\" line too, or the workers would keep "
+	    "root, which can leave a chroot" },
+	{ "chroot with user root", "prefork 2\nchroot /\nuser root\n", 0, 2,
+	    "chroot: needs a \"user\" other than root, which can leave a "
+	    "chroot" },
 	{ "pidfile relative", "pidfile echod.pid\n", 0, 1,
 	    "pidfile: \"echod.pid\" is not an absolute path" },
 	{ "pidfile with a blank first", "pidfile \" /tmp/x\"\n", 0, 1,
@@ -1284,6 +1311,54 @@ t_load_error(void)
 }
 
 /*
+ * A FIFO, a directory, a device: refused at once, by what they are.
+ * Opening a FIFO used to wait for a writer forever; the alarm makes a
+ * return of that a failure (the test dies) rather than a hang.
+ */
+static void
+not_a_file(const char *path, const char *what)
+{
+	struct config	*conf;
+	char		 want[512], errbuf[1024];
+
+	snprintf(want, sizeof(want), "%s: %s, not a regular file", path,
+	    what);
+	alarm(10);
+	conf = config_load(path, errbuf, sizeof(errbuf));
+	alarm(0);
+	if (conf != NULL) {
+		fail("loaded %s", what);
+		config_free(conf);
+		return;
+	}
+	check_string("error", errbuf, want);
+}
+
+static void
+t_load_fifo(void)
+{
+	char	 path[256];
+
+	snprintf(path, sizeof(path), "%s/fifo.conf", tmpdir);
+	if (mkfifo(path, 0644) == -1)
+		err(1, "mkfifo %s", path);
+	not_a_file(path, "a FIFO");
+	unlink(path);
+}
+
+static void
+t_load_directory(void)
+{
+	not_a_file(tmpdir, "a directory");
+}
+
+static void
+t_load_device(void)
+{
+	not_a_file("/dev/null", "a character device");
+}
+
+/*
  * A stream that cannot be read (one opened for writing only) must be
  * an error, not an empty and so valid file.  Its line is not checked:
  * conf.c names the last line it did read, here the nonexistent 0.
@@ -1413,6 +1488,7 @@ main(void)
 	run("user nobody, group nogroup", t_user_nobody_group_nogroup);
 	run("group before user wins", t_group_before_user);
 	run("group after user wins", t_group_after_user);
+	run("chroot with user nobody", t_chroot_user);
 	for (i = 0; i < sizeof(number_cases) / sizeof(number_cases[0]); i++) {
 		begin(number_cases[i].name);
 		number_case(&number_cases[i]);
@@ -1448,6 +1524,9 @@ main(void)
 	run("config_load: missing file", t_load_missing);
 	run("config_load: a file", t_load_file);
 	run("config_load: error names the path", t_load_error);
+	run("config_load: a FIFO", t_load_fifo);
+	run("config_load: a directory", t_load_directory);
+	run("config_load: a device", t_load_device);
 	run("read error", t_read_error);
 	run("error cut to a short buffer", t_short_errbuf);
 	run("config_free(NULL)", t_free_null);

@@ -15,6 +15,10 @@
  *                    each, as accept(2) says they may; later calls work.
  *   fail-setresuid   setresuid() fails with EPERM: the privilege drop
  *                    of every worker fails.
+ *   fail-pwrite      pwrite() fails with ENOSPC: libbsd's pidfile_write()
+ *                    fails, as on a full disk.
+ *   slow-setup       a worker's set-up takes ECHOD_FAULT_DELAY_MS longer:
+ *                    its first getppid(), near its end, sleeps first.
  *   fail-fork-after  the first ECHOD_FAULT_FORKS fork() calls work, later
  *                    ones fail with EAGAIN, as at a process limit; each
  *                    attempt is counted in ECHOD_FAULT_DIR.
@@ -24,8 +28,9 @@
  *                    must stop it.  The choice costs no system call, so
  *                    that the first call the sandbox sees is execve().
  *
- * Only workers call accept() and setresuid(), and only the master
- * fork(), so the tests see how the master handles the failures.
+ * Only workers call accept(), setresuid() and getppid(), only the
+ * master fork(), and only pidfile_write() pwrite(), so the tests see how the master
+ * handles the failures.
  */
 
 #include <sys/types.h>
@@ -156,4 +161,35 @@ setresuid(uid_t r, uid_t e, uid_t s)
 		real_setresuid = (int (*)(uid_t, uid_t, uid_t))
 		    dlsym(RTLD_NEXT, "setresuid");
 	return real_setresuid(r, e, s);
+}
+
+ssize_t
+pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	static ssize_t	(*real_pwrite)(int, const void *, size_t, off_t);
+
+	if (fault_is("fail-pwrite")) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if (real_pwrite == NULL)
+		real_pwrite = (ssize_t (*)(int, const void *, size_t, off_t))
+		    dlsym(RTLD_NEXT, "pwrite");
+	return real_pwrite(fd, buf, len, off);
+}
+
+pid_t
+getppid(void)
+{
+	static pid_t	(*real_getppid)(void);
+	static int	 slept;
+	const char	*delay = getenv("ECHOD_FAULT_DELAY_MS");
+
+	if (fault_is("slow-setup") && !slept && delay != NULL) {
+		slept = 1;
+		usleep(atol(delay) * 1000);
+	}
+	if (real_getppid == NULL)
+		real_getppid = (pid_t (*)(void))dlsym(RTLD_NEXT, "getppid");
+	return real_getppid();
 }

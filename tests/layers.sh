@@ -18,7 +18,7 @@
 # in it fails the check: a new file has to be given its place.
 
 LAYERS='
-0 log clock paths buf addr proxyproto poolplan
+0 log clock paths buf addr proxyproto poolplan title
 1 conf
 2 scoreboard sandbox privdrop limits daemon
 3 listener tcpdiag control

@@ -148,10 +148,10 @@ wait_gone() {
 	done
 }
 
-# A process's title as ps shows it (setproctitle rewrites argv).
+# A process's title as ps shows it: the whole of /proc/PID/cmdline, in
+# which a title is one string (t_title checks it byte for byte).
 title() {
-	tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | head -n 1 |
-	    sed 's/ *$//'
+	tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null
 }
 
 # Every worker has set itself up (privilege drop included) once its

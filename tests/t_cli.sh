@@ -147,13 +147,8 @@ wait_for 10 "pidfile removed" test ! -e "$PIDFILE"
 # The same as a daemon, which works from "/": only an absolute path can
 # be found again.  Its log goes to syslog; the process title shows the
 # generation instead.
-# The title up to the first NUL: setproctitle(3) rewrites argv.
-master_title() {
-	tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | head -n 1 |
-	    sed 's/ *$//'
-}
 title_is() {
-	[ "$(master_title "$1")" = "$2" ]
+	[ "$(title "$1")" = "$2" ]
 }
 (cd "$T" && exec "$ECHOD" -f echod.conf) >"$T/daemon.out" 2>"$T/daemon.err" &
 starter=$!
@@ -205,3 +200,32 @@ wait_for 10 "the reload refused" log_has "reload failed: $CONF: writable by ever
 chmod 644 "$CONF"
 "$ECHOTEST" echo -p "$PORT" -n 1000 || fail "no echo after a refused reload"
 ok "a reload of a configuration made writable by everyone is refused"
+
+# A configuration that is not a file, a FIFO or a directory, is refused
+# at once, never waited on: by -n, and by a reload (the running one
+# stays, and the master goes on).  Opening the FIFO used to hang.
+mkfifo "$T/fifo.conf"
+mkdir "$T/dir.conf"
+for f in fifo dir; do
+	timeout 10 "$ECHOD" -n -f "$T/$f.conf" >"$T/$f.out" 2>"$T/$f.err"
+	RC=$?
+	[ "$RC" -ne 124 ] || fail "echod -n -f $f.conf hung"
+	[ "$RC" -eq 1 ] || { show $f; fail "-n on $f.conf: exit $RC"; }
+done
+err_has fifo "^$T/fifo\.conf: a FIFO, not a regular file$" ||
+    { show fifo; fail "FIFO: no reason given"; }
+err_has dir "^$T/dir\.conf: a directory, not a regular file$" ||
+    { show dir; fail "directory: no reason given"; }
+ok "-n on a FIFO or a directory: refused at once, saying what it is"
+
+mv "$CONF" "$T/saved.conf"
+mkfifo "$CONF"
+kill -HUP "$(master_pid)"
+wait_for 10 "the reload refused" log_has \
+    "reload failed: $CONF: a FIFO, not a regular file"
+"$ECHOTEST" echo -p "$PORT" -n 1000 || fail "no echo after a refused reload"
+rm "$CONF"
+mv "$T/saved.conf" "$CONF"
+kill -HUP "$(master_pid)"
+wait_for 10 "the next reload" log_has "reloaded: generation 2, 2 workers"
+ok "a reload of a configuration replaced by a FIFO is refused; the master goes on"

@@ -152,6 +152,44 @@ if [ "$(id -u)" -eq 0 ] && getent group nogroup >/dev/null; then
 	[ "$(stat -c '%a %U %G' "$CTL")" = "660 root nogroup" ] ||
 	    fail "control socket: $(stat -c '%a %U %G' "$CTL")"
 	nobody status >/dev/null || fail "a member of the group cannot read"
+
+	# Supplementary groups, many of them: the kernel's list, not a
+	# line of /proc/PID/status read into a fixed buffer.  A member by a
+	# supplementary group whose number comes after 4 KiB of "Groups:"
+	# text (the kernel sorts them; 1000 groups below it) is served.
+	gid=$(getent group nogroup | cut -d: -f3)
+	many=$(seq -s, $((gid - 1000)) $((gid - 1)))
+	as_groups() {
+		groups=$1
+		shift
+		setpriv --reuid=nobody --regid=$((gid - 2000)) \
+		    --groups="$groups" "$@"
+	}
+	as_groups "$many,$gid" "$ECHODCTL" -s "$CTL" status >"$T/many" 2>&1 ||
+	    fail "a member by its 1001st group was refused: $(cat "$T/many")"
+	# A non-member whose "Groups:" line holds a number that begins
+	# with the control group's exactly where 4 KiB end (7- and 8-
+	# character entries fill "Groups:\t" and the rest up to it) is
+	# refused: that number is not the control group.
+	cut=$gid
+	while [ ${#cut} -lt 9 ]; do cut=${cut}1; done
+	fill=$((4095 - 8 - ${#gid}))
+	six=0
+	while [ $(((fill - 7 * six) % 8)) -ne 0 ]; do six=$((six + 1)); done
+	near="$(seq -s, 100000 $((100000 + six - 1))),$(seq -s, 1000000 \
+	    $((1000000 + (fill - 7 * six) / 8 - 1))),$cut"
+	line=$(as_groups "$near" cat /proc/self/status | grep '^Groups:')
+	[ "$(printf '%s' "$line" | head -c 4095 | tail -c ${#gid})" = "$gid" ] ||
+	    fail "the test's groups do not end 4095 bytes of Groups: at $gid"
+	chmod 666 "$CTL"
+	if err=$(as_groups "$near" "$ECHODCTL" -s "$CTL" status 2>&1); then
+		fail "a non-member with group $cut was let in"
+	fi
+	[ "$err" = "echodctl: permission denied (root or the control group only)" ] ||
+	    fail "non-member with group $cut: $err"
+	chmod 660 "$CTL"
+	ok "control group: a member by its 1001st supplementary group is" \
+	    "served, a non-member with group $cut refused"
 	if err=$(nobody reload 2>&1); then
 		fail "a group member could reload"
 	fi
@@ -171,7 +209,7 @@ done
 kill -HUP "$master"
 wait_for 2 "a reload despite idle control clients" \
     log_has "reloaded: generation 2, 3 workers"
-ctl status >/dev/null || fail "status after idle clients timed out"
+ctl -t 15 status >/dev/null || fail "status after idle clients timed out"
 ok "idle control clients: reload in time, served again after their timeout"
 
 # A stale socket (a killed master's) is replaced; a live one refuses.

@@ -1,4 +1,5 @@
-# make install: binary, manual pages with the configured paths, and the
+# make install: binary, manual pages with the configured paths, the
+# run directory for the default pidfile and control socket, and the
 # sample configuration, which never overwrites an admin's file; make
 # uninstall removes the sample only while it is unchanged.  The systemd
 # units go to the directory configure found or was given
@@ -14,8 +15,12 @@ inst() {
 }
 # Not a sub-make of "make check": with -j its jobserver notes would mix
 # into the answer.
-sysconfdir=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ${MAKE:-make} -s \
-    --no-print-directory -C "$TOP_BUILDDIR" print-sysconfdir)
+print_var() {
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ${MAKE:-make} -s \
+	    --no-print-directory -C "$TOP_BUILDDIR" "print-$1"
+}
+sysconfdir=$(print_var sysconfdir)
+runstatedir=$(print_var runstatedir)
 conf="$dest$sysconfdir/echod.conf"
 
 inst install
@@ -31,7 +36,9 @@ grep -q "@sysconfdir@\|@runstatedir@" "$man8" "$man5" &&
 cmp -s "$conf" "$TESTS_SRCDIR/../etc/echod.conf" ||
     fail "sample configuration not installed as $conf"
 "$sbin" -n -f "$conf" 2>/dev/null || fail "the installed sample does not parse"
-ok "install: echod, both manual pages with real paths, a valid sample"
+[ -d "$dest$runstatedir" ] || fail "no run directory $dest$runstatedir"
+ok "install: echod, both manual pages with real paths, a valid sample," \
+    "the run directory $runstatedir"
 
 units="echod.service echod.socket echod-inetd.socket echod-inetd@.service"
 unitdir="$dest${SYSTEMDSYSTEMUNITDIR:-}"

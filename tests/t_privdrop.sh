@@ -170,6 +170,26 @@ grep -q "chroot: $T/jail: writable by its group (mode 775)" "$T/jail.err" ||
 chmod 755 "$T/jail"
 ok "a group-writable chroot directory is refused, saying why"
 
+# chroot without a user to drop to would leave the workers root inside
+# it, and root can leave a chroot: refused at start-up (FILE:LINE, as
+# write_conf puts it on line 4) and on a reload, with the chroot(2)ed
+# nobody workers still serving.
+jailed=$(workers | tr '\n' ' ')
+mv "$CONF" "$T/jailed.conf"
+write_conf "prefork 3" "chroot $T/jail"
+if "$ECHOD" -n -f "$CONF" 2>"$T/rootjail.err"; then
+	fail "chroot without user was accepted"
+fi
+grep -qx "$CONF:4: chroot: needs a \"user\" line too, or the workers would keep root, which can leave a chroot" \
+    "$T/rootjail.err" || fail "chroot without user: $(cat "$T/rootjail.err")"
+kill -HUP "$(master_pid)"
+wait_for 10 "the reload refused" log_has \
+    "reload failed: $CONF:4: chroot: needs a \"user\" line too"
+[ "$(workers | tr '\n' ' ')" = "$jailed" ] || fail "workers changed"
+"$ECHOTEST" echo -p "$PORT" -n 4096 -c 3 || fail "no echo after the refusal"
+mv "$T/jailed.conf" "$CONF"
+ok "chroot without user: refused by -n and by a reload, saying why"
+
 # Workers that dropped privileges still die with their master: Linux
 # clears the parent-death signal when credentials change, so it must be
 # set after the drop.  Orphans would keep the port.

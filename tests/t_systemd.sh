@@ -12,11 +12,16 @@
 #    workers chroot and drop to nobody, it makes its control socket for
 #    a control group, reloads (signalling its workers) and stops.
 # 3. Socket activation, by systemd-socket-activate(1): echod serves the
-#    socket it was given (the very inode systemd-socket-activate made
-#    before echod ran) instead of binding its "listen on" address, keeps
-#    it across reloads that name other addresses, and echodctl status
-#    shows it.  Built --without-systemd, echod ignores LISTEN_FDS and
-#    binds its own address instead.
+#    two sockets it was given (the very inode systemd-socket-activate
+#    made before echod ran) instead of binding its "listen on"
+#    addresses.  The one a "listen on ... proxy-protocol" line names
+#    reads PROXY headers; the other, which no line names, is served
+#    without, and the line naming no socket is not bound; both are
+#    logged.  echodctl conns shows the TCP state of connections on
+#    both.  Reloads keep the sockets and match them to the new lines
+#    (proxy-protocol dropped, then back), and echodctl status shows
+#    them.  Built --without-systemd, echod ignores LISTEN_FDS and binds
+#    its own addresses instead.
 . "$TESTS_SRCDIR/lib.sh"
 
 : "${TOP_BUILDDIR:?run through make check}"
@@ -134,7 +139,9 @@ command -v systemd-socket-activate >/dev/null 2>&1 ||
     fail "systemd-socket-activate not found: cannot test socket" \
 	"activation (apt-get install systemd)"
 other=$("$ECHOTEST" freeport)
-write_conf "prefork 2" "listen on 127.0.0.1 port $other"
+pp=$("$ECHOTEST" freeport)
+write_conf "prefork 2" "listen on 127.0.0.1 port $pp proxy-protocol" \
+    "listen on 127.0.0.1 port $other"
 
 listening() {
 	[ -n "$(listen_inode)" ]
@@ -146,9 +153,21 @@ status_lists() {
 	"$ECHODCTL" -s "$CTL" status >"$T/status" 2>&1 &&
 	    grep -q "^listening on   127\.0\.0\.1:$1 " "$T/status"
 }
+generation_gone() {
+	"$ECHODCTL" -s "$CTL" -j workers | jq -e --argjson g "$1" \
+	    '[.workers[] | select(.generation == $g)] | length == 0' >/dev/null
+}
+# conns_tcp_info PEER: echodctl conns has the kernel's TCP state of the
+# connection whose peer is PEER (a regular expression).
+conns_tcp_info() {
+	"$ECHODCTL" -s "$CTL" -j conns >"$T/conns" 2>&1 &&
+	    jq -e --arg p "^$1\$" '.tcp_info and any(.conns[];
+	    (.peer | test($p)) and .rtt_us != null and .cwnd > 0)' \
+	    "$T/conns" >/dev/null
+}
 
 # systemd-socket-activate passes on only the variables it is told to.
-systemd-socket-activate -l "127.0.0.1:$PORT" -E ASAN_OPTIONS \
+systemd-socket-activate -l "127.0.0.1:$PORT" -l "127.0.0.1:$pp" -E ASAN_OPTIONS \
     -E UBSAN_OPTIONS "$ECHOD" -d -f "$CONF" >>"$LOG" 2>&1 &
 ECHOD_PID=$!
 BG_PIDS="$BG_PIDS $ECHOD_PID"
@@ -185,14 +204,46 @@ wait_for 10 "2 workers" has_workers 2
     fail "echod bound its configured port $other too"
 log_has "listening on 127\.0\.0\.1:$PORT \(from systemd\)" ||
     fail "no \"listening on ... (from systemd)\" in the log"
-log_has "socket activation: 1 listening socket from systemd" ||
+log_has "socket activation: 2 listening sockets from systemd" ||
     fail "socket activation not logged"
+log_has "listening on 127\.0\.0\.1:$pp \(from systemd\) \(proxy-protocol\)" ||
+    fail "no \"listening on ... $pp (from systemd) (proxy-protocol)\""
+log_has "socket activation: 127\.0\.0\.1:$PORT from systemd: no \"listen on\" line of $CONF names it; served with the defaults \(no proxy-protocol\)" ||
+    fail "the socket no listen line names was not logged"
+log_has "listen on 127\.0\.0\.1:$other \(line [0-9]+\): no socket from systemd has this address; not bound \(socket activation\)" ||
+    fail "the listen line naming no socket was not logged"
 for w in $(workers); do
 	ls -l "/proc/$w/fd" | grep -q "socket:\[$inode\]" ||
 	    fail "worker $w does not hold socket $inode"
 done
 status_lists "$PORT" || fail "echodctl status: $(cat "$T/status")"
-ok "echod serves systemd's socket (inode $inode), binds nothing, says so"
+grep -q "^listening on   127\.0\.0\.1:$pp (backlog [0-9]*, [0-9]* waiting, proxy-protocol)$" \
+    "$T/status" || fail "echodctl status: $(cat "$T/status")"
+ok "echod serves systemd's sockets (inode $inode), binds nothing, says so"
+
+# The socket "listen on ... proxy-protocol" names takes the header and
+# does not echo it; echodctl conns shows the TCP state of a connection
+# held on either socket (found by the socket's own port).
+"$ECHOTEST" echo -p "$pp" -P 1 -a 203.0.113.7 -n 65536 -c 2 ||
+    fail "PROXY v1 on the proxy-protocol socket from systemd"
+"$ECHOTEST" echo -p "$pp" -P 2 -a 2001:db8::7 -n 1000 -s ||
+    fail "PROXY v2 on the proxy-protocol socket from systemd"
+rm -f "$T/stop" "$T/ready" "$T/ready2"
+background "$ECHOTEST" session -p "$PORT" -f "$T/stop" -r "$T/ready" -t 60
+session=$LAST_BG
+background "$ECHOTEST" session -p "$pp" -P 1 -a 198.51.100.23 -o 4711 \
+    -f "$T/stop" -r "$T/ready2" -t 60
+proxied=$LAST_BG
+wait_for 10 "the sessions" test -f "$T/ready" -a -f "$T/ready2"
+wait_for 5 "TCP_INFO of the session on $PORT" conns_tcp_info \
+    "127\.0\.0\.1:[0-9]+"
+wait_for 5 "TCP_INFO of the session on $pp" conns_tcp_info \
+    "198\.51\.100\.23:4711"
+touch "$T/stop"
+wait "$session" || fail "the session on $PORT failed"
+wait "$proxied" || fail "the session on $pp failed"
+ok "the socket a proxy-protocol line names reads PROXY v1 and v2;" \
+    "echodctl conns has TCP_INFO on both sockets"
 
 # A reload naming another address: the socket stays, nothing is bound.
 third=$("$ECHOTEST" freeport)
@@ -200,22 +251,33 @@ write_conf "prefork 3" "listen on 127.0.0.1 port $third"
 kill -HUP "$ECHOD_PID"
 wait_for 10 "reload to generation 2" log_has "reloaded: generation 2, 3 workers"
 wait_for 10 "3 workers" has_workers 3
-log_has "listen on: ignored, the listening sockets come from systemd" ||
-    fail "the changed listen line was not said to be ignored"
+log_has "listen on 127\.0\.0\.1:$third \(line [0-9]+\): no socket from systemd has this address; not bound" ||
+    fail "the listen line naming no socket was not logged"
 [ "$(listen_inode)" = "$inode" ] || fail "the listening socket changed"
 [ -z "$(listen_inode "$third")" ] || fail "the reload bound port $third"
 "$ECHOTEST" echo -p "$PORT" -n 100000 -c 3 || fail "no echo after SIGHUP"
+# No line names $pp now: no proxy-protocol there either, once the old
+# generation, which expects headers, has gone.
+wait_for 10 "generation 1 to exit" generation_gone 1
+"$ECHOTEST" echo -p "$pp" -n 100000 || fail "no plain echo on $pp after SIGHUP"
 status_lists "$PORT" || fail "echodctl status: $(cat "$T/status")"
-ok "SIGHUP: same socket $inode, port $third not bound, echo, status"
+grep -q "proxy-protocol" "$T/status" && fail "still proxy-protocol: $(cat "$T/status")"
+ok "SIGHUP: same socket $inode, port $third not bound, proxy-protocol" \
+    "dropped, echo, status"
 
-# The same through echodctl, as ExecReload= does.
+# The same through echodctl, as ExecReload= does, with proxy-protocol
+# back on $pp.
+write_conf "prefork 3" "listen on 127.0.0.1 port $pp proxy-protocol"
 "$ECHODCTL" -s "$CTL" reload >"$T/reload" 2>&1 ||
     fail "echodctl reload: $(cat "$T/reload")"
 grep -q "generation 3 serving with 3 workers" "$T/reload" ||
     fail "echodctl reload: $(cat "$T/reload")"
 [ "$(listen_inode)" = "$inode" ] || fail "the listening socket changed"
 "$ECHOTEST" echo -p "$PORT" -n 100000 -s || fail "no echo after reload"
-ok "echodctl reload: same socket, echo"
+wait_for 10 "generation 2 to exit" generation_gone 2
+"$ECHOTEST" echo -p "$pp" -P 1 -a 203.0.113.8 -n 1000 ||
+    fail "no PROXY protocol on $pp after the reload"
+ok "echodctl reload: same socket, echo, proxy-protocol on $pp again"
 
 kill -TERM "$ECHOD_PID"
 wait_gone 10 "echod to stop" "$ECHOD_PID"
