@@ -3,6 +3,7 @@
 # the headers of, only files of lower layers.
 #
 #   tests/layers.sh SRCDIR OBJDIR
+#   LAYERS_GRAPH=1 tests/layers.sh SRCDIR OBJDIR    (and print the uses)
 #
 # What a file calls is read from its object file, not from its source:
 # each symbol that OBJDIR/src/X.o leaves undefined (nm) and that another
@@ -173,6 +174,9 @@ for g in hedges:"headers include each other" \
 		exit bad
 	}' "$tmp/${g%%:*}" || rc=1
 done
+
+# LAYERS_GRAPH=1: the uses themselves, "FILE USED", for a reader.
+[ -n "${LAYERS_GRAPH:-}" ] && sort -u "$tmp/edges"
 
 if [ "$rc" -eq 0 ]; then
 	echo "layers: $(wc -l < "$tmp/edges") uses between the files of src/," \
