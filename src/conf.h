@@ -14,7 +14,7 @@
 #include <stdio.h>
 
 #include "addr.h"
-#include "paths.h"
+#include "pathnames.h"
 
 #define DEFAULT_PORT		2000
 #define DEFAULT_PREFORK		4

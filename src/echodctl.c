@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "paths.h"
+#include "pathnames.h"
 
 /*
  * How long a command may take, from the connection to the end of the

@@ -49,7 +49,7 @@
 #include "conf.h"
 #include "control.h"
 #include "daemon.h"
-#include "limits.h"
+#include "rlimits.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"

@@ -63,7 +63,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "daemon.h"
-#include "limits.h"
+#include "rlimits.h"
 #include "log.h"
 #include "privdrop.h"
 #include "proxyproto.h"

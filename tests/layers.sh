@@ -14,14 +14,16 @@
 # two headers) depend on each other, directly or in a circle.  The
 # cycles themselves are also looked for, with tsort(1), to name them.
 #
+# It also refuses a header of src/ named like a system header.
+#
 # The table below is the one place where the layers are declared; the
 # README's "Source layout" describes them.  A file of src/ that is not
 # in it fails the check: a new file has to be given its place.
 
 LAYERS='
-0 log clock paths buf addr proxyproto poolplan title
+0 log clock pathnames buf addr proxyproto poolplan title
 1 conf
-2 scoreboard sandbox privdrop limits daemon
+2 scoreboard sandbox privdrop rlimits daemon
 3 listener tcpdiag control
 4 worker
 5 pool inetd
@@ -53,6 +55,24 @@ for o in "$@"; do
 	[ -f "$srcdir/src/$m.c" ] || continue
 	"$NM" -P -g "$o" | awk -v m="$m" '{ print m, $1, $2 }'
 done > "$tmp/syms" || exit 1
+
+# A header of src/ must not take the name of a system header: with
+# -I src (cppcheck, clang-tidy, the fuzzers) "#include <limits.h>" would
+# find it instead, and so would a generated "config.h" with
+# AC_CONFIG_HEADERS.
+sysdirs="/usr/include /usr/local/include $(${CC:-cc} -print-file-name=include 2>/dev/null)"
+shadow=0
+for f in "$srcdir"/src/*.h; do
+	h=${f##*/}
+	[ "$h" = config.h ] && { echo "layers: src/$h: autoconf's name"; shadow=1; }
+	for d in $sysdirs /usr/include/*-linux-gnu; do
+		if [ -f "$d/$h" ]; then
+			echo "layers: src/$h has the name of <$h> ($d)"
+			shadow=1
+			break
+		fi
+	done
+done
 
 # "MODULE HEADER" for every include of one of src/'s own headers.
 for f in "$srcdir"/src/*.c "$srcdir"/src/*.h; do
@@ -142,6 +162,7 @@ END {
 	exit bad
 }' "$tmp/syms" "$tmp/includes"
 rc=$?
+[ "$shadow" -eq 0 ] || rc=1
 
 # The circles, by name: a depth-first search that reports each edge
 # leading back to a file still on its path.

@@ -1,9 +1,9 @@
 /*
- * The workers' resource limits (limits.c).
+ * The workers' resource limits (rlimits.c).
  */
 
-#ifndef ECHOD_LIMITS_H
-#define ECHOD_LIMITS_H
+#ifndef ECHOD_RLIMITS_H
+#define ECHOD_RLIMITS_H
 
 #include "conf.h"
 
@@ -11,4 +11,4 @@ void	limits_apply(const struct config *);
 void	limits_allow_core(const struct config *);
 void	limits_check(const struct config *);
 
-#endif /* ECHOD_LIMITS_H */
+#endif /* ECHOD_RLIMITS_H */

@@ -3,8 +3,8 @@
  * (-DSYSCONFDIR, -DRUNSTATEDIR), shared by echod and echodctl.
  */
 
-#ifndef ECHOD_PATHS_H
-#define ECHOD_PATHS_H
+#ifndef ECHOD_PATHNAMES_H
+#define ECHOD_PATHNAMES_H
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc"
@@ -16,4 +16,4 @@
 #define DEFAULT_PIDFILE	RUNSTATEDIR "/echod.pid"
 #define DEFAULT_CONTROL	RUNSTATEDIR "/echod.sock"
 
-#endif /* ECHOD_PATHS_H */
+#endif /* ECHOD_PATHNAMES_H */

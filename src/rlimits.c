@@ -19,7 +19,7 @@
 #include <limits.h>
 #include <stdlib.h>
 
-#include "limits.h"
+#include "rlimits.h"
 #include "log.h"
 
 /*
