@@ -32,7 +32,6 @@
  */
 
 #include <sys/types.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -49,13 +48,13 @@
 #include "conf.h"
 #include "control.h"
 #include "daemon.h"
-#include "rlimits.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"
 #include "pool.h"
 #include "privdrop.h"
 #include "report.h"
+#include "rlimits.h"
 #include "sandbox.h"
 #include "scoreboard.h"
 #include "systemd.h"
