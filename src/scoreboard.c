@@ -32,6 +32,61 @@ scoreboard_create(void)
 	return sb;
 }
 
+/*
+ * Slot i's bits in the pool map: from old to new, in one atomic
+ * operation.  Only the slot's own worker calls this, and it knows its
+ * bits, so an exclusive or makes the change whatever the other slots'
+ * workers do to the rest of the word meanwhile.  Sequentially
+ * consistent, as the loads of scoreboard_map_count() are: of two
+ * workers that change their bits at once and then count, at least one
+ * sees the other's change (worker.c relies on it).
+ */
+void
+scoreboard_map_set(struct scoreboard *sb, uint32_t i, unsigned old,
+    unsigned new)
+{
+	uint64_t	 flip = (uint64_t)(old ^ new) <<
+			    (i % MAP_SLOTS_PER_WORD * MAP_BITS);
+
+	if (flip != 0)
+		__atomic_fetch_xor(&sb->pool_map[i / MAP_SLOTS_PER_WORD], flip,
+		    __ATOMIC_SEQ_CST);
+}
+
+/* The master, for a worker it has reaped: whatever its bits were. */
+void
+scoreboard_map_clear(struct scoreboard *sb, uint32_t i)
+{
+	uint64_t	 mask = (uint64_t)(MAP_IDLE | MAP_BUSY) <<
+			    (i % MAP_SLOTS_PER_WORD * MAP_BITS);
+
+	__atomic_fetch_and(&sb->pool_map[i / MAP_SLOTS_PER_WORD], ~mask,
+	    __ATOMIC_SEQ_CST);
+}
+
+/* The low bit of every slot's pair: MAP_IDLE; shifted by one, MAP_BUSY. */
+#define MAP_IDLE_BITS	0x5555555555555555ULL
+
+/*
+ * How many workers are idle and how many busy: the bits set in the words
+ * of the slots in use.  No slot is read.
+ */
+void
+scoreboard_map_count(const struct scoreboard *sb, struct map_count *mc)
+{
+	uint32_t	 i, words;
+	uint64_t	 w;
+
+	words = (__atomic_load_n(&sb->high_water, __ATOMIC_ACQUIRE) +
+	    MAP_SLOTS_PER_WORD - 1) / MAP_SLOTS_PER_WORD;
+	mc->idle = mc->busy = 0;
+	for (i = 0; i < words; i++) {
+		w = __atomic_load_n(&sb->pool_map[i], __ATOMIC_SEQ_CST);
+		mc->idle += __builtin_popcountll(w & MAP_IDLE_BITS);
+		mc->busy += __builtin_popcountll(w >> 1 & MAP_IDLE_BITS);
+	}
+}
+
 void
 scoreboard_totals(const struct scoreboard *sb, struct totals *t)
 {

@@ -5,8 +5,8 @@
  *
  * The hot path is accept(), then read() and write() per chunk, then
  * close(): no other system call is made per connection.  The worker's slot in
- * the scoreboard is kept up to date with plain stores, and the pool's
- * count of idle workers with one atomic operation each way.  Only when a
+ * the scoreboard is kept up to date with plain stores, and its bits in the
+ * pool map (idle, busy) with one atomic operation each way.  Only when a
  * connection takes the pool below min-spare does a worker write to the
  * master's wake pipe, once per shortage.
  *
@@ -114,6 +114,7 @@ static uint8_t			 proxy_buf[PROXY_HEADER_MAX];
 static const struct worker_args	*args;
 static struct scoreboard	*sb;
 static struct slot		*self;
+static unsigned			 map_bits;	/* ours in the pool map */
 static uint64_t			 recycle_after;	/* connections; 0: never */
 static int			 recycled;
 
@@ -191,27 +192,30 @@ worker_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/*
+ * The slot's state, for echodctl and the master's look at the pool, and
+ * the worker's bits in the pool map (MAP_IDLE, MAP_BUSY or none), from
+ * which the workers count the idle and busy ones (scoreboard.h).
+ */
 static void
-slot_enter(enum slot_state state)
+slot_enter(enum slot_state state, unsigned bits)
 {
 	__atomic_store_n(&self->since, scoreboard_now(), __ATOMIC_RELAXED);
 	__atomic_store_n(&self->state, state, __ATOMIC_RELEASE);
+	scoreboard_map_set(sb, args->slot, map_bits, bits);
+	map_bits = bits;
 }
 
-/*
- * Between connections.  The idle count goes up only after the slot says
- * idle (see scoreboard.h: the count may err low, never high).
- */
+/* Between connections. */
 static void
 become_idle(void)
 {
 	if (draining) {
-		slot_enter(SLOT_DRAINING);
+		slot_enter(SLOT_DRAINING, 0);
 		setproctitle("worker [draining]");
 		return;
 	}
-	slot_enter(SLOT_IDLE);
-	__atomic_add_fetch(&sb->idle, 1, __ATOMIC_RELAXED);
+	slot_enter(SLOT_IDLE, MAP_IDLE);
 	setproctitle("worker [idle]");
 }
 
@@ -232,19 +236,19 @@ static void
 become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
     const uint8_t key[16])
 {
-	char	 peer[LISTEN_NAME_MAX];
-	int	 idle;
+	struct map_count	 mc;
+	char			 peer[LISTEN_NAME_MAX];
 
-	idle = __atomic_sub_fetch(&sb->idle, 1, __ATOMIC_RELAXED);
 	memcpy(&self->peer, ss, sslen);
 	memcpy(self->peer_key, key, sizeof(self->peer_key));
 	__atomic_store_n(&self->via_port, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&self->conn_in, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&self->conn_out, 0, __ATOMIC_RELAXED);
-	slot_enter(SLOT_BUSY);
+	slot_enter(SLOT_BUSY, MAP_BUSY);
+	scoreboard_map_count(sb, &mc);
 	peer_format(ss, sslen, peer, sizeof(peer));
 	setproctitle("worker [%s]", peer);
-	if (idle < args->conf->min_spare)
+	if (mc.idle < (uint32_t)args->conf->min_spare)
 		wake_master();
 }
 
@@ -660,7 +664,7 @@ static int
 connection_done(void)
 {
 	if (recycle_after != 0 && self->connections >= recycle_after) {
-		slot_enter(SLOT_DRAINING);
+		slot_enter(SLOT_DRAINING, 0);
 		recycled = 1;
 		return 1;
 	}
