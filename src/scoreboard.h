@@ -86,6 +86,14 @@ struct scoreboard {
 	 * burst writes one byte, not one per client (worker.c).
 	 */
 	int32_t			 wake;
+	int32_t			 unused2;
+	/*
+	 * max-connections-per-address (worker.c, over_address_limit()):
+	 * until when (ms) a worker is looking at an address's young
+	 * connections, or the last look found them short ones; meanwhile
+	 * no other worker looks.
+	 */
+	int64_t			 look_until;
 
 	/*
 	 * The pool map: two bits per slot, MAP_IDLE while its worker waits
@@ -129,6 +137,8 @@ void			 scoreboard_map_set(struct scoreboard *, uint32_t,
 void			 scoreboard_map_clear(struct scoreboard *, uint32_t);
 void			 scoreboard_map_count(const struct scoreboard *,
 			    struct map_count *);
+uint32_t		 scoreboard_peers(const struct scoreboard *,
+			    const uint8_t[16], uint32_t, int64_t, uint32_t);
 void			 scoreboard_totals(const struct scoreboard *,
 			    struct totals *);
 int64_t			 scoreboard_now(void);
