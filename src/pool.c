@@ -493,8 +493,8 @@ is_start_failure(int status, int64_t age)
 
 /*
  * A reaped worker's slot: its counters go to the retired totals, so that
- * the totals stay exact across deaths, and an idle worker leaves the
- * idle count.
+ * the totals stay exact across deaths, and its bits leave the pool map,
+ * whatever it was doing when it died.
  */
 static void
 release_slot(struct master *m, struct worker *w)
@@ -502,8 +502,7 @@ release_slot(struct master *m, struct worker *w)
 	struct scoreboard	*sb = m->sb;
 	struct slot		*slot = &sb->slots[w - m->workers];
 
-	if (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE) == SLOT_IDLE)
-		__atomic_sub_fetch(&sb->idle, 1, __ATOMIC_RELAXED);
+	scoreboard_map_clear(sb, w - m->workers);
 	sb->retired_connections += slot->connections;
 	sb->retired_bytes_in += slot->bytes_in;
 	sb->retired_bytes_out += slot->bytes_out;
