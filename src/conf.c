@@ -80,6 +80,8 @@ static int	parse_core_limit(struct parser *, const struct keyword *,
 		    int, char **);
 static int	parse_accept(struct parser *, const struct keyword *, int,
 		    char **);
+static int	parse_per_address(struct parser *, const struct keyword *,
+		    int, char **);
 
 #define INT_FIELD(f)	offsetof(struct config, f)
 
@@ -97,7 +99,7 @@ static const struct keyword keywords[] = {
 	    1, MAX_WORKERS_LIMIT,	INT_FIELD(max_workers) },
 	{ "max-connections-per-worker", 1, parse_int,
 	    0, 1000000000,		INT_FIELD(max_conns_per_worker) },
-	{ "max-connections-per-address", 1, parse_int,
+	{ "max-connections-per-address", -1, parse_per_address,
 	    0, MAX_WORKERS_LIMIT,	INT_FIELD(max_conns_per_address) },
 	{ "backlog",		1,	parse_int,
 	    1, 65535,			INT_FIELD(backlog) },
@@ -371,6 +373,28 @@ parse_int(struct parser *p, const struct keyword *kw, int argc, char **argv)
 	if (parse_number(p, kw->name, argv[1], kw->min, kw->max, &n) == -1)
 		return -1;
 	*(int *)((char *)p->conf + kw->field) = n;
+	return 0;
+}
+
+/*
+ * max-connections-per-address N [hard]: without "hard", N binds only
+ * while the pool is near max-workers (worker.c, over_address_limit()).
+ */
+static int
+parse_per_address(struct parser *p, const struct keyword *kw, int argc,
+    char **argv)
+{
+	if (argc < 2)
+		return perror_at(p, "%s: missing argument", kw->name);
+	if (argc > 3)
+		return perror_at(p, "%s: unexpected \"%s\"", kw->name,
+		    argv[3]);
+	if (parse_int(p, kw, argc, argv) == -1)
+		return -1;
+	if (argc == 3 && strcmp(argv[2], "hard") != 0)
+		return perror_at(p, "%s: expected \"hard\" or nothing after "
+		    "the number, not \"%s\"", kw->name, argv[2]);
+	p->conf->max_conns_per_address_hard = argc == 3;
 	return 0;
 }
 

@@ -68,6 +68,7 @@ struct config {
 	int			 backlog;
 	int			 idle_timeout;		/* s, 0: none */
 	int			 max_conns_per_address;	/* 0: no limit */
+	int			 max_conns_per_address_hard; /* at any load */
 	char			*pidfile;
 	char			*user;		/* NULL: no privilege drop */
 	char			*chroot_dir;	/* NULL: none */

@@ -598,8 +598,8 @@ is_start_failure(int status, int64_t age)
 
 /*
  * A reaped worker's slot: its counters go to the retired totals, so that
- * the totals stay exact across deaths, and an idle worker leaves the
- * idle count.
+ * the totals stay exact across deaths, and its bits leave the pool map,
+ * whatever it was doing when it died.
  */
 static void
 release_slot(struct pool *p, struct worker *w)
@@ -607,8 +607,7 @@ release_slot(struct pool *p, struct worker *w)
 	struct scoreboard	*sb = p->sb;
 	struct slot		*slot = &sb->slots[w - p->workers];
 
-	if (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE) == SLOT_IDLE)
-		__atomic_sub_fetch(&sb->idle, 1, __ATOMIC_RELAXED);
+	scoreboard_map_clear(sb, w - p->workers);
 	sb->retired_connections += slot->connections;
 	sb->retired_bytes_in += slot->bytes_in;
 	sb->retired_bytes_out += slot->bytes_out;

@@ -30,6 +30,112 @@ scoreboard_create(void)
 	return sb;
 }
 
+/*
+ * Slot i's bits in the pool map: from old to new, in one atomic
+ * operation.  Only the slot's own worker calls this, and it knows its
+ * bits, so an exclusive or makes the change whatever the other slots'
+ * workers do to the rest of the word meanwhile.  Sequentially
+ * consistent, as the loads of scoreboard_map_count() are: of two
+ * workers that change their bits at once and then count, at least one
+ * sees the other's change (worker.c relies on it).
+ */
+void
+scoreboard_map_set(struct scoreboard *sb, uint32_t i, unsigned old,
+    unsigned new)
+{
+	uint64_t	 flip = (uint64_t)(old ^ new) <<
+			    (i % MAP_SLOTS_PER_WORD * MAP_BITS);
+
+	if (flip != 0)
+		__atomic_fetch_xor(&sb->pool_map[i / MAP_SLOTS_PER_WORD], flip,
+		    __ATOMIC_SEQ_CST);
+}
+
+/* The master, for a worker it has reaped: whatever its bits were. */
+void
+scoreboard_map_clear(struct scoreboard *sb, uint32_t i)
+{
+	uint64_t	 mask = (uint64_t)(MAP_IDLE | MAP_BUSY) <<
+			    (i % MAP_SLOTS_PER_WORD * MAP_BITS);
+
+	__atomic_fetch_and(&sb->pool_map[i / MAP_SLOTS_PER_WORD], ~mask,
+	    __ATOMIC_SEQ_CST);
+}
+
+/* The low bit of every slot's pair: MAP_IDLE; shifted by one, MAP_BUSY. */
+#define MAP_IDLE_BITS	0x5555555555555555ULL
+
+/*
+ * The bits set in x, which has at most the low bit of each pair set:
+ * the sum of its 2-bit fields, added up in place.  No call, as
+ * __builtin_popcountll() makes where the base instruction set has no
+ * popcount instruction.
+ */
+static inline uint32_t
+pairs_set(uint64_t x)
+{
+	x = (x & 0x3333333333333333ULL) + (x >> 2 & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (x * 0x0101010101010101ULL) >> 56;
+}
+
+/*
+ * How many workers are idle and how many busy: the bits set in the words
+ * of the slots in use.  No slot is read.
+ */
+void
+scoreboard_map_count(const struct scoreboard *sb, struct map_count *mc)
+{
+	uint32_t	 i, words, idle = 0, busy = 0;
+	uint64_t	 w;
+
+	words = (__atomic_load_n(&sb->high_water, __ATOMIC_ACQUIRE) +
+	    MAP_SLOTS_PER_WORD - 1) / MAP_SLOTS_PER_WORD;
+	for (i = 0; i < words; i++) {
+		w = __atomic_load_n(&sb->pool_map[i], __ATOMIC_SEQ_CST);
+		idle += pairs_set(w & MAP_IDLE_BITS);
+		busy += pairs_set(w >> 1 & MAP_IDLE_BITS);
+	}
+	mc->idle = idle;
+	mc->busy = busy;
+}
+
+/*
+ * How many busy workers other than slot self serve a connection from
+ * the address key that they took at since (ms) or before, counted up to
+ * most: only the slots the pool map says are busy are read.  A worker writes its client's key before it sets
+ * its busy bit (worker.c), so a slot seen busy shows the key of the
+ * connection it serves, or, if it has already moved on to the next
+ * one, that one's: one more or less, as when two connections from one
+ * address arrive at once.
+ */
+uint32_t
+scoreboard_peers(const struct scoreboard *sb, const uint8_t key[16],
+    uint32_t self, int64_t since, uint32_t most)
+{
+	const struct slot	*s;
+	uint32_t		 i, words, slot, n = 0;
+	uint64_t		 busy;
+
+	words = (__atomic_load_n(&sb->high_water, __ATOMIC_ACQUIRE) +
+	    MAP_SLOTS_PER_WORD - 1) / MAP_SLOTS_PER_WORD;
+	for (i = 0; i < words; i++) {
+		busy = __atomic_load_n(&sb->pool_map[i], __ATOMIC_SEQ_CST) >>
+		    1 & MAP_IDLE_BITS;
+		while (busy != 0) {
+			slot = i * MAP_SLOTS_PER_WORD +
+			    __builtin_ctzll(busy) / MAP_BITS;
+			busy &= busy - 1;
+			s = &sb->slots[slot];
+			if (slot != self && memcmp(s->peer_key, key, 16) == 0 &&
+			    __atomic_load_n(&s->since, __ATOMIC_RELAXED) <=
+			    since && ++n >= most)
+				return n;
+		}
+	}
+	return n;
+}
+
 void
 scoreboard_totals(const struct scoreboard *sb, struct totals *t)
 {

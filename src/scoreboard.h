@@ -4,11 +4,12 @@
  * own slot (as Apache's prefork MPM does, and as Stevens keeps per-child
  * counters in UNIX Network Programming vol. 1, section 30.6).
  *
- * A worker writes only its own slot, with plain atomic stores: no system
- * call per update.  The master reads every slot to manage the pool, and
- * is the only writer of the header's totals.  The master's view of the
- * pool and echodctl's both come from here: it is the single source of
- * truth about the workers, for any process that maps it.
+ * A worker writes only its own slot, with plain atomic stores, and its
+ * own bits of the pool map: no system call per update.  The master reads
+ * every slot to manage the pool, and is the only writer of the header's
+ * totals.  The master's view of the pool and echodctl's both come from
+ * here: it is the single source of truth about the workers, for any
+ * process that maps it.
  */
 
 #ifndef ECHOD_SCOREBOARD_H
@@ -26,6 +27,12 @@
  * workers: the table cannot grow once workers map it.
  */
 #define SCOREBOARD_SLOTS	(2 * MAX_WORKERS_LIMIT)
+
+/* The pool map (struct scoreboard): two bits per slot, 32 slots a word. */
+#define MAP_IDLE		1u
+#define MAP_BUSY		2u
+#define MAP_BITS		2
+#define MAP_SLOTS_PER_WORD	(64 / MAP_BITS)
 
 enum slot_state {
 	SLOT_FREE,
@@ -89,16 +96,35 @@ struct scoreboard {
 	uint64_t		 max_workers_reached;	/* times */
 
 	/*
-	 * Updated by workers with atomic operations.  idle counts the
-	 * workers waiting in accept(); a worker lowers it before it says
-	 * it is busy and raises it after it says it is idle, and the
-	 * master lowers it for an idle worker it reaps, so the count may
-	 * only err low, which costs a needless wake-up, never a missed
-	 * one.  wake is set by the worker that writes to the master's
-	 * wake pipe, so that a burst writes one byte, not one per client.
+	 * Set by the worker that writes to the master's wake pipe, so that a
+	 * burst writes one byte, not one per client (worker.c).
 	 */
-	int32_t			 idle;
 	int32_t			 wake;
+	int32_t			 unused2;
+	/*
+	 * max-connections-per-address (worker.c, over_address_limit()):
+	 * until when (ms) a worker is looking at an address's young
+	 * connections, or the last look found them short ones; meanwhile
+	 * no other worker looks.
+	 */
+	int64_t			 look_until;
+
+	/*
+	 * The pool map: two bits per slot, MAP_IDLE while its worker waits
+	 * in accept() and MAP_BUSY while it serves a connection.  A worker
+	 * changes its own bits, both at once, with one atomic operation on
+	 * their word; the master clears them when it reaps the worker.  How
+	 * many workers are idle, or busy, is the number of bits set: a few
+	 * words to count (scoreboard_map_count()), not every slot.
+	 *
+	 * A counter beside the slots could not be exact: a worker killed
+	 * between the change of its slot and that of the counter would
+	 * leave the counter one off for good, since the master could not
+	 * tell which of the two it had made.  Here a worker's part of
+	 * the count is its own two bits, whatever instruction it died at.
+	 */
+	uint64_t		 pool_map[SCOREBOARD_SLOTS / MAP_SLOTS_PER_WORD]
+	    __attribute__((__aligned__(64)));
 
 	struct slot		 slots[SCOREBOARD_SLOTS];
 };
@@ -113,7 +139,20 @@ struct totals {
 	uint64_t		 errors;
 };
 
+/* Workers idle and busy, of every generation: scoreboard_map_count(). */
+struct map_count {
+	uint32_t		 idle;
+	uint32_t		 busy;
+};
+
 struct scoreboard	*scoreboard_create(void);
+void			 scoreboard_map_set(struct scoreboard *, uint32_t,
+			    unsigned, unsigned);
+void			 scoreboard_map_clear(struct scoreboard *, uint32_t);
+void			 scoreboard_map_count(const struct scoreboard *,
+			    struct map_count *);
+uint32_t		 scoreboard_peers(const struct scoreboard *,
+			    const uint8_t[16], uint32_t, int64_t, uint32_t);
 void			 scoreboard_totals(const struct scoreboard *,
 			    struct totals *);
 

@@ -5,10 +5,10 @@
  *
  * The hot path is accept(), then read() and write() per chunk, then
  * close(): no other system call is made per connection.  The worker's
- * slot in the scoreboard is kept up to date with plain stores, and the pool's
- * count of idle workers with one atomic operation each way.  Only when a
- * connection takes the pool below min-spare does a worker write to the
- * master's wake pipe, once per shortage.
+ * slot in the scoreboard is kept up to date with plain stores, and its
+ * bits in the pool map (idle, busy) with one atomic operation each way.
+ * Only when a connection takes the pool below min-spare does a worker
+ * write to the master's wake pipe, once per shortage.
  *
  * A client that sends in bulk (a read() fills the whole buffer) is
  * echoed from then on with splice(2) through a pipe the worker keeps:
@@ -97,6 +97,15 @@
 /* A v1 line, or a v2 header with a few TLVs, in one peek. */
 #define PROXY_PEEK		512
 
+/*
+ * max-connections-per-address (over_address_limit()): the reserve, the
+ * workers of max-workers that an address over its share cannot take,
+ * as a fraction; and how long a connection must have lasted to count
+ * towards the share, in ms.
+ */
+#define ADDRESS_RESERVE_DIV	8
+#define ADDRESS_HELD_MS		1000
+
 /* Events taken per epoll_wait(); level-triggered, the rest come next. */
 #define EPOLL_EVENTS		8
 
@@ -125,6 +134,7 @@ struct worker_state {
 	const struct worker_args *args;
 	struct scoreboard	*sb;
 	struct slot		*self;
+	unsigned		 map_bits;	/* ours in the pool map */
 	struct pollfd		*listen_pfd;	/* serve_many() */
 	int			 epoll_fd;	/* serve_epoll() */
 	/* For splice(): [0] read end, [1] write end; -1 when there is none. */
@@ -223,27 +233,30 @@ worker_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/*
+ * The slot's state, for echodctl and the master's look at the pool, and
+ * the worker's bits in the pool map (MAP_IDLE, MAP_BUSY or none), from
+ * which the workers count the idle and busy ones (scoreboard.h).
+ */
 static void
-slot_enter(enum slot_state state)
+slot_enter(enum slot_state state, unsigned bits)
 {
 	__atomic_store_n(&ws.self->since, clock_ms(), __ATOMIC_RELAXED);
 	__atomic_store_n(&ws.self->state, state, __ATOMIC_RELEASE);
+	scoreboard_map_set(ws.sb, ws.args->slot, ws.map_bits, bits);
+	ws.map_bits = bits;
 }
 
-/*
- * Between connections.  The idle count goes up only after the slot says
- * idle (see scoreboard.h: the count may err low, never high).
- */
+/* Between connections. */
 static void
 become_idle(void)
 {
 	if (ws.draining) {
-		slot_enter(SLOT_DRAINING);
+		slot_enter(SLOT_DRAINING, 0);
 		title_set("worker [draining]");
 		return;
 	}
-	slot_enter(SLOT_IDLE);
-	__atomic_add_fetch(&ws.sb->idle, 1, __ATOMIC_RELAXED);
+	slot_enter(SLOT_IDLE, MAP_IDLE);
 	title_set("worker [idle]");
 }
 
@@ -260,24 +273,31 @@ wake_master(void)
 		(void)write(ws.args->wake_fd, "", 1);	/* non-blocking */
 }
 
-static void
+/*
+ * A connection accepted: the slot shows its client, whose key is written
+ * before the busy bit, for the other workers' over_address_limit().
+ * Returns the number of busy workers, this one included, counted in the
+ * same look at the pool map as the idle ones.
+ */
+static uint32_t
 become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
     const uint8_t key[16])
 {
-	char	 peer[ADDR_NAME_MAX];
-	int	 idle;
+	struct map_count	 mc;
+	char			 peer[ADDR_NAME_MAX];
 
-	idle = __atomic_sub_fetch(&ws.sb->idle, 1, __ATOMIC_RELAXED);
 	memcpy(&ws.self->peer, ss, sslen);
 	memcpy(ws.self->peer_key, key, sizeof(ws.self->peer_key));
 	__atomic_store_n(&ws.self->via_port, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&ws.self->conn_in, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&ws.self->conn_out, 0, __ATOMIC_RELAXED);
-	slot_enter(SLOT_BUSY);
+	slot_enter(SLOT_BUSY, MAP_BUSY);
+	scoreboard_map_count(ws.sb, &mc);
 	addr_format_peer(ss, sslen, peer, sizeof(peer));
 	title_set("worker [%s]", peer);
-	if (idle < ws.args->conf->min_spare)
+	if (mc.idle < (uint32_t)ws.args->conf->min_spare)
 		wake_master();
+	return mc.busy;
 }
 
 /*
@@ -285,8 +305,8 @@ become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
  * showed while the header was read; the balancer becomes the "via" by
  * which echodctl conns finds the socket in the kernel.  The slot is
  * busy meanwhile, so a reader may catch the address half-written: a
- * moment's wrong PEER in echodctl, or a key that matches nothing, which
- * errs towards serving as the per-address limit does anyway.
+ * moment's wrong PEER in echodctl, or a key that matches nothing, one
+ * connection fewer for another worker's over_address_limit() to count.
  */
 static void
 show_client(const struct sockaddr_storage *client, socklen_t clientlen,
@@ -304,33 +324,99 @@ show_client(const struct sockaddr_storage *client, socklen_t clientlen,
 }
 
 /*
- * Whether this client already has max-connections-per-address others
- * being served, by any worker.  Two of its connections accepted at the
- * same instant may both pass: the limit errs towards serving.
+ * max-connections-per-address N (echod.conf(5)): whether to refuse a
+ * connection from the client key, which this worker serves as one of
+ * busy busy workers.  Returns 0 to serve it, or the share that the
+ * address already holds.
+ *
+ * The limit is there so that one address cannot take the workers that
+ * everyone else needs, so it binds only when they are scarce.  While
+ * the busy workers, this one included, are no more than max-workers
+ * less the reserve (an eighth of max-workers, rounded up), no one is
+ * refused: the common case, decided from the count that become_busy()
+ * took anyway, without reading a slot.  Beyond that, an address is
+ * refused that already holds N connections (or max-workers less the
+ * reserve, if that is fewer), where only connections that have lasted
+ * ADDRESS_HELD_MS count as held.
+ *
+ * Why the age: a worker whose client has closed stays busy until it is
+ * next scheduled to read the end of the connection, and under a load
+ * of short connections from one host those are many: far more workers
+ * are busy than there are clients, up to every worker of the pool, and
+ * for hundreds of milliseconds on a busy machine (BENCHMARKS.md).
+ * Counted by number alone, a load test from one host would look like a
+ * holder of the pool.  A holder's connections last; a load test's are
+ * gone within the second.
+ *
+ * The last worker of max-workers cannot take the age as it finds it,
+ * though: an address that opens many connections at once would take
+ * every worker before any of them is a second old.  So the last worker,
+ * when the address has N connections but not N held, waits for them to
+ * be ADDRESS_HELD_MS old and counts those still there: a holder's are,
+ * a load test's have ended.  One worker at a time looks so (look_until
+ * in the scoreboard), and a look that found a load test holds for
+ * another ADDRESS_HELD_MS: a pool kept full by a load test makes one
+ * worker wait now and then, not each, and the connections of waiting
+ * workers do not pass for held ones.  That wait, a poll(), is the only
+ * system call the limit ever makes, and only with every worker busy.
+ *
+ * With "hard", N binds at any load, and every connection counts.
+ *
+ * Each worker writes its client's key and sets its busy bit before it
+ * counts, and the counts are sequentially consistent
+ * (scoreboard_map_set()): of two workers that take a connection at the
+ * same instant, at least one sees the other's.  So where the limit
+ * binds, no connection is served that gives its address more than N,
+ * though two that arrive together may then both be refused.
  */
-static int
-over_address_limit(const uint8_t key[16])
+static uint32_t
+over_address_limit(const uint8_t key[16], uint32_t busy)
 {
-	uint32_t	 i, n = 0, high;
-	int		 limit = ws.args->conf->max_conns_per_address;
+	const struct config	*conf = ws.args->conf;
+	uint32_t		 share = conf->max_conns_per_address, room;
+	uint32_t		 max = conf->max_workers;
+	int64_t			 now, look;
 
-	if (limit == 0)
+	if (share == 0)
 		return 0;
-	high = __atomic_load_n(&ws.sb->high_water, __ATOMIC_ACQUIRE);
-	for (i = 0; i < high; i++) {
-		const struct slot *s = &ws.sb->slots[i];
-
-		if (s == ws.self ||
-		    __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLOT_BUSY)
-			continue;
-		if (memcmp(s->peer_key, key, 16) == 0 && ++n >= (uint32_t)limit)
-			return 1;
-	}
-	return 0;
+	if (conf->max_conns_per_address_hard)
+		return scoreboard_peers(ws.sb, key, ws.args->slot, INT64_MAX,
+		    share) >= share ? share : 0;
+	room = max - (max + ADDRESS_RESERVE_DIV - 1) / ADDRESS_RESERVE_DIV;
+	if (busy <= room)
+		return 0;
+	if (share > room)
+		share = room > 0 ? room : 1;
+	now = clock_ms();
+	if (scoreboard_peers(ws.sb, key, ws.args->slot, now - ADDRESS_HELD_MS,
+	    share) >= share)
+		return share;
+	if (busy < max ||
+	    scoreboard_peers(ws.sb, key, ws.args->slot, INT64_MAX, share) <
+	    share)
+		return 0;
+	/*
+	 * The last worker, and an address with N young connections.  A
+	 * worker killed while it looks blocks the next look only until
+	 * look_until.
+	 */
+	look = __atomic_load_n(&ws.sb->look_until, __ATOMIC_RELAXED);
+	if (now < look || !__atomic_compare_exchange_n(&ws.sb->look_until,
+	    &look, now + 2 * ADDRESS_HELD_MS, 0, __ATOMIC_RELAXED,
+	    __ATOMIC_RELAXED))
+		return 0;
+	(void)poll(NULL, 0, ADDRESS_HELD_MS);
+	if (scoreboard_peers(ws.sb, key, ws.args->slot, now, share) < share)
+		return 0;
+	/* A holder: its next connections are held ones already. */
+	__atomic_store_n(&ws.sb->look_until, 0, __ATOMIC_RELAXED);
+	return share;
 }
 
+/* Over max-connections-per-address: its share, with busy workers busy. */
 static void
-refuse(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
+refuse(int fd, const struct sockaddr_storage *ss, socklen_t sslen,
+    uint32_t share, uint32_t busy)
 {
 	char		 peer[ADDR_NAME_MAX];
 
@@ -339,9 +425,16 @@ refuse(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 	if (!log_due(&ws.refused_warned, clock_ms(), WARN_INTERVAL * 1000))
 		return;
 	addr_format_peer(ss, sslen, peer, sizeof(peer));
-	log_warnx("%s: its address has max-connections-per-address (%d) "
-	    "connections already: closed (logged once per %d s)", peer,
-	    ws.args->conf->max_conns_per_address, WARN_INTERVAL);
+	if (ws.args->conf->max_conns_per_address_hard)
+		log_warnx("%s: its address has max-connections-per-address "
+		    "(%d) connections already: closed (logged once per %d s)",
+		    peer, ws.args->conf->max_conns_per_address, WARN_INTERVAL);
+	else
+		log_warnx("%s: its address already holds its share of %u "
+		    "connections while %u of max-workers (%d) are busy: closed "
+		    "by max-connections-per-address (logged once per %d s)",
+		    peer, share, busy, ws.args->conf->max_workers,
+		    WARN_INTERVAL);
 }
 
 /* No valid PROXY header: closed unechoed, an error, logged like refuse(). */
@@ -672,7 +765,7 @@ static int
 connection_done(void)
 {
 	if (ws.recycle_after != 0 && ws.self->connections >= ws.recycle_after) {
-		slot_enter(SLOT_DRAINING);
+		slot_enter(SLOT_DRAINING, 0);
 		ws.recycled = 1;
 		return 1;
 	}
@@ -683,23 +776,24 @@ connection_done(void)
 /*
  * A connection on a proxy-protocol listener.  The worker is busy from
  * accept() on, and shows the balancer while it reads the header; only
- * once the header names the client is that client held to
- * max-connections-per-address (refused as on any listener, with the
- * balancer's own address still in the slot, so that it does not count
- * itself) and the connection counted as served.  A v1 UNKNOWN or v2
- * LOCAL header leaves the balancer as the peer.
+ * once the header names the client is that client shown, held to
+ * max-connections-per-address as on any listener, and the connection
+ * counted as served.  A v1 UNKNOWN or v2 LOCAL header leaves the
+ * balancer as the peer.
  */
 static int
 serve_proxied(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 {
 	const struct sockaddr_storage	*client = ss;
 	struct proxy_header		 ph;
+	struct map_count		 mc;
 	const char			*why = "?";
 	socklen_t			 clientlen = sslen;
+	uint32_t			 share;
 	uint8_t				 key[16];
 
 	addr_key(ss, key);
-	become_busy(ss, sslen, key);
+	(void)become_busy(ss, sslen, key);
 	if (read_proxy_header(fd, &ph, &why) == -1) {
 		bad_header(fd, ss, sslen, why);
 		return connection_done();
@@ -708,13 +802,19 @@ serve_proxied(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 		client = &ph.src;
 		clientlen = ph.srclen;
 		addr_key(client, key);
+		show_client(client, clientlen, key);
 	}
-	if (over_address_limit(key)) {
-		refuse(fd, client, clientlen);
+	/*
+	 * The client's key, written by show_client(), before the look at
+	 * the others' (over_address_limit()); and a count of now, not of
+	 * the accept(), which may be seconds old.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	scoreboard_map_count(ws.sb, &mc);
+	if ((share = over_address_limit(key, mc.busy)) != 0) {
+		refuse(fd, client, clientlen, share, mc.busy);
 		return connection_done();
 	}
-	if (!ph.local)
-		show_client(client, clientlen, key);
 	SLOT_ADD(connections, 1);
 	echo_connection(fd, fd);
 	close(fd);
@@ -730,17 +830,18 @@ static int
 serve_accepted(int fd, const struct sockaddr_storage *ss, socklen_t sslen,
     int proxied)
 {
-	uint8_t	 key[16];
+	uint32_t	 busy, share;
+	uint8_t		 key[16];
 
 	if (proxied)
 		return serve_proxied(fd, ss, sslen);
 	addr_key(ss, key);
-	if (over_address_limit(key)) {
-		refuse(fd, ss, sslen);
-		return 0;
+	busy = become_busy(ss, sslen, key);
+	if ((share = over_address_limit(key, busy)) != 0) {
+		refuse(fd, ss, sslen, share, busy);
+		return connection_done();
 	}
 	SLOT_ADD(connections, 1);
-	become_busy(ss, sslen, key);
 	echo_connection(fd, fd);
 	close(fd);
 	return connection_done();

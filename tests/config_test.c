@@ -317,6 +317,11 @@ check_defaults(const struct config *conf)
 	check_int("sandbox", conf->sandbox, DEFAULT_SANDBOX);
 	check_int("core_limit", conf->core_limit, 0);
 	check_int("accept_strategy", conf->accept_strategy, ACCEPT_EPOLL);
+	check_int("max_conns_per_address", conf->max_conns_per_address,
+	    DEFAULT_MAX_PER_ADDRESS);
+	check_int("max_conns_per_address", conf->max_conns_per_address, 64);
+	check_int("max_conns_per_address_hard",
+	    conf->max_conns_per_address_hard, 0);
 	check_string("pidfile", conf->pidfile, DEFAULT_PIDFILE);
 	check_string("user", conf->user, NULL);
 	check_string("group", conf->group, NULL);
@@ -894,6 +899,39 @@ t_containment(void)
 #endif
 }
 
+/*
+ * max-connections-per-address N binds near max-workers only; with
+ * "hard", at any load (worker.c).
+ */
+static void
+t_per_address(void)
+{
+	static const struct {
+		const char	*text;
+		int		 limit, hard;
+	} cases[] = {
+		{ "max-connections-per-address 10\n", 10, 0 },
+		{ "max-connections-per-address 10 hard\n", 10, 1 },
+		{ "max-connections-per-address\t2\thard # as before\n", 2, 1 },
+		{ "max-connections-per-address 0\n", 0, 0 },
+		{ "max-connections-per-address 0 hard\n", 0, 1 },
+		{ "max-connections-per-address 16384 hard\n", 16384, 1 },
+		{ "max-connections-per-address \"64\" \"hard\"\n", 64, 1 },
+	};
+	struct config	*conf;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if ((conf = parse_ok(cases[i].text)) == NULL)
+			continue;
+		check_int(cases[i].text, conf->max_conns_per_address,
+		    cases[i].limit);
+		check_int(cases[i].text, conf->max_conns_per_address_hard,
+		    cases[i].hard);
+		config_free(conf);
+	}
+}
+
 static void
 t_facility_unknown(void)
 {
@@ -1052,6 +1090,36 @@ static const struct error_case {
 	{ "min-spare over max-workers",
 	    "min-spare 5\nmax-spare 10\nmax-workers 4\n", 0, 3,
 	    "min-spare 5 is more than max-workers 4" },
+	{ "max-connections-per-address missing",
+	    "max-connections-per-address\n", 0, 1,
+	    "max-connections-per-address: missing argument" },
+	{ "max-connections-per-address soft",
+	    "max-connections-per-address 64 soft\n", 0, 1,
+	    "max-connections-per-address: expected \"hard\" or nothing "
+	    "after the number, not \"soft\"" },
+	{ "max-connections-per-address HARD",
+	    "max-connections-per-address 64 HARD\n", 0, 1,
+	    "not \"HARD\"" },
+	{ "max-connections-per-address hard first",
+	    "max-connections-per-address hard 64\n", 0, 1,
+	    "max-connections-per-address: \"hard\" is invalid" },
+	{ "max-connections-per-address hard alone",
+	    "max-connections-per-address hard\n", 0, 1,
+	    "max-connections-per-address: \"hard\" is invalid" },
+	{ "max-connections-per-address a word after hard",
+	    "max-connections-per-address 64 hard now\n", 0, 1,
+	    "max-connections-per-address: unexpected \"now\"" },
+	{ "max-connections-per-address 16385",
+	    "max-connections-per-address 16385 hard\n", 0, 1,
+	    "max-connections-per-address: \"16385\" is too large "
+	    "(allowed: 0 to 16384)" },
+	{ "max-connections-per-address -1",
+	    "max-connections-per-address -1\n", 0, 1,
+	    "max-connections-per-address: \"-1\" is too small" },
+	{ "max-connections-per-address twice",
+	    "max-connections-per-address 64\n"
+	    "max-connections-per-address 8 hard\n", 0, 2,
+	    "max-connections-per-address: already set on line 1" },
 	{ "accept-strategy unknown", "accept-strategy fcntl\n", 0, 1,
 	    "accept-strategy: expected \"poll\" or \"epoll\", not "
 	    "\"fcntl\"" },
@@ -1503,6 +1571,8 @@ main(void)
 	}
 	run("facility_name of an unknown facility", t_facility_unknown);
 	run("sandbox and core-limit", t_containment);
+	run("max-connections-per-address, with and without hard",
+	    t_per_address);
 
 	for (i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++) {
 		snprintf(name, sizeof(name), "error: %s", error_cases[i].name);

@@ -27,6 +27,11 @@
  *                    took over the echo path would try to; the sandbox
  *                    must stop it.  The choice costs no system call, so
  *                    that the first call the sandbox sees is execve().
+ *   kill-when-busy   a worker that accepts a connection from 127.0.0.3
+ *                    dies by SIGKILL in its next clock_gettime(), the
+ *                    time stamp of its slot as it turns busy: a kill -9
+ *                    in the middle of its change from idle to busy in
+ *                    the scoreboard.  Needs "sandbox no" (kill(2)).
  *
  * Only workers call accept(), setresuid() and getppid(), only the
  * master fork(), and only pidfile_write() pwrite(), so the tests see how the master
@@ -36,11 +41,13 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,22 +90,39 @@ worker_number(void)
 	return number;
 }
 
-/* Whether a peer is 127.0.0.2, as IPv4 or IPv4-mapped IPv6. */
+/* Whether a peer is 127.0.0.N, as IPv4 or IPv4-mapped IPv6. */
 static int
-from_127_0_0_2(const struct sockaddr *sa)
+from_127_0_0(const struct sockaddr *sa, unsigned char n)
 {
 	const struct sockaddr_in	*sin = (const void *)sa;
 	const struct sockaddr_in6	*sin6 = (const void *)sa;
-	static const unsigned char	 mapped[16] = {
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 2
+	unsigned char			 mapped[16] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 0
 	};
 
 	if (sa == NULL)
 		return 0;
+	mapped[15] = n;
 	if (sa->sa_family == AF_INET)
-		return sin->sin_addr.s_addr == htonl(0x7f000002);
+		return sin->sin_addr.s_addr == htonl(0x7f000000 | n);
 	return sa->sa_family == AF_INET6 &&
 	    memcmp(&sin6->sin6_addr, mapped, sizeof(mapped)) == 0;
+}
+
+/* kill-when-busy: set by accept(), acted on by clock_gettime(). */
+static volatile int	 kill_at_clock;
+
+int
+clock_gettime(clockid_t clock, struct timespec *ts)
+{
+	static int	(*real_clock_gettime)(clockid_t, struct timespec *);
+
+	if (kill_at_clock)
+		kill(getpid(), SIGKILL);
+	if (real_clock_gettime == NULL)
+		real_clock_gettime = (int (*)(clockid_t, struct timespec *))
+		    dlsym(RTLD_NEXT, "clock_gettime");
+	return real_clock_gettime(clock, ts);
 }
 
 pid_t
@@ -142,7 +166,9 @@ accept(int fd, struct sockaddr *sa, socklen_t *len)
 		real_accept = (int (*)(int, struct sockaddr *, socklen_t *))
 		    dlsym(RTLD_NEXT, "accept");
 	fd = real_accept(fd, sa, len);
-	if (fd != -1 && fault_is("exec-on-accept") && from_127_0_0_2(sa))
+	if (fd != -1 && fault_is("kill-when-busy") && from_127_0_0(sa, 3))
+		kill_at_clock = 1;
+	if (fd != -1 && fault_is("exec-on-accept") && from_127_0_0(sa, 2))
 		execl("/bin/sh", "sh", "-c", getenv("ECHOD_FAULT_EXEC"),
 		    (char *)NULL);
 	return fd;

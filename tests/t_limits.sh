@@ -1,6 +1,8 @@
 # Limits: idle-timeout closes a silent client and one that never reads,
 # and no one else; max-connections-per-address closes a client's extra
-# connections at once, not another client's; max-connections-per-worker
+# connections at once, not another client's, at any load with "hard",
+# and only for the last workers without it (t_peraddr has more of
+# that); max-connections-per-worker
 # recycles workers; backlog is the listening sockets' backlog; and the
 # counters the master keeps are exact.
 . "$TESTS_SRCDIR/lib.sh"
@@ -56,10 +58,11 @@ ok "3 clients that never read: the worker's peak memory stayed at $(peak) KiB"
 kill -TERM "$(master_pid)"
 wait_for 5 "echod to stop" eval '! pidfile_ready'
 
-# max-connections-per-address 2: a third connection from 127.0.0.1 is
-# closed at once; 127.0.0.2 is another client.
+# max-connections-per-address 2 hard: a third connection from 127.0.0.1
+# is closed at once, although the pool has room; 127.0.0.2 is another
+# client.
 : > "$LOG"
-write_conf "prefork 4" "max-connections-per-address 2"
+write_conf "prefork 4" "max-connections-per-address 2 hard"
 start_echod
 for i in 1 2; do
 	background "$ECHOTEST" session -p "$PORT" -f "$T/stop2" -r "$T/ready2$i" -t 60
@@ -67,12 +70,38 @@ done
 wait_for 10 "2 sessions" eval 'test -f "$T/ready21" && test -f "$T/ready22"'
 "$ECHOTEST" echo -p "$PORT" -n 64 -t 5 2>/dev/null &&
     fail "a third connection from 127.0.0.1 was served"
-log_has "127\.0\.0\.1:[0-9]+: its address has max-connections-per-address \(2\)" ||
+log_has "127\.0\.0\.1:[0-9]+: its address has max-connections-per-address \(2\) connections already" ||
     fail "the refusal is not logged"
 "$ECHOTEST" echo -B 127.0.0.2 -p "$PORT" -n 65536 -c 2 ||
     fail "127.0.0.2 was not served"
-ok "per-address limit: 127.0.0.1's third connection closed, 127.0.0.2 served"
+ok "per-address limit, hard: 127.0.0.1's third connection closed, 127.0.0.2 served"
 touch "$T/stop2"
+kill -TERM "$(master_pid)"
+wait_for 5 "echod to stop" eval '! pidfile_ready'
+log_has "idle timeouts, 1 refused by max-connections-per-address" ||
+    fail "the refusal is not counted: $(grep stopped "$LOG")"
+
+# max-connections-per-address 2 without "hard" binds only near
+# max-workers (4 here; the reserve is 1): while the pool has room,
+# 127.0.0.1 has 3 connections, more than 2; its fourth would take the
+# last worker and is closed; 127.0.0.2 gets that worker.
+: > "$LOG"
+write_conf "prefork 4" "max-workers 4" "max-connections-per-address 2"
+start_echod
+for i in 1 2 3; do
+	background "$ECHOTEST" session -p "$PORT" -f "$T/stop3" -r "$T/ready3$i" -t 60
+done
+wait_for 10 "3 sessions from 127.0.0.1" eval \
+    'test -f "$T/ready31" && test -f "$T/ready32" && test -f "$T/ready33"'
+ok "per-address limit: 3 connections from 127.0.0.1 served, over 2, while the pool has room"
+"$ECHOTEST" echo -p "$PORT" -n 64 -t 5 2>/dev/null &&
+    fail "127.0.0.1's fourth connection took the last worker"
+log_has "127\.0\.0\.1:[0-9]+: its address already holds its share of 2 connections while 4 of max-workers \(4\) are busy" ||
+    fail "the refusal is not logged"
+"$ECHOTEST" echo -B 127.0.0.2 -p "$PORT" -n 65536 -c 1 ||
+    fail "127.0.0.2 was not served"
+ok "per-address limit: 127.0.0.1's fourth connection closed, 127.0.0.2 served by the last worker"
+touch "$T/stop3"
 kill -TERM "$(master_pid)"
 wait_for 5 "echod to stop" eval '! pidfile_ready'
 log_has "idle timeouts, 1 refused by max-connections-per-address" ||

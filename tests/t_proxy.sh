@@ -158,12 +158,14 @@ esac
 
 # --- 4: max-connections-per-address applies to the announced client:
 # all of these come from 127.0.0.1, the "balancer".  One listener here
-# (workers block in accept()).
+# (workers block in accept()).  3 workers, so that a third connection
+# from one client would take the last one, which the limit keeps for
+# others.
 : > "$LOG"
 sessions=""
 write_conf "listen on 127.0.0.1 port $PORT proxy-protocol" \
-    "max-connections-per-address 2"
-start_echod
+    "prefork 3" "max-workers 3" "max-connections-per-address 2"
+WANT_WORKERS=3 start_echod
 for i in 1 2; do
 	background "$ECHOTEST" session -p "$PORT" -P 1 -a 198.51.100.50 \
 	    -o "500$i" -f "$T/stop4" -r "$T/ready4$i" -t 60
@@ -172,7 +174,7 @@ done
 wait_for 10 "2 sessions" eval 'test -f "$T/ready41" && test -f "$T/ready42"'
 "$ECHOTEST" echo -p "$PORT" -P 2 -a 198.51.100.50 -n 64 -t 5 2>/dev/null &&
     fail "a third connection announced from 198.51.100.50 was served"
-wait_for 5 "the refusal logged" log_has "198\.51\.100\.50:40000: its address has max-connections-per-address \(2\)"
+wait_for 5 "the refusal logged" log_has "198\.51\.100\.50:40000: its address already holds its share of 2 connections while 3 of max-workers \(3\) are busy"
 "$ECHOTEST" echo -p "$PORT" -P 2 -a 198.51.100.51 -n 65536 -c 2 ||
     fail "198.51.100.51, from the same balancer, was not served"
 "$ECHOTEST" echo -p "$PORT" -P 1-unknown -n 1000 -c 2 ||
