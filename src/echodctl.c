@@ -19,6 +19,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -29,6 +30,7 @@
 
 #include "clock.h"
 #include "pathnames.h"
+#include "procinfo.h"
 
 /*
  * How long a command may take, from the connection to the end of the
@@ -51,7 +53,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: echodctl [-j] [-s socket] [-t seconds] "
 	    "command\n"
-	    "commands: status, workers, conns, reload, stop [-g]\n");
+	    "commands: status, workers, conns, stack [-k] [pid], reload, "
+	    "stop [-g]\n");
 	exit(2);
 }
 
@@ -149,15 +152,434 @@ send_command(int fd, const char *line)
 	}
 }
 
+/*
+ * Send one command line and read the whole answer, NUL-terminated, its
+ * length in *lenp; the deadline ends echodctl.
+ */
+static char *
+ask(const char *path, const char *line, size_t *lenp)
+{
+	char		 buf[8192], *answer = NULL, *grown;
+	size_t		 len = 0, cap = 0;
+	ssize_t		 n;
+	int		 fd;
+
+	fd = connect_control(path);
+	send_command(fd, line);
+	for (;;) {
+		wait_fd(fd, POLLIN, "no answer from echod");
+		if ((n = read(fd, buf, sizeof(buf))) == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			err(1, "read");
+		}
+		if (n == 0)
+			break;
+		if (len + n + 1 > cap) {
+			cap = (len + n + 1) * 2;
+			if ((grown = realloc(answer, cap)) == NULL)
+				err(1, "realloc");
+			answer = grown;
+		}
+		memcpy(answer + len, buf, n);
+		len += n;
+	}
+	close(fd);
+	if (answer == NULL)
+		errx(1, "echod closed the control connection without an answer");
+	answer[len] = '\0';
+	*lenp = len;
+	return answer;
+}
+
+/*
+ * The body of an answer, after its first line, which is "ok",
+ * "ok: ..." or "error: ..."; an error ends echodctl with its message.
+ */
+static char *
+answer_body(char *answer, size_t len)
+{
+	char	*body;
+
+	if ((body = strchr(answer, '\n')) != NULL)
+		*body++ = '\0';
+	else
+		body = answer + len;
+	if (strncmp(answer, "error: ", 7) == 0) {
+		fprintf(stderr, "echodctl: %s\n", answer + 7);
+		exit(1);
+	}
+	if (strncmp(answer, "ok", 2) != 0)
+		errx(1, "unexpected answer: %s", answer);
+	return body;
+}
+
+/*
+ * Reading the master's JSON: only the flat objects of its "workers"
+ * array, whose fields are numbers, strings and null (echodctl(8)).
+ */
+
+/* The end of the object or array that starts at p, past strings. */
+static const char *
+json_close(const char *p)
+{
+	int	 depth = 0, in_string = 0;
+
+	for (; *p != '\0'; p++) {
+		if (in_string) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == '"')
+				in_string = 0;
+		} else if (*p == '"')
+			in_string = 1;
+		else if (*p == '{' || *p == '[')
+			depth++;
+		else if ((*p == '}' || *p == ']') && --depth == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/* The value of "key" in the object [obj, end), or NULL. */
+static const char *
+json_value(const char *obj, const char *end, const char *key)
+{
+	char		 pat[64];
+	const char	*p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	if ((p = strstr(obj, pat)) == NULL || p >= end)
+		return NULL;
+	return p + strlen(pat);
+}
+
+/* A string value into buf ("" for null or none); 0 if there was one. */
+static int
+json_string_value(const char *obj, const char *end, const char *key,
+    char *buf, size_t len)
+{
+	const char	*p;
+	size_t		 n = 0;
+
+	buf[0] = '\0';
+	if ((p = json_value(obj, end, key)) == NULL || *p != '"')
+		return -1;
+	for (p++; *p != '\0' && *p != '"' && p < end; p++) {
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		if (n + 1 < len)
+			buf[n++] = *p;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+/* A number, or -1 for null or none. */
+static double
+json_number_value(const char *obj, const char *end, const char *key)
+{
+	const char	*p;
+
+	if ((p = json_value(obj, end, key)) == NULL || *p == 'n')
+		return -1;
+	return strtod(p, NULL);
+}
+
+static void
+json_print_string(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+/* 59s, 59m, 23h, 9d. */
+static const char *
+human_seconds(double secs, char *buf, size_t len)
+{
+	long long	 s = secs > 0 ? (long long)secs : 0;
+
+	if (s < 60)
+		snprintf(buf, len, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm", s / 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%lldh", s / 3600);
+	else
+		snprintf(buf, len, "%lldd", s / 86400);
+	return buf;
+}
+
+/* A worker as the master's scoreboard shows it, for stack. */
+struct stack_worker {
+	long		 pid;
+	long		 generation;
+	char		 state[16];
+	char		 peer[128];
+	double		 connection_age;	/* -1: not busy */
+	double		 idle;			/* -1: not idle */
+};
+
+/* Print one worker, as text or as JSON; 1 if its system call was hidden. */
+static int
+stack_worker(const struct stack_worker *w, int json, int kernel, int first)
+{
+	struct proc_call	 c;
+	char			 wchan[128], age[16], *kstack = NULL, *line;
+	char			*next;
+	int			 i, have_wchan, kstack_errno = 0;
+
+	proc_call((pid_t)w->pid, &c);
+	have_wchan = proc_wchan((pid_t)w->pid, wchan, sizeof(wchan)) == 0;
+	if (kernel && (kstack = proc_kernel_stack((pid_t)w->pid)) == NULL)
+		kstack_errno = errno;
+	if (json) {
+		printf("%s{\"pid\":%ld,\"generation\":%ld,\"state\":",
+		    first ? "" : ",", w->pid, w->generation);
+		json_print_string(w->state);
+		printf(",\"peer\":");
+		if (w->peer[0] != '\0')
+			json_print_string(w->peer);
+		else
+			printf("null");
+		printf(",\"connection_age\":");
+		printf(w->connection_age >= 0 ? "%.3f" : "null",
+		    w->connection_age);
+		printf(",\"idle\":");
+		printf(w->idle >= 0 ? "%.3f" : "null", w->idle);
+		printf(",\"call\":\"%s\",\"syscall\":",
+		    proc_call_state_name(c.state));
+		if (c.state == PROC_CALL_IN) {
+			printf("{\"nr\":%ld,\"name\":", c.nr);
+			if (c.name != NULL)
+				json_print_string(c.name);
+			else
+				printf("null");
+			printf(",\"args\":[");
+			for (i = 0; i < c.nargs; i++) {
+				printf("%s", i ? "," : "");
+				json_print_string(c.args[i]);
+			}
+			printf("]}");
+		} else
+			printf("null");
+		printf(",\"wchan\":");
+		if (have_wchan)
+			json_print_string(wchan);
+		else
+			printf("null");
+		if (kernel) {
+			printf(",\"kernel_stack\":");
+			if (kstack == NULL)
+				printf("null");
+			else {
+				printf("[");
+				for (line = kstack, i = 0; *line != '\0';
+				    line = next) {
+					if ((next = strchr(line, '\n')) ==
+					    NULL)
+						next = line + strlen(line);
+					else
+						*next++ = '\0';
+					printf("%s", i++ ? "," : "");
+					json_print_string(line);
+				}
+				printf("]");
+			}
+		}
+		printf("}");
+	} else {
+		printf("%ld  gen %ld  %s", w->pid, w->generation, w->state);
+		if (w->connection_age >= 0)
+			printf(" for %s", human_seconds(w->connection_age,
+			    age, sizeof(age)));
+		else if (w->idle >= 0)
+			printf(" for %s", human_seconds(w->idle, age,
+			    sizeof(age)));
+		if (w->peer[0] != '\0')
+			printf(" with %s", w->peer);
+		printf("\n");
+		if (c.state == PROC_CALL_IN) {
+			if (c.name != NULL)
+				printf("    %s(", c.name);
+			else
+				printf("    syscall %ld(", c.nr);
+			for (i = 0; i < c.nargs; i++)
+				printf("%s%s", i ? ", " : "", c.args[i]);
+			printf(")\n");
+		} else if (c.state == PROC_CALL_RUNNING)
+			printf("    running, in user space\n");
+		else if (c.state == PROC_CALL_NONE)
+			printf("    stopped, not in a system call\n");
+		else if (c.state == PROC_CALL_GONE)
+			printf("    exited\n");
+		if (have_wchan)
+			printf("    wchan %s\n", wchan);
+		if (kernel && kstack != NULL) {
+			printf("    kernel stack:\n");
+			for (line = kstack; *line != '\0'; line = next) {
+				if ((next = strchr(line, '\n')) == NULL)
+					next = line + strlen(line);
+				else
+					*next++ = '\0';
+				printf("        %s\n", line);
+			}
+		} else if (kernel && c.state != PROC_CALL_GONE &&
+		    c.state != PROC_CALL_DENIED)
+			printf("    kernel stack: %s (root with "
+			    "CAP_SYS_ADMIN only)\n", strerror(kstack_errno));
+	}
+	free(kstack);
+	return c.state == PROC_CALL_DENIED;
+}
+
+/*
+ * echodctl stack [-k] [PID]: the master's scoreboard gives each
+ * worker's state, client and time in that state (its "workers json"
+ * answer); /proc gives, to root only, the system call the worker is in,
+ * its wait channel and (-k) its kernel stack.  echodctl reads those
+ * itself: the master has no right to them under the shipped unit, and
+ * is not to wait on a slow /proc read for one client.
+ */
+static int
+stack(const char *path, int json, int argc, char *argv[])
+{
+	struct stack_worker	 w;
+	const char		*errstr, *p, *end, *arr_end;
+	char			*answer, *body;
+	size_t			 len;
+	long			 want = 0;
+	int			 kernel = 0, shown = 0, hidden = 0, i;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-k") == 0)
+			kernel = 1;
+		else if (want == 0) {
+			want = strtonum(argv[i], 1, INT_MAX, &errstr);
+			if (errstr != NULL) {
+				warnx("stack %s: pid %s", argv[i], errstr);
+				usage();
+			}
+		} else
+			usage();
+	}
+	if (deadline_s == 0)
+		deadline_s = DEADLINE_S;
+	deadline = clock_ms() + (int64_t)deadline_s * 1000;
+	answer = ask(path, "workers json\n", &len);
+	body = answer_body(answer, len);
+	if ((p = strstr(body, "\"workers\":[")) == NULL ||
+	    (arr_end = json_close(p + 10)) == NULL)
+		errx(1, "unexpected answer to workers: %s", body);
+	if (json)
+		printf("{\"workers\":[");
+	for (p += 11; p < arr_end && (p = strchr(p, '{')) != NULL &&
+	    p < arr_end; p = end + 1) {
+		if ((end = json_close(p)) == NULL)
+			break;
+		memset(&w, 0, sizeof(w));
+		w.pid = (long)json_number_value(p, end, "pid");
+		w.generation = (long)json_number_value(p, end, "generation");
+		json_string_value(p, end, "state", w.state, sizeof(w.state));
+		json_string_value(p, end, "peer", w.peer, sizeof(w.peer));
+		w.connection_age = json_number_value(p, end, "connection_age");
+		w.idle = json_number_value(p, end, "idle");
+		if (w.pid <= 0 || (want != 0 && w.pid != want))
+			continue;
+		hidden |= stack_worker(&w, json, kernel, shown++ == 0);
+	}
+	if (json)
+		printf("],\"syscalls_shown\":%s}\n", hidden ? "false" : "true");
+	else if (hidden)
+		printf("(system calls, wait channels and kernel stacks not "
+		    "shown: they are root's, with CAP_SYS_PTRACE)\n");
+	free(answer);
+	if (want != 0 && shown == 0)
+		errx(1, "%ld is not a worker of this echod", want);
+	return 0;
+}
+
+/*
+ * echodctl workers: each worker's CPU time, user and system, which
+ * echodctl reads from /proc/PID/stat (anyone's) rather than the master
+ * from its loop; "-" or null if the worker has just exited.  As text, a
+ * CPU column at the end of each line; in JSON (workers and status), a
+ * "cpu" field after each worker's "pid".  Returns body itself when
+ * there is nothing to add, else a new string.
+ */
+static char *
+with_cpu(const char *command, int json, char *body)
+{
+	const char	*p, *q, *eol, *workers;
+	char		*out = NULL, val[32];
+	size_t		 outlen = 0;
+	uint64_t	 ms;
+	long		 pid;
+	FILE		*fp;
+
+	if (strcmp(command, "workers") != 0 &&
+	    !(json && strcmp(command, "status") == 0))
+		return body;
+	if ((fp = open_memstream(&out, &outlen)) == NULL)
+		err(1, "open_memstream");
+	if (json) {
+		if ((workers = strstr(body, "\"workers\":[")) == NULL) {
+			fclose(fp);
+			free(out);
+			return body;
+		}
+		for (p = body; (q = strstr(p, "{\"pid\":")) != NULL; p = q) {
+			q += 7;
+			pid = strtol(q, (char **)&eol, 10);
+			fwrite(p, 1, eol - p, fp);
+			q = eol;
+			if (q < workers)
+				continue;	/* the master's own pid */
+			if (pid > 0 && proc_cpu_ms((pid_t)pid, &ms) == 0)
+				fprintf(fp, ",\"cpu\":%.3f", ms / 1000.0);
+			else
+				fprintf(fp, ",\"cpu\":null");
+		}
+		fputs(p, fp);
+	} else {
+		for (p = body; *p != '\0'; p = eol + 1) {
+			if ((eol = strchr(p, '\n')) == NULL) {
+				fputs(p, fp);
+				break;
+			}
+			fwrite(p, 1, eol - p, fp);
+			pid = strtol(p, NULL, 10);
+			if (p == body)
+				fprintf(fp, " %3s", "CPU");
+			else if (pid > 0 && proc_cpu_ms((pid_t)pid, &ms) == 0)
+				fprintf(fp, " %3s", human_seconds(ms / 1000.0,
+				    val, sizeof(val)));
+			else
+				fprintf(fp, " %3s", "-");
+			fputc('\n', fp);
+		}
+	}
+	if (fclose(fp) != 0)
+		err(1, "open_memstream");
+	return out;
+}
+
 int
 main(int argc, char *argv[])
 {
 	const char	*path = DEFAULT_CONTROL;
 	const char	*errstr;
-	char		 line[128], buf[8192], *answer = NULL, *body, *grown;
-	size_t		 len = 0, cap = 0;
-	ssize_t		 n;
-	int		 ch, json = 0, graceful = 0, fd;
+	char		 line[128], *answer, *body, *shown;
+	size_t		 len;
+	int		 ch, json = 0, graceful = 0;
 
 	/* An echod that goes away mid-command is reported, not fatal. */
 	signal(SIGPIPE, SIG_IGN);
@@ -183,6 +605,8 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (argc >= 1 && strcmp(argv[0], "stack") == 0)
+		return stack(path, json, argc - 1, argv + 1);
 	if (argc == 2 && strcmp(argv[0], "stop") == 0 &&
 	    strcmp(argv[1], "-g") == 0)
 		graceful = 1;
@@ -197,46 +621,11 @@ main(int argc, char *argv[])
 		    DEADLINE_RELOAD_S : DEADLINE_S;
 	deadline = clock_ms() + (int64_t)deadline_s * 1000;
 
-	fd = connect_control(path);
 	snprintf(line, sizeof(line), "%s%s%s\n", argv[0], graceful ? " -g" : "",
 	    json ? " json" : "");
-	send_command(fd, line);
+	answer = ask(path, line, &len);
 
-	for (;;) {
-		wait_fd(fd, POLLIN, "no answer from echod");
-		if ((n = read(fd, buf, sizeof(buf))) == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			err(1, "read");
-		}
-		if (n == 0)
-			break;
-		if (len + n + 1 > cap) {
-			cap = (len + n + 1) * 2;
-			if ((grown = realloc(answer, cap)) == NULL)
-				err(1, "realloc");
-			answer = grown;
-		}
-		memcpy(answer + len, buf, n);
-		len += n;
-	}
-	close(fd);
-	if (answer == NULL)
-		errx(1, "echod closed the control connection without an answer");
-	answer[len] = '\0';
-
-	/* The first line is "ok", "ok: ...", or "error: ...". */
-	if ((body = strchr(answer, '\n')) != NULL)
-		*body++ = '\0';
-	else
-		body = answer + len;
-	if (strncmp(answer, "error: ", 7) == 0) {
-		fprintf(stderr, "echodctl: %s\n", answer + 7);
-		free(answer);
-		return 1;
-	}
-	if (strncmp(answer, "ok", 2) != 0)
-		errx(1, "unexpected answer: %s", answer);
+	body = answer_body(answer, len);
 	/* reload and stop answer on the first line: "ok: what happened". */
 	if (answer[2] == ':' && answer[3] == ' ') {
 		if (json) {
@@ -247,8 +636,12 @@ main(int argc, char *argv[])
 			printf("\"}\n");
 		} else
 			printf("%s\n", answer + 4);
-	} else
-		fputs(body, stdout);
+	} else {
+		shown = with_cpu(argv[0], json, body);
+		fputs(shown, stdout);
+		if (shown != body)
+			free(shown);
+	}
 	free(answer);
 	return 0;
 }

@@ -22,7 +22,7 @@
 
 LAYERS='
 0 log clock pathnames buf addr proxyproto poolplan title
-1 conf
+1 conf procinfo
 2 scoreboard sandbox privdrop rlimits daemon
 3 listener tcpdiag control
 4 worker
