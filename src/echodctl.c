@@ -3,12 +3,14 @@
  * socket (see control.c for the protocol).
  *
  *   echodctl [-j] [-s socket] [-t seconds] status | workers | conns |
- *       reload | stop [-g]
+ *       stack [-k] [pid] | reload | stop [-g]
  *
  * The master composes the answer; echodctl sends one line, prints what
  * comes back, and turns an "error:" answer into a message on stderr and
  * exit status 1.  Each command has a deadline, the connection included,
- * past which echodctl gives up with exit status 3.
+ * past which echodctl gives up with exit status 3.  What only /proc
+ * tells of a worker, its CPU time and, for stack, its system call,
+ * echodctl reads itself (procinfo.c), beside the master's answer.
  */
 
 #include <sys/types.h>

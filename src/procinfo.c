@@ -344,7 +344,6 @@ describe_pollfds(pid_t pid, uint64_t addr, uint64_t count, char *buf,
 	struct iovec	 local, remote;
 	char		 item[PROC_ARG_MAX];
 	size_t		 n, i;
-	ssize_t		 got;
 
 	if (addr == 0) {
 		strlcpy(buf, "NULL", len);
@@ -355,7 +354,7 @@ describe_pollfds(pid_t pid, uint64_t addr, uint64_t count, char *buf,
 	local.iov_len = n * sizeof(pfd[0]);
 	remote.iov_base = (void *)(uintptr_t)addr;
 	remote.iov_len = local.iov_len;
-	if ((got = process_vm_readv(pid, &local, 1, &remote, 1, 0)) !=
+	if (process_vm_readv(pid, &local, 1, &remote, 1, 0) !=
 	    (ssize_t)local.iov_len) {
 		snprintf(buf, len, "0x%" PRIx64, addr);
 		return;
@@ -383,7 +382,7 @@ describe_args(pid_t pid, struct proc_call *c)
 				spec = sysargs[i].args;
 				break;
 			}
-	for (k = 0; spec[k] != '\0' && k < PROC_ARGS; k++) {
+	for (k = 0; k < PROC_ARGS && spec[k] != '\0'; k++) {
 		char		*a = c->args[k];
 		uint64_t	 v = c->raw[k];
 
