@@ -335,7 +335,7 @@ static int
 stack_worker(const struct stack_worker *w, int json, int kernel, int first)
 {
 	struct proc_call	 c;
-	char			 wchan[128], age[16], *kstack = NULL, *line;
+	char			 wchan[128], age[32], *kstack = NULL, *line;
 	char			*next;
 	int			 i, have_wchan, kstack_errno = 0;
 
