@@ -42,14 +42,15 @@ static const struct {
  * How to show the arguments of the calls a worker waits in, one letter
  * each: f a descriptor, named; E an epoll descriptor, with the ones it
  * watches; P a pollfd array, whose length is the next argument; p a
- * pointer; d a signed int; u an unsigned count; x flags, in hex.
+ * pointer; d a signed int; u an unsigned count; x flags, in hex; a
+ * the flags of accept4(), s those of splice(), by name.
  */
 static const struct {
 	const char	*name;
 	const char	*args;
 } sysargs[] = {
 	{ "accept",		"fpp" },
-	{ "accept4",		"fppx" },
+	{ "accept4",		"fppa" },
 	{ "read",		"fpu" },
 	{ "write",		"fpu" },
 	{ "readv",		"fpu" },
@@ -58,7 +59,7 @@ static const struct {
 	{ "sendto",		"fpuxpu" },
 	{ "recvmsg",		"fpx" },
 	{ "sendmsg",		"fpx" },
-	{ "splice",		"fpfpux" },
+	{ "splice",		"fpfpus" },
 	{ "close",		"f" },
 	{ "poll",		"Pud" },
 	{ "ppoll",		"Pupp" },
@@ -309,6 +310,15 @@ append_item(char *buf, size_t len, const char *s, int first)
 		strlcpy(buf + len - 4, "...", 4);
 }
 
+/* Append "|" and s to buf, unless it is empty. */
+static void
+append_flag(char *buf, size_t len, const char *s)
+{
+	if (buf[0] != '\0')
+		strlcat(buf, "|", len);
+	strlcat(buf, s, len);
+}
+
 /* "5 = epoll [3 = listener [::]:2000, 4 = eventfd]", from its fdinfo. */
 static void
 describe_epoll(pid_t pid, int fd, char *buf, size_t len)
@@ -369,6 +379,37 @@ describe_pollfds(pid_t pid, uint64_t addr, uint64_t count, char *buf,
 	strlcat(buf, "]", len);
 }
 
+/* Flags by the names of the system's headers, what is left in hex. */
+static void
+describe_flags(uint64_t v, int which, char *buf, size_t len)
+{
+	static const struct {
+		int		 which;
+		uint64_t	 flag;
+		const char	*name;
+	} flags[] = {
+		{ 'a', SOCK_CLOEXEC,		"SOCK_CLOEXEC" },
+		{ 'a', SOCK_NONBLOCK,		"SOCK_NONBLOCK" },
+		{ 's', SPLICE_F_MOVE,		"SPLICE_F_MOVE" },
+		{ 's', SPLICE_F_NONBLOCK,	"SPLICE_F_NONBLOCK" },
+		{ 's', SPLICE_F_MORE,		"SPLICE_F_MORE" },
+		{ 's', SPLICE_F_GIFT,		"SPLICE_F_GIFT" },
+	};
+	char	 rest[32];
+	size_t	 i;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (flags[i].which == which && (v & flags[i].flag) != 0) {
+			append_flag(buf, len, flags[i].name);
+			v &= ~flags[i].flag;
+		}
+	if (v != 0 || buf[0] == '\0') {
+		snprintf(rest, sizeof(rest), "0x%" PRIx64, v);
+		append_flag(buf, len, rest);
+	}
+}
+
 static void
 describe_args(pid_t pid, struct proc_call *c)
 {
@@ -408,6 +449,10 @@ describe_args(pid_t pid, struct proc_call *c)
 			break;
 		case 'u':
 			snprintf(a, PROC_ARG_MAX, "%" PRIu64, v);
+			break;
+		case 'a':
+		case 's':
+			describe_flags(v, spec[k], a, PROC_ARG_MAX);
 			break;
 		default:
 			snprintf(a, PROC_ARG_MAX, "0x%" PRIx64, v);
