@@ -1,9 +1,10 @@
 # echodctl stack: the system call each worker is in, as root, agreeing
 # with /proc/PID/syscall read here (accept on the listener when idle, read
-# or splice on the client's socket when busy, poll with every listener
-# when there are several); the states alone, and no failure, for a
-# member of the control group; -j for jq.  And echodctl workers' CPU
-# column, which grows for a worker that echoes a large stream.
+# or splice on the client's socket when busy, poll() or epoll_wait() on
+# every listener when there are several); the states alone, and no
+# failure, for a member of the control group; -j for jq.  And echodctl
+# workers' CPU column, which grows for a worker that echoes a large
+# stream.
 . "$TESTS_SRCDIR/lib.sh"
 
 command -v jq >/dev/null 2>&1 || fail "jq is needed (apt-get install jq)"
@@ -177,3 +178,21 @@ ctl workers | grep -Eq "^ +$w .* +[0-9]+[smhd]$" ||
 ctl -j status | jq -e '.workers | all(has("cpu"))' >/dev/null ||
     fail "status -j: no cpu"
 ok "workers: CPU grows for the worker that echoed 256 MB"
+
+# Several listeners, accept-strategy epoll: epoll_wait() on a set that
+# holds both.
+write_conf "prefork 2" "accept-strategy epoll" \
+    "listen on 127.0.0.1 port $PORT" "listen on 127.0.0.1 port $PORT2"
+kill -HUP "$(master_pid)"
+wait_for 10 "the new generation" log_has "reloaded: generation 3"
+epolls() {
+	ctl -j stack >"$T/stack.json" || return 1
+	jq -e --arg a "listener 127.0.0.1:$PORT" \
+	    --arg b "listener 127.0.0.1:$PORT2" '[.workers[] |
+	    select(.generation == 3 and .syscall.name == "epoll_wait" and
+	    (.syscall.args[0] | test("^[0-9]+ = epoll \\[") and
+	    contains($a) and contains($b)))] | length == 2' "$T/stack.json" \
+	    >/dev/null
+}
+wait_for 10 "workers of generation 3 in epoll_wait() on both listeners" epolls
+ok "several listeners: epoll_wait on a set of both, named"
