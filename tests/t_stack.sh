@@ -54,6 +54,28 @@ ctl stack >"$T/stack.txt" || fail "stack"
 grep -q "^    wchan " "$T/stack.txt" || fail "stack: no wchan"
 ok "idle workers: accept on listener 127.0.0.1:$PORT, agreeing with /proc"
 
+# echodctl reads the workers' /proc itself: the master, which only
+# answers "workers json", opens none of those files.
+if command -v strace >/dev/null 2>&1; then
+	master=$(master_pid)
+	strace -qq -e trace=accept,accept4,open,openat,readlink,readlinkat \
+	    -o "$T/master.strace" -p "$master" &
+	tracer=$!
+	BG_PIDS="$BG_PIDS $tracer"
+	wait_for 5 "strace attached to the master" eval \
+	    'grep -q "^TracerPid:[[:space:]]*$tracer$" /proc/$master/status'
+	ctl stack -k >/dev/null || fail "stack -k under strace"
+	kill "$tracer"
+	wait "$tracer" 2>/dev/null
+	grep -q "^accept" "$T/master.strace" ||
+	    fail "strace saw the master take no connection"
+	grep -q '"/proc/[0-9]*/\(syscall\|wchan\|stack\|fd\|net\)' \
+	    "$T/master.strace" && fail "the master read: $(cat "$T/master.strace")"
+	ok "the master reads none of the workers' syscall, wchan, stack, fd"
+else
+	log "no strace: the master's part not checked"
+fi
+
 # -k: the kernel stack, where root may read it (CAP_SYS_ADMIN).
 if cat "/proc/$(master_pid)/stack" >/dev/null 2>&1; then
 	ctl -j stack -k | jq -e '.workers | all(.kernel_stack | length > 0)' \
