@@ -51,6 +51,7 @@
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "metrics.h"
 #include "pool.h"
 #include "privdrop.h"
 #include "report.h"
@@ -82,6 +83,7 @@ struct master {
 	enum stop_mode		 stop;
 	int			 exit_status;
 	int64_t			 serve_wait;	/* ms the generation has */
+	int			 reloading;	/* its generation to serve */
 };
 
 static volatile sig_atomic_t	 got_sighup;
@@ -203,6 +205,23 @@ begin_stop(struct master *m, enum stop_mode how, const char *why,
 }
 
 /*
+ * The one place where a reload's outcome is decided and counted: at
+ * once when it is refused, or when its generation serves or does not in
+ * time.  A reload replaced by the next before its generation served
+ * ends with the next one's outcome.
+ */
+static void
+reload_outcome(struct master *m, enum reload_outcome outcome)
+{
+	if (outcome == RELOAD_OK || outcome == RELOAD_NOT_SERVING) {
+		if (!m->reloading)
+			return;		/* the first generation, not a reload */
+		m->reloading = 0;
+	}
+	pool_count_reload(m->pool, outcome);
+}
+
+/*
  * What the pool's calls said happened: workers that cannot start (stop),
  * a new size (the title), a generation that serves or does not (the
  * answer to echodctl reload, and READY=1 for systemd).
@@ -223,6 +242,7 @@ pool_events(struct master *m, int events, int64_t now)
 	if (events & POOL_SERVING) {
 		/* Without -d, the command that started echod exits 0. */
 		daemon_ready();
+		reload_outcome(m, RELOAD_OK);
 		control_answer(m->ctl, gen, now, "ok: generation %u serving "
 		    "with %zu workers\n", gen, pc->ready);
 		systemd_ready(pc, gen, NULL, now);
@@ -239,6 +259,7 @@ pool_events(struct master *m, int events, int64_t now)
 		begin_stop(m, STOP_FAST, "the workers did not start in time; "
 		    "giving up", now);
 	} else if (events & POOL_NOT_SERVING) {
+		reload_outcome(m, RELOAD_NOT_SERVING);
 		snprintf(failure, sizeof(failure), "generation %u has %zu of "
 		    "%d workers serving after %d s", gen, pc->ready,
 		    m->conf->prefork, (int)(m->serve_wait / 1000));
@@ -308,6 +329,7 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 		    pool_generation(m->pool));
 		systemd_reload_failed(err);
 		config_free(conf);
+		reload_outcome(m, RELOAD_FAILED);
 		return -1;
 	}
 	if (strcmp(conf->pidfile, m->conf->pidfile) != 0)
@@ -336,6 +358,7 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	old = pool_generation(m->pool);
 	pool_configure(m->pool, conf, ls, nls);
 	m->serve_wait = RELOAD_WAIT_MS;
+	m->reloading = 1;
 	pool_new_generation(m->pool, now, m->serve_wait);
 	/* An echodctl reload still waiting for the old one is answered. */
 	control_answer(m->ctl, old, now, "ok: generation %u was replaced by "
@@ -351,7 +374,8 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 
 /*
  * The commands of the control socket (control.c hands each line here):
- * "status", "workers" and "conns" [json] for anyone the socket lets in,
+ * "status", "workers" and "conns" [json] and "metrics" (always in
+ * Prometheus' text format) for anyone the socket lets in,
  * "reload" and "stop" [-g] for root (or echod's own user).
  */
 static void
@@ -397,6 +421,9 @@ master_command(void *arg, struct control_cmd *cmd)
 		report(out, &view, argv[0][0] == 's' ? REPORT_STATUS :
 		    argv[0][0] == 'w' ? REPORT_WORKERS : REPORT_CONNS, flags,
 		    now);
+	} else if (strcmp(argv[0], "metrics") == 0) {
+		buf_printf(out, "ok\n");
+		metrics_format(out, pool_scoreboard(m->pool));
 	} else if (strcmp(argv[0], "reload") == 0 ||
 	    strcmp(argv[0], "stop") == 0) {
 		if (!cmd->owner)

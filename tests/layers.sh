@@ -24,7 +24,7 @@ LAYERS='
 0 log clock pathnames buf addr proxyproto poolplan title
 1 conf
 2 scoreboard sandbox privdrop rlimits daemon
-3 listener tcpdiag control
+3 listener tcpdiag control metrics
 4 worker
 5 pool inetd
 6 report systemd
