@@ -52,6 +52,7 @@
 #include "log.h"
 #include "master.h"
 #include "metrics.h"
+#include "metricsd.h"
 #include "pool.h"
 #include "privdrop.h"
 #include "report.h"
@@ -195,6 +196,7 @@ begin_stop(struct master *m, enum stop_mode how, const char *why,
 		    "graceful");
 	m->stop = how;
 	systemd_stopping();
+	metricsd_stop();
 	/* From here on, new connections are refused by the kernel. */
 	listeners_close(m->listeners, m->nlisteners);
 	if (how == STOP_FAST)
@@ -344,6 +346,10 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	    (conf->control_group == NULL) != (m->conf->control_group == NULL))
 		log_warnx("control group: a new control group takes effect "
 		    "only at the next start");
+	if (conf->metrics_on != m->conf->metrics_on || (conf->metrics_on &&
+	    !listen_addr_equal(&conf->metrics, &m->conf->metrics)))
+		log_warnx("metrics listen on: a new metrics endpoint takes "
+		    "effect only at the next start");
 	config_notes(conf);
 	log_setfacility(conf->syslog_facility);
 
@@ -462,6 +468,17 @@ in_worker(void *arg)
 	control_forget(m->ctl);
 }
 
+/* In the metrics process, after fork(): as in a worker, and more. */
+static void
+in_metrics(void *arg)
+{
+	struct master	*m = arg;
+
+	in_worker(m);
+	close(pool_wake_fd(m->pool));
+	listeners_close(m->listeners, m->nlisteners);
+}
+
 /* The soonest of two deadlines as a ppoll() wait in ms (-1: none). */
 static int64_t
 sooner(int64_t wait, int64_t deadline, int64_t now)
@@ -479,10 +496,10 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 {
 	struct master	 m;
 	struct totals	 t;
-	struct pollfd	 pfd[1 + CONTROL_POLLFDS];
+	struct pollfd	 pfd[2 + CONTROL_POLLFDS];
 	struct timespec	 ts;
 	sigset_t	 waitmask;
-	int64_t		 now, wait, ctl_deadline;
+	int64_t		 now, wait, ctl_deadline, md_deadline;
 	size_t		 i, nctl = 0;
 	char		 err[1024];
 
@@ -506,6 +523,12 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		return 1;
 	}
 	pool_configure(m.pool, conf, ls, nls);
+	if (metricsd_listen(conf) == -1) {
+		control_close(m.ctl);
+		pidfile_remove(pfh);
+		pool_free(m.pool);
+		return 1;
+	}
 	/*
 	 * Without -d, the command that started echod waits until the first
 	 * generation serves (daemon.c), DAEMON_START_WAIT_MS at most; under
@@ -526,10 +549,16 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	config_notes(conf);
 	master_title(&m);
 
-	/* pfd[0]: the wake pipe; then the control socket and its clients. */
+	/*
+	 * pfd[0]: the wake pipe; pfd[1]: the metrics process's pidfd (or
+	 * -1, which ppoll() passes over); then the control socket and its
+	 * clients.
+	 */
 	pfd[0].fd = pool_wake_fd(m.pool);
 	pfd[0].events = POLLIN;
 	pfd[0].revents = 0;
+	pfd[1].fd = -1;
+	pfd[1].revents = 0;
 	for (;;) {
 		now = clock_ms();
 		if (pfd[0].revents & POLLIN)
@@ -549,15 +578,20 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 				log_info("stopping: reload ignored");
 		}
 		pool_events(&m, pool_census(m.pool, now), now);
-		control_service(m.ctl, pfd + 1, nctl, now);
+		metricsd_service(m.conf, pfd[1].fd != -1 ? &pfd[1] : NULL, now,
+		    in_metrics, &m);
+		control_service(m.ctl, pfd + 2, nctl, now);
 		pool_enforce_deadlines(m.pool, now);
 		if (m.stop == RUNNING)
 			pool_events(&m, pool_adjust(m.pool, now), now);
 		else if (pool_counts(m.pool)->total == 0)
 			break;
 
-		nctl = control_pollfds(m.ctl, pfd + 1, now, &ctl_deadline);
+		nctl = control_pollfds(m.ctl, pfd + 2, now, &ctl_deadline);
 		wait = sooner(pool_next_wakeup(m.pool, now), ctl_deadline, now);
+		if (metricsd_pollfd(&pfd[1], now, &md_deadline) == 0)
+			pfd[1].fd = -1;
+		wait = sooner(wait, md_deadline, now);
 		/*
 		 * systemd (systemd.c): STATUS= now and then.  Only a
 		 * deadline for ppoll(): nothing here waits.
@@ -569,11 +603,11 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 			ts.tv_nsec = (wait % 1000) * 1000000;
 		}
 		pfd[0].revents = 0;
-		if (ppoll(pfd, 1 + nctl, wait >= 0 ? &ts : NULL, &waitmask) ==
+		if (ppoll(pfd, 2 + nctl, wait >= 0 ? &ts : NULL, &waitmask) ==
 		    -1) {
 			if (errno != EINTR)
 				fatal("ppoll");
-			for (i = 0; i < 1 + nctl; i++)
+			for (i = 0; i < 2 + nctl; i++)
 				pfd[i].revents = 0;
 		}
 	}

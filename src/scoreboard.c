@@ -29,6 +29,7 @@ const uint64_t	 scoreboard_size_bounds[SIZE_BUCKETS - 1] = {
 
 /* The same pages, mapped read-only: for the metrics process. */
 static const struct scoreboard	*readonly;
+static struct scoreboard	*writable;
 
 /*
  * Shared, and mapped before the first fork: every worker sees the same
@@ -71,6 +72,7 @@ scoreboard_create(void)
 	}
 	close(fd);
 	readonly = ro;
+	writable = sb;
 	sb->started = clock_ms();
 	sb->start_time = time(NULL);
 	return sb;
@@ -84,9 +86,9 @@ scoreboard_readonly(void)
 
 /* In the metrics process: only the read-only mapping is left. */
 int
-scoreboard_drop_writable(struct scoreboard *sb)
+scoreboard_drop_writable(void)
 {
-	return munmap(sb, sizeof(*sb));
+	return munmap(writable, sizeof(*writable));
 }
 
 /*

@@ -147,7 +147,6 @@ struct scoreboard {
 	uint64_t		 worker_starts;
 	uint64_t		 worker_exits[EXIT_CAUSES];
 	uint64_t		 reloads[RELOAD_OUTCOMES];
-	uint64_t		 metrics_starts;	/* metrics process */
 	int32_t			 max_workers;	/* as configured */
 	int32_t			 unused3;
 
@@ -213,7 +212,7 @@ extern const uint64_t	 scoreboard_size_bounds[SIZE_BUCKETS - 1];
 
 struct scoreboard	*scoreboard_create(void);
 const struct scoreboard	*scoreboard_readonly(void);
-int			 scoreboard_drop_writable(struct scoreboard *);
+int			 scoreboard_drop_writable(void);
 void			 scoreboard_observe(struct slot *, uint64_t, uint64_t);
 void			 scoreboard_fold(struct scoreboard *, struct slot *);
 void			 scoreboard_map_set(struct scoreboard *, uint32_t,

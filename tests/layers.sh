@@ -25,7 +25,7 @@ LAYERS='
 1 conf
 2 scoreboard sandbox privdrop rlimits daemon
 3 listener tcpdiag control metrics
-4 worker
+4 worker metricsd
 5 pool inetd
 6 report systemd
 7 master
