@@ -21,6 +21,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -125,7 +126,7 @@ static void
 start(const struct config *conf, int64_t now, metricsd_child_hook *hook,
     void *arg)
 {
-	pid_t	 pid;
+	pid_t	 pid, master = getpid();
 	int	 fd;
 
 	switch (pid = fork()) {
@@ -134,6 +135,10 @@ start(const struct config *conf, int64_t now, metricsd_child_hook *hook,
 		next_start = now + RESTART_DELAY_MAX_MS;
 		return;
 	case 0:
+		/* A master that is gone leaves no metrics behind. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
+		    getppid() != master)
+			_exit(1);
 		if (hook != NULL)
 			hook(arg);
 		serve(conf);
@@ -198,13 +203,13 @@ metricsd_stop(void)
 /* The metrics process's side. */
 
 struct client {
-	int		 fd;		/* -1: free */
 	int64_t		 since;
 	int64_t		 deadline;
-	int		 writing;
 	size_t		 inlen;
 	size_t		 off;
 	struct buf	 out;
+	int		 fd;		/* -1: free */
+	int		 writing;
 	char		 in[METRICS_REQUEST_MAX];
 };
 
@@ -372,7 +377,7 @@ serve(const struct config *conf)
 	struct sigaction	 sa;
 	sigset_t		 none;
 	int64_t			 now, wait;
-	int			 i, n, lfd = listen_fd;
+	int			 i, lfd = listen_fd;
 
 	title_set("metrics [%s]", conf->metrics.name);
 	memset(&sa, 0, sizeof(sa));
@@ -419,7 +424,7 @@ serve(const struct config *conf)
 			if (c->fd != -1 && c->deadline - now < wait)
 				wait = c->deadline - now;
 		}
-		if ((n = poll(pfd, 1 + METRICS_CLIENTS, (int)wait)) == -1) {
+		if (poll(pfd, 1 + METRICS_CLIENTS, (int)wait) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_warn("metrics: poll");

@@ -301,20 +301,26 @@ read_totals(const struct scoreboard *sb, struct totals *t)
  * Everything served, by the live workers and the reaped ones.  A read
  * that a fold overlapped (fold_seq odd before, or changed after) is
  * made again: the master folds one worker in a few hundred
- * instructions, so a reader waits that long at most.
+ * instructions, so a reader waits that long, unless the master is
+ * preempted or has died mid-fold: then, after FOLD_TRIES, the last
+ * read is taken as it is.
  */
+#define FOLD_TRIES	1000000
+
 void
 scoreboard_totals(const struct scoreboard *sb, struct totals *t)
 {
 	uint32_t	 seq;
+	int		 tries;
 
-	for (;;) {
+	for (tries = 0;; tries++) {
 		seq = __atomic_load_n(&sb->fold_seq, __ATOMIC_ACQUIRE);
-		if (seq & 1)
+		if ((seq & 1) && tries < FOLD_TRIES)
 			continue;
 		read_totals(sb, t);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&sb->fold_seq, __ATOMIC_RELAXED) == seq)
+		if (__atomic_load_n(&sb->fold_seq, __ATOMIC_RELAXED) == seq ||
+		    tries >= FOLD_TRIES)
 			return;
 	}
 }
