@@ -457,24 +457,29 @@ master_command(void *arg, struct control_cmd *cmd)
 		buf_printf(out, "error: unknown command \"%s\"\n", argv[0]);
 }
 
-/* In a new worker, after fork(): none of the master's is its business. */
+/* In a new child, after fork(): none of the master's is its business. */
 static void
-in_worker(void *arg)
+in_child(struct master *m)
 {
-	struct master	*m = arg;
-
 	/* The pidfile's lock belongs to the master alone. */
 	pidfile_close(m->pfh);
 	control_forget(m->ctl);
 }
 
-/* In the metrics process, after fork(): as in a worker, and more. */
+static void
+in_worker(void *arg)
+{
+	in_child(arg);
+	metricsd_forget();
+}
+
+/* The metrics process keeps its socket alone. */
 static void
 in_metrics(void *arg)
 {
 	struct master	*m = arg;
 
-	in_worker(m);
+	in_child(m);
 	close(pool_wake_fd(m->pool));
 	listeners_close(m->listeners, m->nlisteners);
 }

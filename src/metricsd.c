@@ -96,10 +96,19 @@ metricsd_listen(const struct config *conf)
 	return 0;
 }
 
-int
-metricsd_fd(void)
+/*
+ * In a worker, after fork(): the metrics socket and the metrics
+ * process are none of its business.
+ */
+void
+metricsd_forget(void)
 {
-	return listen_fd;
+	if (listen_fd != -1)
+		close(listen_fd);
+	if (child_pidfd != -1)
+		close(child_pidfd);
+	listen_fd = child_pidfd = -1;
+	child = 0;
 }
 
 /* The pidfd to wait on, or the time of the next start (INT64_MAX: none). */

@@ -21,6 +21,6 @@ void	 metricsd_service(const struct config *, const struct pollfd *,
 	    int64_t, metricsd_child_hook *, void *);
 int	 metricsd_pollfd(struct pollfd *, int64_t, int64_t *);
 void	 metricsd_stop(void);
-int	 metricsd_fd(void);
+void	 metricsd_forget(void);
 
 #endif /* ECHOD_METRICSD_H */

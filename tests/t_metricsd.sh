@@ -60,6 +60,22 @@ awk '/echod-scoreboard/ { f = 1; next } f && /^VmFlags:/ { print; exit }' \
 ! grep -qw mw "$T/vmflags" || fail "the mapping may become writable: $(cat "$T/vmflags")"
 ok "the scoreboard is mapped read-only, for good: $(cat "$T/vmflags")"
 
+# The metrics socket is the master's and the metrics process's alone;
+# the echo listener is not the metrics process's.
+mino=$(listen_inode "$MPORT")
+eino=$(listen_inode "$PORT")
+[ -n "$mino" ] && [ -n "$eino" ] || fail "no listening sockets found"
+for w in $(workers); do
+	[ "$w" = "$md" ] && continue
+	! ls -l "/proc/$w/fd" | grep -q "socket:\[$mino\]" ||
+	    fail "worker $w holds the metrics socket"
+done
+ls -l "/proc/$md/fd" | grep -q "socket:\[$mino\]" ||
+    fail "the metrics process lacks its socket"
+! ls -l "/proc/$md/fd" | grep -q "socket:\[$eino\]" ||
+    fail "the metrics process holds the echo listener"
+ok "the metrics socket is in the metrics process only, the echo listener not there"
+
 "$ECHOTEST" echo -p "$PORT" -n 3000 -c 3 >/dev/null || fail "echo"
 exact() {
 	scrape | body > "$T/http.txt" &&
