@@ -158,6 +158,20 @@ daemonize(void)
 	log_tee(start_fd);
 }
 
+/*
+ * A live upgrade (upgrade.c): the new master is already detached, a
+ * child of the old one, and the old master is the one that waits on the
+ * start-up channel, handed over as descriptor fd.
+ */
+void
+daemon_inherit(int fd)
+{
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+		fatal("fcntl");
+	start_fd = fd;
+	log_tee(start_fd);
+}
+
 /* Whether the starting process still waits for daemon_ready(). */
 int
 daemon_starting(void)

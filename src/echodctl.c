@@ -3,7 +3,7 @@
  * socket (see control.c for the protocol).
  *
  *   echodctl [-j] [-s socket] [-t seconds] status | workers | conns |
- *       reload | stop [-g]
+ *       reload | upgrade | stop [-g]
  *
  * The master composes the answer; echodctl sends one line, prints what
  * comes back, and turns an "error:" answer into a message on stderr and
@@ -40,6 +40,8 @@
  */
 #define DEADLINE_S		5
 #define DEADLINE_RELOAD_S	15
+/* An upgrade's new master has 10 s to serve (upgrade.h), likewise. */
+#define DEADLINE_UPGRADE_S	15
 /* The deadline passed: the command may or may not have been carried out. */
 #define EXIT_DEADLINE		3
 
@@ -51,7 +53,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: echodctl [-j] [-s socket] [-t seconds] "
 	    "command\n"
-	    "commands: status, workers, conns, reload, stop [-g]\n");
+	    "commands: status, workers, conns, reload, upgrade, stop [-g]\n");
 	exit(2);
 }
 
@@ -190,11 +192,12 @@ main(int argc, char *argv[])
 		usage();
 	if (strcmp(argv[0], "status") != 0 && strcmp(argv[0], "workers") != 0 &&
 	    strcmp(argv[0], "conns") != 0 && strcmp(argv[0], "reload") != 0 &&
-	    strcmp(argv[0], "stop") != 0)
+	    strcmp(argv[0], "stop") != 0 && strcmp(argv[0], "upgrade") != 0)
 		usage();
 	if (deadline_s == 0)
 		deadline_s = strcmp(argv[0], "reload") == 0 ?
-		    DEADLINE_RELOAD_S : DEADLINE_S;
+		    DEADLINE_RELOAD_S : strcmp(argv[0], "upgrade") == 0 ?
+		    DEADLINE_UPGRADE_S : DEADLINE_S;
 	deadline = clock_ms() + (int64_t)deadline_s * 1000;
 
 	fd = connect_control(path);
@@ -237,7 +240,7 @@ main(int argc, char *argv[])
 	}
 	if (strncmp(answer, "ok", 2) != 0)
 		errx(1, "unexpected answer: %s", answer);
-	/* reload and stop answer on the first line: "ok: what happened". */
+	/* reload, upgrade and stop answer on the first line: "ok: what happened". */
 	if (answer[2] == ':' && answer[3] == ' ') {
 		if (json) {
 			printf("{\"ok\":true,\"message\":\"");

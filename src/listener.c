@@ -441,6 +441,60 @@ fail:
 	return -1;
 }
 
+/*
+ * A live upgrade (upgrade.c): the n sockets the old master handed over,
+ * descriptors first to first + n - 1, are matched to the "listen on"
+ * lines of conf by the address each is bound to, and kept as the
+ * sockets of those lines, the very same ones (their accept queues, the
+ * clients in them, their inode), with conf's settings; the lines no
+ * socket matches are bound, and the sockets no line names are closed,
+ * as a reload would.  Sockets that were systemd's stay systemd's.
+ */
+int
+listeners_inherit(const struct config *conf, int first, int n,
+    int from_systemd, struct listener **out, size_t *nout, char *err,
+    size_t errlen)
+{
+	struct sockaddr_storage	 ss;
+	struct listener		*old;
+	socklen_t		 sslen;
+	size_t			 j;
+	int			 i, r;
+
+	if (from_systemd) {
+		if (listeners_adopt(conf, first, n, out, nout, err, errlen) ==
+		    -1)
+			return -1;
+		return 0;
+	}
+	if ((old = calloc(n > 0 ? n : 1, sizeof(*old))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		old[i].fd = first + i;
+		format_bound(old[i].fd, old[i].bound, sizeof(old[i].bound));
+		sslen = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		if (getsockname(old[i].fd, (struct sockaddr *)&ss, &sslen) ==
+		    -1)
+			continue;
+		for (j = 0; j < conf->nlistens; j++)
+			if (line_names(&conf->listens[j], &ss)) {
+				old[i].addr = conf->listens[j];
+				break;
+			}
+	}
+	r = listeners_open(conf, old, n, out, nout, err, errlen);
+	for (i = 0; i < n; i++)
+		if (old[i].fd != -1)
+			log_info("upgrade: %s is no longer configured; closed",
+			    old[i].bound);
+	listeners_close(old, n);
+	free(old);
+	return r;
+}
+
 /* Clients waiting in the accept queues of all listening sockets. */
 size_t
 listeners_queued(const struct listener *ls, size_t n)

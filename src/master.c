@@ -13,6 +13,7 @@
  *   SIGTERM, SIGINT  fast stop
  *   SIGQUIT  graceful stop
  *   SIGCHLD  reap
+ *   SIGUSR2  live binary upgrade (upgrade.c), as echodctl upgrade
  *
  * Besides signals, ppoll() waits on the wake pipe, to which a worker
  * writes when the pool runs short of idle workers (pool.c), and on the
@@ -59,6 +60,7 @@
 #include "scoreboard.h"
 #include "systemd.h"
 #include "title.h"
+#include "upgrade.h"
 
 /*
  * How long a reload's generation has to serve (pool_census()): echodctl
@@ -82,11 +84,13 @@ struct master {
 	enum stop_mode		 stop;
 	int			 exit_status;
 	int64_t			 serve_wait;	/* ms the generation has */
+	pid_t			 upgraded;	/* the new master that serves */
 };
 
 static volatile sig_atomic_t	 got_sighup;
 static volatile sig_atomic_t	 got_sigchld;
 static volatile sig_atomic_t	 got_stop;	/* the signal's number */
+static volatile sig_atomic_t	 got_sigusr2;
 
 static void
 on_signal(int sig)
@@ -97,6 +101,9 @@ on_signal(int sig)
 		break;
 	case SIGCHLD:
 		got_sigchld = 1;
+		break;
+	case SIGUSR2:
+		got_sigusr2 = 1;
 		break;
 	case SIGQUIT:
 		/* A fast stop already asked for stays fast. */
@@ -110,7 +117,7 @@ on_signal(int sig)
 }
 
 static const int master_signals[] = {
-	SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD
+	SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGUSR2
 };
 #define NSIGNALS	(sizeof(master_signals) / sizeof(master_signals[0]))
 
@@ -165,7 +172,10 @@ master_title(const struct master *m)
 {
 	size_t	 n = pool_counts(m->pool)->current;
 
-	if (m->stop != RUNNING)
+	if (m->upgraded != 0)
+		title_set("master [upgraded to %ld, draining] %s",
+		    (long)m->upgraded, m->conf->path);
+	else if (m->stop != RUNNING)
 		title_set("master [stopping] %s", m->conf->path);
 	else
 		title_set("master [gen %u, %zu worker%s] %s",
@@ -192,7 +202,10 @@ begin_stop(struct master *m, enum stop_mode how, const char *why,
 		log_info("%s: %s stop", why, how == STOP_FAST ? "fast" :
 		    "graceful");
 	m->stop = how;
-	systemd_stopping();
+	/* Handed over, the service does not stop: its new master serves. */
+	if (m->upgraded == 0)
+		systemd_stopping();
+	upgrade_abort();
 	/* From here on, new connections are refused by the kernel. */
 	listeners_close(m->listeners, m->nlisteners);
 	if (how == STOP_FAST)
@@ -350,6 +363,77 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 }
 
 /*
+ * SIGUSR2 or echodctl upgrade: start the installed binary with our
+ * sockets (upgrade.c).  Until it serves, this master goes on as if
+ * nothing happened; upgrade_outcome() then hands over or carries on.
+ */
+static int
+master_upgrade(struct master *m, int64_t now, char *err, size_t errlen)
+{
+	int	*fds;
+	size_t	 i;
+	int	 r;
+
+	if (m->stop != RUNNING) {
+		snprintf(err, errlen, "stopping");
+		return -1;
+	}
+	if (upgrade_old_master() != 0) {
+		snprintf(err, errlen, "an upgrade is under way: the previous "
+		    "master, pid %ld, is still finishing its connections",
+		    (long)upgrade_old_master());
+		return -1;
+	}
+	if (upgrade_busy()) {
+		snprintf(err, errlen, "an upgrade is under way already (new "
+		    "master pid %ld); wait for its outcome", (long)upgrade_pid());
+		return -1;
+	}
+	if ((fds = calloc(m->nlisteners + 1, sizeof(int))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < m->nlisteners; i++)
+		fds[i] = m->listeners[i].fd;
+	r = upgrade_begin(fds, m->nlisteners, m->nlisteners > 0 &&
+	    m->listeners[0].from_systemd, control_fd(m->ctl),
+	    m->conf->pidfile, now, err, errlen);
+	free(fds);
+	if (r == -1)
+		log_warnx("upgrade refused: %s", err);
+	return r;
+}
+
+/*
+ * The new master serves: say so, let it have the control socket, and
+ * stop accepting; our workers finish their connections under
+ * drain-timeout, and we leave once they have (they die with us).  Or it
+ * failed and is gone: carry on.
+ */
+static void
+upgrade_outcome(struct master *m, int what, const char *why, int64_t now)
+{
+	pid_t	 pid = upgrade_pid();
+
+	if (what == UPGRADE_READY) {
+		log_info("upgrade: pid %ld serves; pid %ld stops accepting and "
+		    "leaves once its connections have finished", (long)pid,
+		    (long)getpid());
+		m->upgraded = pid;
+		systemd_mainpid(pid);
+		control_answer(m->ctl, UPGRADE_TAG, now, "ok: pid %ld serves "
+		    "(upgraded from pid %ld)\n", (long)pid, (long)getpid());
+		control_disown(m->ctl);
+		begin_stop(m, STOP_GRACEFUL, "upgraded", now);
+	} else if (what == UPGRADE_FAILED) {
+		log_warnx("upgrade failed: %s; pid %ld still serves", why,
+		    (long)getpid());
+		control_answer(m->ctl, UPGRADE_TAG, now, "error: upgrade "
+		    "failed: %s; pid %ld still serves\n", why, (long)getpid());
+	}
+}
+
+/*
  * The commands of the control socket (control.c hands each line here):
  * "status", "workers" and "conns" [json] for anyone the socket lets in,
  * "reload" and "stop" [-g] for root (or echod's own user).
@@ -397,6 +481,16 @@ master_command(void *arg, struct control_cmd *cmd)
 		report(out, &view, argv[0][0] == 's' ? REPORT_STATUS :
 		    argv[0][0] == 'w' ? REPORT_WORKERS : REPORT_CONNS, flags,
 		    now);
+	} else if (strcmp(argv[0], "upgrade") == 0) {
+		if (!cmd->owner)
+			buf_printf(out, "error: permission denied: upgrade "
+			    "needs root\n");
+		else if (master_upgrade(m, now, err, sizeof(err)) == -1)
+			buf_printf(out, "error: %s\n", err);
+		else {
+			cmd->defer = UPGRADE_TAG;
+			cmd->defer_until = now + 2 * UPGRADE_WAIT_MS;
+		}
 	} else if (strcmp(argv[0], "reload") == 0 ||
 	    strcmp(argv[0], "stop") == 0) {
 		if (!cmd->owner)
@@ -410,6 +504,9 @@ master_command(void *arg, struct control_cmd *cmd)
 			    "fast" : "graceful");
 		} else if (m->stop != RUNNING)
 			buf_printf(out, "error: stopping\n");
+		else if (upgrade_busy())
+			buf_printf(out, "error: an upgrade is under way; reload "
+			    "once it is over\n");
 		else if (master_reload(m, now, err, sizeof(err)) == -1)
 			buf_printf(out, "error: %s\n", err);
 		else {
@@ -433,6 +530,38 @@ in_worker(void *arg)
 	/* The pidfile's lock belongs to the master alone. */
 	pidfile_close(m->pfh);
 	control_forget(m->ctl);
+	upgrade_forget();
+}
+
+/*
+ * The control socket and the pidfile as the master ends: removed, but
+ * not by an old master that handed them over, nor by a new one whose
+ * old master still runs (upgrade_owner()).
+ */
+static void
+control_close_owned(struct control *ctl)
+{
+	if (!upgrade_owner())
+		control_disown(ctl);
+	control_close(ctl);
+}
+
+static void
+pidfile_release(struct pidfh *pfh)
+{
+	if (upgrade_owner())
+		pidfile_remove(pfh);
+	else {
+		pidfile_close(pfh);
+		upgrade_left();
+	}
+}
+
+static void
+release(struct control *ctl, struct pidfh *pfh)
+{
+	control_close_owned(ctl);
+	pidfile_release(pfh);
 }
 
 /* The soonest of two deadlines as a ppoll() wait in ms (-1: none). */
@@ -452,12 +581,13 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 {
 	struct master	 m;
 	struct totals	 t;
-	struct pollfd	 pfd[1 + CONTROL_POLLFDS];
+	struct pollfd	 pfd[1 + CONTROL_POLLFDS + 1];
 	struct timespec	 ts;
 	sigset_t	 waitmask;
 	int64_t		 now, wait, ctl_deadline;
-	size_t		 i, nctl = 0;
+	size_t		 i, nctl = 0, npfd = 1;
 	char		 err[1024];
+	int		 up_revents = 0;
 
 	memset(&m, 0, sizeof(m));
 	m.conf = conf;
@@ -469,13 +599,11 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	control_set_handler(ctl, master_command, &m);
 	if (sandbox_ready(conf, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
-		control_close(m.ctl);
-		pidfile_remove(pfh);
+		release(m.ctl, pfh);
 		return 1;
 	}
 	if ((m.pool = pool_create(in_worker, &m)) == NULL) {
-		control_close(m.ctl);
-		pidfile_remove(pfh);
+		release(m.ctl, pfh);
 		return 1;
 	}
 	pool_configure(m.pool, conf, ls, nls);
@@ -507,6 +635,10 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		now = clock_ms();
 		if (pfd[0].revents & POLLIN)
 			pool_wake_drain(m.pool);
+		/* Before pool_reap(): its waitpid(-1) would take the new one. */
+		if (upgrade_pid() != 0)
+			upgrade_outcome(&m, upgrade_poll(up_revents, now, err,
+			    sizeof(err)), err, now);
 		if (got_sigchld) {
 			got_sigchld = 0;
 			pool_events(&m, pool_reap(m.pool, now), now);
@@ -514,9 +646,16 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		if (got_stop != 0)
 			begin_stop(&m, got_stop == SIGQUIT ? STOP_GRACEFUL :
 			    STOP_FAST, strsignal(got_stop), now);
+		if (got_sigusr2) {
+			got_sigusr2 = 0;
+			(void)master_upgrade(&m, now, err, sizeof(err));
+		}
 		if (got_sighup) {
 			got_sighup = 0;
-			if (m.stop == RUNNING)
+			if (m.stop == RUNNING && upgrade_busy())
+				log_warnx("an upgrade is under way: reload "
+				    "refused");
+			else if (m.stop == RUNNING)
 				master_reload(&m, now, err, sizeof(err));
 			else
 				log_info("stopping: reload ignored");
@@ -526,11 +665,19 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		pool_enforce_deadlines(m.pool, now);
 		if (m.stop == RUNNING)
 			pool_events(&m, pool_adjust(m.pool, now), now);
-		else if (pool_counts(m.pool)->total == 0)
+		else if (pool_counts(m.pool)->total == 0 && !upgrade_busy())
 			break;
 
 		nctl = control_pollfds(m.ctl, pfd + 1, now, &ctl_deadline);
 		wait = sooner(pool_next_wakeup(m.pool, now), ctl_deadline, now);
+		if (upgrade_next_wakeup(now) >= 0)
+			wait = sooner(wait, now + upgrade_next_wakeup(now), now);
+		npfd = 1 + nctl;
+		if (upgrade_fd() != -1) {
+			pfd[npfd].fd = upgrade_fd();
+			pfd[npfd].events = POLLIN;
+			pfd[npfd++].revents = 0;
+		}
 		/*
 		 * systemd (systemd.c): STATUS= now and then.  Only a
 		 * deadline for ppoll(): nothing here waits.
@@ -542,26 +689,28 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 			ts.tv_nsec = (wait % 1000) * 1000000;
 		}
 		pfd[0].revents = 0;
-		if (ppoll(pfd, 1 + nctl, wait >= 0 ? &ts : NULL, &waitmask) ==
+		if (ppoll(pfd, npfd, wait >= 0 ? &ts : NULL, &waitmask) ==
 		    -1) {
 			if (errno != EINTR)
 				fatal("ppoll");
-			for (i = 0; i < 1 + nctl; i++)
+			for (i = 0; i < npfd; i++)
 				pfd[i].revents = 0;
 		}
+		up_revents = npfd > 1 + nctl ? pfd[1 + nctl].revents : 0;
 	}
 
-	control_close(m.ctl);
+	control_close_owned(m.ctl);
 	scoreboard_totals(pool_scoreboard(m.pool), &t);
-	log_info("stopped after %llu connections, %llu bytes in, %llu bytes "
+	log_info("%s after %llu connections, %llu bytes in, %llu bytes "
 	    "out, %llu idle timeouts, %llu refused by "
 	    "max-connections-per-address",
+	    m.upgraded != 0 ? "upgraded: this master stopped" : "stopped",
 	    (unsigned long long)t.connections, (unsigned long long)t.bytes_in,
 	    (unsigned long long)t.bytes_out, (unsigned long long)t.timeouts,
 	    (unsigned long long)t.refused);
 	listeners_close(m.listeners, m.nlisteners);
 	/* Last: once the pidfile is gone, echod has said all it will say. */
-	pidfile_remove(m.pfh);
+	pidfile_release(m.pfh);
 	pool_free(m.pool);
 	free(m.listeners);
 	config_free(m.conf);

@@ -232,6 +232,20 @@ systemd_daemonized(void)
 }
 
 /*
+ * A live upgrade handed over: the new master, pid, is the service's main
+ * process from now on, said before this one, the unit's main pid, exits
+ * (NotifyAccess= must let the new one's notices in).
+ */
+void
+systemd_mainpid(pid_t pid)
+{
+	if (!notify_enabled())
+		return;
+	send_state("MAINPID=%ld\nSTATUS=upgraded: pid %ld serves",
+	    (long)pid, (long)pid);
+}
+
+/*
  * The number of listening sockets systemd passed (LISTEN_FDS, from
  * descriptor 3 on), or 0.  sd_listen_fds() checks that LISTEN_PID is
  * ours, sets close-on-exec on them and removes the variables, so that

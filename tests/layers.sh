@@ -23,7 +23,7 @@
 LAYERS='
 0 log clock pathnames buf addr proxyproto poolplan title
 1 conf
-2 scoreboard sandbox privdrop rlimits daemon
+2 scoreboard sandbox privdrop rlimits daemon upgrade
 3 listener tcpdiag control
 4 worker
 5 pool inetd
