@@ -665,7 +665,8 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		pool_enforce_deadlines(m.pool, now);
 		if (m.stop == RUNNING)
 			pool_events(&m, pool_adjust(m.pool, now), now);
-		else if (pool_counts(m.pool)->total == 0 && !upgrade_busy())
+		else if (pool_counts(m.pool)->total == 0 &&
+		    upgrade_next_wakeup(now) < 0)	/* no new master pending */
 			break;
 
 		nctl = control_pollfds(m.ctl, pfd + 1, now, &ctl_deadline);
