@@ -84,10 +84,12 @@ upgrade_fails "exits at once" "status 126"
 # it is under way, a second upgrade and a reload are refused; then it
 # is killed with -9, and the upgrade is reported failed.
 install "LD_PRELOAD=$FAULTSHIM ECHOD_FAULT=slow-setup ECHOD_FAULT_DELAY_MS=4000 exec $REAL \"\$@\""
+started=$(grep -c "echod\[$master\]: upgrade: started" "$LOG")
 "$ECHODCTL" -s "$CTL" upgrade >"$T/up.out" 2>&1 &
 up=$!
 BG_PIDS="$BG_PIDS $up"
-wait_for 5 "the new master started" log_has "echod\[$master\]: upgrade: started"
+wait_for 5 "the new master started" eval \
+    '[ "$(grep -c "echod\[$master\]: upgrade: started" "$LOG")" -gt "$started" ]'
 new=$(sed -n "s/^echod\[$master\]: upgrade: started .* as pid \([0-9]*\)$/\1/p" \
     "$LOG" | tail -n 1)
 alive "$new" || fail "no new master"
@@ -97,6 +99,9 @@ ok "a second upgrade is refused: $out"
 out=$("$ECHODCTL" -s "$CTL" reload 2>&1) && fail "reload: $out"
 echo "$out" | grep -q "under way" || fail "reload: $out"
 ok "a reload is refused: $out"
+kill -HUP "$master"
+wait_for 5 "SIGHUP refused" log_has "an upgrade is under way: reload refused"
+ok "SIGHUP during an upgrade: the reload is refused"
 kill -9 "$new"
 rc=0
 wait "$up" || rc=$?
@@ -122,3 +127,23 @@ wait "$up"
 [ ! -e "$CTL" ] || fail "SIGTERM: control socket left"
 [ -z "$(listen_inode)" ] || fail "SIGTERM: the port still listens"
 ok "SIGTERM during an upgrade stops both masters, removes the pidfile"
+
+# kill -9 of the old master while the new one proves itself: the new one
+# serves once it is ready, with the pidfile and the control socket.
+install ""
+WANT_WORKERS=2 start_echod
+master=$(master_pid)
+install "LD_PRELOAD=$FAULTSHIM ECHOD_FAULT=slow-setup ECHOD_FAULT_DELAY_MS=2000 exec $REAL \"\$@\""
+started=$(grep -c "echod\[$master\]: upgrade: started" "$LOG")
+kill -USR2 "$master"
+wait_for 5 "a new master" eval \
+    '[ "$(grep -c "echod\[$master\]: upgrade: started" "$LOG")" -gt "$started" ]'
+new=$(sed -n "s/^echod\[$master\]: upgrade: started .* as pid \([0-9]*\)$/\1/p" \
+    "$LOG" | tail -n 1)
+kill -9 "$master"
+wait_for 10 "the new master's pidfile" eval '[ "$(master_pid)" = "$new" ]'
+wait_for 10 "its 2 workers" has_workers 2
+"$ECHOTEST" echo -p "$PORT" -n 1000 >/dev/null || fail "no echo from $new"
+"$ECHODCTL" -s "$CTL" status | grep -q "pid $new," ||
+    fail "the control socket does not reach $new"
+ok "kill -9 of the old master: pid $new serves alone"
