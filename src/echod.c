@@ -17,6 +17,11 @@
  * serve, prints the daemon's errors, and exits 1 if it never does
  * (daemon.c).
  *
+ * Started by an old master for a live upgrade (upgrade.c), echod takes
+ * the sockets it was handed instead of binding, does not daemonize (it
+ * is the old master's child, detached already), and tells the old
+ * master, instead of a waiting shell, its errors and when it serves.
+ *
  * With -i (inetd mode) there is none of this: inetd.c serves the one
  * connection on standard input and output.
  */
