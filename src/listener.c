@@ -461,6 +461,11 @@ listeners_inherit(const struct config *conf, int first, int n,
 	size_t			 j;
 	int			 i, r;
 
+	/* config_load() gives every configuration a listen line at least. */
+	if (conf->nlistens == 0) {
+		snprintf(err, errlen, "no listen lines");
+		return -1;
+	}
 	if (from_systemd) {
 		if (listeners_adopt(conf, first, n, out, nout, err, errlen) ==
 		    -1)

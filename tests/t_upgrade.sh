@@ -66,6 +66,9 @@ for i in 1 2 3 4 5; do
 		wait "$p" || fail "session $i$s: $(cat "$T/session.$i$s")"
 	done
 	wait_gone 10 "old master $old once its connections ended" "$old"
+	# Its closing totals, the long connections among them, are logged.
+	log_has "echod\[$old\]: upgraded: this master stopped after [1-9][0-9]* connections" ||
+	    fail "upgrade $i: no closing totals from $old"
 	[ "$(masters)" -eq 1 ] || fail "upgrade $i: $(masters) masters"
 	wait_for 10 "2 workers of pid $new" has_workers 2
 	[ "$(zombies "$new")" -eq 0 ] || fail "upgrade $i: zombies"
