@@ -128,6 +128,33 @@ wait "$up"
 [ -z "$(listen_inode)" ] || fail "SIGTERM: the port still listens"
 ok "SIGTERM during an upgrade stops both masters, removes the pidfile"
 
+# SIGQUIT likewise, graceful for the old master's connections: the new
+# master goes at once, the old one once its long connection ends.
+install ""
+WANT_WORKERS=2 start_echod
+master=$(master_pid)
+"$ECHOTEST" session -p "$PORT" -f "$T/end" -r "$T/ready" -t 30 \
+    >"$T/session" 2>&1 &
+session=$!
+BG_PIDS="$BG_PIDS $session"
+wait_for 10 "a long connection" test -e "$T/ready"
+install "LD_PRELOAD=$FAULTSHIM ECHOD_FAULT=slow-setup ECHOD_FAULT_DELAY_MS=2000 exec $REAL \"\$@\""
+started=$(grep -c "echod\[$master\]: upgrade: started" "$LOG")
+kill -USR2 "$master"
+wait_for 5 "a new master" eval \
+    '[ "$(grep -c "echod\[$master\]: upgrade: started" "$LOG")" -gt "$started" ]'
+new=$(sed -n "s/^echod\[$master\]: upgrade: started .* as pid \([0-9]*\)$/\1/p" \
+    "$LOG" | tail -n 1)
+kill -QUIT "$master"
+wait_gone 10 "the new master after SIGQUIT" "$new"
+alive "$master" || fail "SIGQUIT: the old master left its connection"
+touch "$T/end"
+wait "$session" || fail "SIGQUIT: the long connection: $(cat "$T/session")"
+wait_gone 10 "the old master once its connection ended" "$master"
+[ ! -e "$PIDFILE" ] && [ ! -e "$PIDFILE.oldbin" ] && [ ! -e "$CTL" ] ||
+    fail "SIGQUIT: files left: $(ls "$T")"
+ok "SIGQUIT during an upgrade: the new master goes, the old one drains"
+
 # kill -9 of the old master while the new one proves itself: the new one
 # serves once it is ready, with the pidfile and the control socket.
 install ""
