@@ -12,8 +12,18 @@ mkdir -p "$T/bin"
 cp "$ECHOD" "$T/bin/echod"
 ECHOD="$T/bin/echod"
 
+# The masters of this configuration: processes with a master's title
+# whose parent is none (a worker just forked still has its master's).
 masters() {
-	pgrep -f "^echod: master .*$CONF" | wc -l
+	local all p n=0
+	all=" $(pgrep -d ' ' -f "^echod: master .*$CONF") "
+	for p in $all; do
+		case "$all" in
+		*" $(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null) "*) ;;
+		*) n=$((n + 1)) ;;
+		esac
+	done
+	echo "$n"
 }
 
 write_conf "prefork 2" "drain-timeout 60"
@@ -69,7 +79,7 @@ for i in 1 2 3 4 5; do
 	# Its closing totals, the long connections among them, are logged.
 	log_has "echod\[$old\]: upgraded: this master stopped after [1-9][0-9]* connections" ||
 	    fail "upgrade $i: no closing totals from $old"
-	[ "$(masters)" -eq 1 ] || fail "upgrade $i: $(masters) masters"
+	[ "$(masters)" -eq 1 ] || fail "upgrade $i: $(masters) masters: $(ps -o pid,ppid,stat,args -p "$(pgrep -d, -f "^echod: master .*$CONF")")"
 	wait_for 10 "2 workers of pid $new" has_workers 2
 	[ "$(zombies "$new")" -eq 0 ] || fail "upgrade $i: zombies"
 	ok "upgrade $i: pid $old -> $new, socket $inode, long connections echoed to their end"
