@@ -3,7 +3,7 @@
  * socket (see control.c for the protocol).
  *
  *   echodctl [-j] [-s socket] [-t seconds] status | workers | conns |
- *       reload | upgrade | stop [-g]
+ *       metrics | reload | upgrade | stop [-g]
  *
  * The master composes the answer; echodctl sends one line, prints what
  * comes back, and turns an "error:" answer into a message on stderr and
@@ -53,7 +53,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: echodctl [-j] [-s socket] [-t seconds] "
 	    "command\n"
-	    "commands: status, workers, conns, reload, upgrade, stop [-g]\n");
+	    "commands: status, workers, conns, metrics, reload, upgrade, "
+	    "stop [-g]\n");
 	exit(2);
 }
 
@@ -191,8 +192,9 @@ main(int argc, char *argv[])
 	else if (argc != 1)
 		usage();
 	if (strcmp(argv[0], "status") != 0 && strcmp(argv[0], "workers") != 0 &&
-	    strcmp(argv[0], "conns") != 0 && strcmp(argv[0], "reload") != 0 &&
-	    strcmp(argv[0], "stop") != 0 && strcmp(argv[0], "upgrade") != 0)
+	    strcmp(argv[0], "conns") != 0 && strcmp(argv[0], "metrics") != 0 &&
+	    strcmp(argv[0], "reload") != 0 && strcmp(argv[0], "stop") != 0 &&
+	    strcmp(argv[0], "upgrade") != 0)
 		usage();
 	if (deadline_s == 0)
 		deadline_s = strcmp(argv[0], "reload") == 0 ?
