@@ -13,6 +13,10 @@
  *   SIGTERM, SIGINT  fast stop
  *   SIGQUIT  graceful stop
  *   SIGCHLD  reap
+ *   SIGUSR2  binary upgrade: not available in this version, so only
+ *            logged (it is caught so that it can never kill the master)
+ *   SIGPIPE and every other catchable signal not listed: ignored
+ *            (signals.c), so that none kills the master by accident
  *
  * Besides signals, ppoll() waits on the wake pipe, to which a worker
  * writes when the pool runs short of idle workers (pool.c), and on the
@@ -57,6 +61,7 @@
 #include "rlimits.h"
 #include "sandbox.h"
 #include "scoreboard.h"
+#include "signals.h"
 #include "systemd.h"
 #include "title.h"
 
@@ -86,6 +91,7 @@ struct master {
 
 static volatile sig_atomic_t	 got_sighup;
 static volatile sig_atomic_t	 got_sigchld;
+static volatile sig_atomic_t	 got_sigusr2;
 static volatile sig_atomic_t	 got_stop;	/* the signal's number */
 
 static void
@@ -97,6 +103,9 @@ on_signal(int sig)
 		break;
 	case SIGCHLD:
 		got_sigchld = 1;
+		break;
+	case SIGUSR2:
+		got_sigusr2 = 1;
 		break;
 	case SIGQUIT:
 		/* A fast stop already asked for stays fast. */
@@ -110,13 +119,14 @@ on_signal(int sig)
 }
 
 static const int master_signals[] = {
-	SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD
+	SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGUSR2
 };
 #define NSIGNALS	(sizeof(master_signals) / sizeof(master_signals[0]))
 
 /*
  * Called from main() before the pidfile names us: from then on a signal
- * waits, pending, for the loop instead of killing a half-started master.
+ * waits, pending, for the loop instead of killing a half-started master,
+ * and one that echod does not use is ignored.
  */
 void
 master_block_signals(void)
@@ -124,6 +134,7 @@ master_block_signals(void)
 	sigset_t	 set;
 	size_t		 i;
 
+	signals_ignore_unused();
 	sigemptyset(&set);
 	for (i = 0; i < NSIGNALS; i++)
 		sigaddset(&set, master_signals[i]);
@@ -510,6 +521,11 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		if (got_sigchld) {
 			got_sigchld = 0;
 			pool_events(&m, pool_reap(m.pool, now), now);
+		}
+		if (got_sigusr2) {
+			got_sigusr2 = 0;
+			log_warnx("SIGUSR2: a binary upgrade is not available "
+			    "in this version; ignored");
 		}
 		if (got_stop != 0)
 			begin_stop(&m, got_stop == SIGQUIT ? STOP_GRACEFUL :

@@ -37,6 +37,11 @@
  *            sends them to the whole process group with -d).
  *   SIGPIPE  ignored: a peer that resets ends its connection with EPIPE
  *            from write(), not the worker.
+ *   SIGCHLD  left at its default action, which ignores it.
+ *   SIGUSR2  ignored: it is the master's (a binary upgrade).
+ *   any other catchable signal: ignored (signals.c), so that a stray one
+ *            cannot end a connection; no handler, so nothing more for the
+ *            sandbox to allow.
  */
 
 #include <sys/types.h>
@@ -69,6 +74,7 @@
 #include "rlimits.h"
 #include "sandbox.h"
 #include "scoreboard.h"
+#include "signals.h"
 #include "title.h"
 #include "worker.h"
 
@@ -213,10 +219,13 @@ worker_signals(void)
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
+	/* What the master ignores, the fork has ignored already; inetd not. */
+	signals_ignore_unused();
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
