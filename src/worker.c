@@ -856,11 +856,23 @@ serve_accepted(int fd, const struct sockaddr_storage *ss, socklen_t sslen,
 	return connection_done();
 }
 
-/* One listener: block in accept(); Linux wakes one waiting worker. */
+/*
+ * One listener: block in accept(); Linux wakes one waiting worker.
+ *
+ * The socket may be non-blocking all the same: O_NONBLOCK belongs to the
+ * socket, and while a reload's generation with several listeners is on
+ * trial beside this one, or this one is on trial beside such a
+ * generation, both share it (listener.c).  accept() then fails with
+ * EAGAIN instead of waiting, and poll() waits in its place, so that the
+ * worker does not spin; on a blocking socket it costs nothing.  A SIGQUIT
+ * before the poll() points the descriptor at /dev/null, which poll()
+ * finds readable at once; one during it interrupts it (EINTR).
+ */
 static void
 serve_one(const struct listener *l)
 {
 	struct sockaddr_storage	 ss;
+	struct pollfd		 pfd;
 	socklen_t		 sslen;
 	int			 fd, proxied = l->addr.proxy_protocol;
 
@@ -868,6 +880,13 @@ serve_one(const struct listener *l)
 		sslen = sizeof(ss);
 		if ((fd = accept(l->fd, (struct sockaddr *)&ss, &sslen)) ==
 		    -1) {
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+			    !ws.draining) {
+				pfd.fd = l->fd;
+				pfd.events = POLLIN;
+				(void)poll(&pfd, 1, -1);
+				continue;
+			}
 			if (accept_failed(errno))
 				return;
 			continue;
