@@ -105,6 +105,7 @@ struct pool {
 	 */
 	int			 trial;
 	int64_t			 trial_started;
+	int64_t			 trial_ready;	/* prefork ready since; -1 */
 	char			 trial_failed[192];	/* why, once it failed */
 
 	/* Time with no worker of any generation waiting in accept(). */
@@ -355,7 +356,16 @@ pool_census(struct pool *p, int64_t now)
 
 	if (!p->awaiting || p->stopping)
 		return 0;
-	if (pc->ready >= (size_t)p->conf->prefork) {
+	if (pc->ready < (size_t)p->conf->prefork)
+		p->trial_ready = -1;
+	else if (p->trial && p->trial_ready < 0)
+		p->trial_ready = now;
+	/*
+	 * A reload's workers must also stay ready for one look at the pool
+	 * more: one that crashes in its first accept() is not proof.
+	 */
+	if (pc->ready >= (size_t)p->conf->prefork &&
+	    (!p->trial || now - p->trial_ready >= SERVE_POLL_MS)) {
 		p->awaiting = 0;
 		p->served = 1;
 		if (p->trial) {
@@ -832,6 +842,7 @@ pool_new_generation(struct pool *p, int64_t now, int64_t wait)
 	p->await_until = now + wait;
 	p->trial = 1;
 	p->trial_started = now;
+	p->trial_ready = -1;
 	p->trial_failed[0] = '\0';
 	pool_census(p, now);
 }
