@@ -848,9 +848,10 @@ pool_new_generation(struct pool *p, int64_t now, int64_t wait)
 }
 
 /*
- * The generation on trial failed: its workers are stopped (SIGTERM) and
- * the previous generation, which never stopped serving, is current
- * again, with the configuration and listeners it was started with.
+ * The generation on trial failed: its workers are told to drain (those
+ * that did start may have clients already, who finish) and the previous
+ * generation, which never stopped serving, is current again, with the
+ * configuration and listeners it was started with.
  */
 void
 pool_rollback(struct pool *p, int64_t now, const struct config *conf,
@@ -863,8 +864,8 @@ pool_rollback(struct pool *p, int64_t now, const struct config *conf,
 
 		if (w->pid != 0 && w->order == ORDER_SERVE &&
 		    p->sb->slots[i].generation == p->generation)
-			signal_worker(p, i, SIGTERM, ORDER_STOP,
-			    now + KILL_GRACE_MS);
+			signal_worker(p, i, SIGQUIT, ORDER_DRAIN,
+			    now + (int64_t)conf->drain_timeout * 1000);
 	}
 	p->generation--;
 	p->trial = 0;
