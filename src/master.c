@@ -297,11 +297,12 @@ reload_rollback(struct master *m, int64_t now)
 		log_warn("%s", err);
 	pool_rollback(m->pool, now, m->conf, m->listeners, m->nlisteners);
 
-	snprintf(why, sizeof(why), "reload failed: generation %u: %s; back "
-	    "to generation %u with the previous configuration", failed,
+	snprintf(why, sizeof(why), "generation %u: %s; back to generation "
+	    "%u with the previous configuration", failed,
 	    pool_trial_failure(m->pool), pool_generation(m->pool));
-	log_warnx("%s", why);
-	control_answer(m->ctl, failed, now, "error: %s\n", why);
+	log_warnx("reload failed: %s", why);
+	control_answer(m->ctl, failed, now, "error: reload failed: %s\n",
+	    why);
 	systemd_reload_failed(why);
 	master_title(m);
 }

@@ -33,9 +33,18 @@ cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
+# systemd is told too (echotest stands in for it, as in t_notify).
+NOTIFY=
+if with_libsystemd "the rollback's notification"; then
+	NOTIFY="$T/notify.sock"
+	background "$ECHOTEST" notify -U "$NOTIFY" -O "$T/notify.out" \
+	    -f "$T/stop" -t 300
+	wait_for 10 "the notify socket" test -S "$NOTIFY"
+fi
+
 write_conf "prefork 2" "drain-timeout 60" "sandbox no"
-env ECHOD_FAULT_GATE="$GATE" LD_PRELOAD="$FAULTSHIM" \
-    "$ECHOD" -d -f "$CONF" >>"$LOG" 2>&1 &
+env ${NOTIFY:+NOTIFY_SOCKET="$NOTIFY"} ECHOD_FAULT_GATE="$GATE" \
+    LD_PRELOAD="$FAULTSHIM" "$ECHOD" -d -f "$CONF" >>"$LOG" 2>&1 &
 ECHOD_PID=$!
 BG_PIDS="$BG_PIDS $ECHOD_PID"
 wait_for 10 "pidfile of a running master" pidfile_ready
@@ -77,6 +86,11 @@ done
 [ -z "$(listen_inode "$PORT2")" ] ||
     fail "the rolled-back listener on $PORT2 is still open"
 log_has "reload failed: generation 2: " || fail "the rollback is not logged"
+if [ -n "$NOTIFY" ]; then
+	wait_for 5 "systemd told of the rollback" grep -Eq \
+	    '^READY=1\|STATUS=reload failed: generation 2: .*back to generation 1' \
+	    "$T/notify.out"
+fi
 after=0
 for w in $gen1; do
 	after=$((after + $(cpu_ticks "$w")))
