@@ -319,7 +319,8 @@ pool_events(struct master *m, int events, int64_t now)
 	unsigned int			 gen = pool_generation(m->pool);
 	char				 failure[128];
 
-	if (events & POOL_TRIAL_FAILED) {
+	/* A trial is always a reload's: there is a previous to go back to. */
+	if ((events & POOL_TRIAL_FAILED) && m->prev_conf != NULL) {
 		reload_rollback(m, now);
 		return;
 	}
