@@ -253,13 +253,13 @@ reload_proved(struct master *m)
 	forget_previous(m);
 	if (listeners_apply(m->conf, m->listeners, m->nlisteners, err,
 	    sizeof(err)) == -1)
-		log_warn("%s", err);
+		log_warnx("%s", err);
 	log_info("generation %u serves; the previous generation drains",
 	    pool_generation(m->pool));
 }
 
 /*
- * The reload's generation cannot serve: its workers stop, and the
+ * The reload's generation cannot serve: its workers drain, and the
  * previous generation, which never stopped accepting, goes on with its
  * configuration and listeners.  echodctl reload and systemd are told.
  */
@@ -294,7 +294,7 @@ reload_rollback(struct master *m, int64_t now)
 	log_setfacility(m->conf->syslog_facility);
 	if (listeners_apply(m->conf, m->listeners, m->nlisteners, err,
 	    sizeof(err)) == -1)
-		log_warn("%s", err);
+		log_warnx("%s", err);
 	pool_rollback(m->pool, now, m->conf, m->listeners, m->nlisteners);
 
 	snprintf(why, sizeof(why), "generation %u: %s; back to generation "
