@@ -13,8 +13,10 @@ no_acceptor() {
 	ctl -j status | jq -r .pool.no_acceptor_ms
 }
 
-write_conf "prefork 3" "drain-timeout 10"
-WANT_WORKERS=3 start_echod
+# prefork 6 for one client at a time: even with every core busy, some
+# worker of the serving generation is always idle between its clients.
+write_conf "prefork 6" "drain-timeout 10"
+WANT_WORKERS=6 start_echod
 master=$(master_pid)
 [ "$(no_acceptor)" = 0 ] || fail "no_acceptor_ms $(no_acceptor) at the start"
 
