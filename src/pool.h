@@ -70,5 +70,6 @@ const char		*pool_give_up_reason(const struct pool *);
 int			 pool_on_trial(const struct pool *);
 const char		*pool_trial_failure(const struct pool *);
 int64_t			 pool_no_acceptor_ms(const struct pool *, int64_t);
+void			 pool_count_reload(struct pool *, enum reload_outcome);
 
 #endif /* ECHOD_POOL_H */
