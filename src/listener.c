@@ -404,7 +404,14 @@ listeners_open(const struct config *conf, struct listener *old, size_t nold,
 			goto fail;
 	}
 
-	nonblocking = conf->nlistens > 1;
+	/*
+	 * While the new generation is on trial, the old one accepts too:
+	 * if either polls several listeners, their shared sockets must not
+	 * block (a worker with one listener copes with EAGAIN, worker.c).
+	 * listeners_apply() sets them as conf alone says once one of the
+	 * two has gone.
+	 */
+	nonblocking = conf->nlistens > 1 || nold > 1;
 	for (i = 0; i < conf->nlistens; i++) {
 		int		 fd = reuse[i] < nold ? old[reuse[i]].fd :
 				    ls[i].fd;
@@ -498,6 +505,30 @@ listeners_inherit(const struct config *conf, int first, int n,
 	listeners_close(old, n);
 	free(old);
 	return r;
+}
+
+/*
+ * The settings of conf, applied again to its listeners: after a reload's
+ * generation has proved itself or been rolled back, when the sockets'
+ * O_NONBLOCK need serve only the generation that stays.
+ */
+int
+listeners_apply(const struct config *conf, struct listener *ls, size_t n,
+    char *err, size_t errlen)
+{
+	const char	*what;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		if (ls[i].fd == -1)
+			continue;
+		if ((what = apply_settings(ls[i].fd, conf, n > 1)) != NULL) {
+			snprintf(err, errlen, "listen on %s: %s: %s",
+			    ls[i].addr.name, what, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Clients waiting in the accept queues of all listening sockets. */

@@ -25,6 +25,8 @@ int	listeners_adopt(const struct config *, int, int, struct listener **,
 	    size_t *, char *, size_t);
 int	listeners_inherit(const struct config *, int, int, int,
 	    struct listener **, size_t *, char *, size_t);
+int	listeners_apply(const struct config *, struct listener *, size_t,
+	    char *, size_t);
 void	listeners_close(struct listener *, size_t);
 size_t	listeners_queued(const struct listener *, size_t);
 void	listener_queue(const struct listener *, unsigned int *,

@@ -14,6 +14,8 @@
  *   SIGQUIT  graceful stop
  *   SIGCHLD  reap
  *   SIGUSR2  live binary upgrade (upgrade.c), as echodctl upgrade
+ *   SIGPIPE and every other catchable signal not listed: ignored
+ *            (signals.c), so that none kills the master by accident
  *
  * Besides signals, ppoll() waits on the wake pipe, to which a worker
  * writes when the pool runs short of idle workers (pool.c), and on the
@@ -60,6 +62,7 @@
 #include "rlimits.h"
 #include "sandbox.h"
 #include "scoreboard.h"
+#include "signals.h"
 #include "systemd.h"
 #include "title.h"
 #include "upgrade.h"
@@ -86,14 +89,27 @@ struct master {
 	enum stop_mode		 stop;
 	int			 exit_status;
 	int64_t			 serve_wait;	/* ms the generation has */
+
+	/*
+	 * While a reload's generation is on trial (pool.c), what the
+	 * previous one runs with, to go back to: its configuration, its
+	 * listeners (the same descriptors as those kept in listeners[], and
+	 * those the new configuration no longer has, still open in
+	 * removed[]), freed once the new generation serves.
+	 */
+	struct config		*prev_conf;
+	struct listener		*prev_listeners;
+	size_t			 nprev_listeners;
+	struct listener		*removed;
+	size_t			 nremoved;
 	int			 reloading;	/* its generation to serve */
 	pid_t			 upgraded;	/* the new master that serves */
 };
 
 static volatile sig_atomic_t	 got_sighup;
 static volatile sig_atomic_t	 got_sigchld;
-static volatile sig_atomic_t	 got_stop;	/* the signal's number */
 static volatile sig_atomic_t	 got_sigusr2;
+static volatile sig_atomic_t	 got_stop;	/* the signal's number */
 
 static void
 on_signal(int sig)
@@ -126,7 +142,8 @@ static const int master_signals[] = {
 
 /*
  * Called from main() before the pidfile names us: from then on a signal
- * waits, pending, for the loop instead of killing a half-started master.
+ * waits, pending, for the loop instead of killing a half-started master,
+ * and one that echod does not use is ignored.
  */
 void
 master_block_signals(void)
@@ -134,6 +151,7 @@ master_block_signals(void)
 	sigset_t	 set;
 	size_t		 i;
 
+	signals_ignore_unused();
 	sigemptyset(&set);
 	for (i = 0; i < NSIGNALS; i++)
 		sigaddset(&set, master_signals[i]);
@@ -212,10 +230,94 @@ begin_stop(struct master *m, enum stop_mode how, const char *why,
 	metricsd_stop();
 	/* From here on, new connections are refused by the kernel. */
 	listeners_close(m->listeners, m->nlisteners);
+	listeners_close(m->removed, m->nremoved);
 	if (how == STOP_FAST)
 		pool_stop_all(m->pool, now);
 	else
 		pool_drain_all(m->pool, now);
+	master_title(m);
+}
+
+static void	reload_outcome(struct master *, enum reload_outcome);
+
+/* What a reload kept to go back to, no longer needed. */
+static void
+forget_previous(struct master *m)
+{
+	listeners_close(m->removed, m->nremoved);
+	free(m->removed);
+	free(m->prev_listeners);
+	config_free(m->prev_conf);
+	m->removed = m->prev_listeners = NULL;
+	m->nremoved = m->nprev_listeners = 0;
+	m->prev_conf = NULL;
+}
+
+/*
+ * The reload's generation serves, and the previous one drains (pool.c):
+ * the listeners the new configuration dropped close now, and the kept
+ * sockets block again if only one is left.
+ */
+static void
+reload_proved(struct master *m)
+{
+	char	 err[256];
+
+	forget_previous(m);
+	if (listeners_apply(m->conf, m->listeners, m->nlisteners, err,
+	    sizeof(err)) == -1)
+		log_warnx("%s", err);
+	log_info("generation %u serves; the previous generation drains",
+	    pool_generation(m->pool));
+}
+
+/*
+ * The reload's generation cannot serve: its workers drain, and the
+ * previous generation, which never stopped accepting, goes on with its
+ * configuration and listeners.  echodctl reload and systemd are told.
+ */
+static void
+reload_rollback(struct master *m, int64_t now)
+{
+	struct listener	*ls = m->listeners;
+	size_t		 nls = m->nlisteners, i, j;
+	unsigned int	 failed = pool_generation(m->pool);
+	char		 why[512], err[256];
+
+	/* The sockets only the new configuration had close. */
+	for (i = 0; i < nls; i++) {
+		for (j = 0; j < m->nprev_listeners; j++)
+			if (ls[i].fd == m->prev_listeners[j].fd)
+				break;
+		if (j == m->nprev_listeners && ls[i].fd != -1)
+			close(ls[i].fd);
+	}
+	free(ls);
+	/* Those it dropped are in prev_listeners: not closed. */
+	free(m->removed);
+	m->removed = NULL;
+	m->nremoved = 0;
+	m->listeners = m->prev_listeners;
+	m->nlisteners = m->nprev_listeners;
+	m->prev_listeners = NULL;
+	m->nprev_listeners = 0;
+	config_free(m->conf);
+	m->conf = m->prev_conf;
+	m->prev_conf = NULL;
+	log_setfacility(m->conf->syslog_facility);
+	if (listeners_apply(m->conf, m->listeners, m->nlisteners, err,
+	    sizeof(err)) == -1)
+		log_warnx("%s", err);
+	pool_rollback(m->pool, now, m->conf, m->listeners, m->nlisteners);
+
+	snprintf(why, sizeof(why), "generation %u: %s; back to generation "
+	    "%u with the previous configuration", failed,
+	    pool_trial_failure(m->pool), pool_generation(m->pool));
+	log_warnx("reload failed: %s", why);
+	reload_outcome(m, RELOAD_NOT_SERVING);
+	control_answer(m->ctl, failed, now, "error: reload failed: %s\n",
+	    why);
+	systemd_reload_failed(why);
 	master_title(m);
 }
 
@@ -248,6 +350,13 @@ pool_events(struct master *m, int events, int64_t now)
 	unsigned int			 gen = pool_generation(m->pool);
 	char				 failure[128];
 
+	/* A trial is always a reload's: there is a previous to go back to. */
+	if ((events & POOL_TRIAL_FAILED) && m->prev_conf != NULL) {
+		reload_rollback(m, now);
+		return;
+	}
+	if ((events & POOL_SERVING) && m->prev_conf != NULL)
+		reload_proved(m);
 	if (events & POOL_GIVE_UP) {
 		m->exit_status = 1;
 		begin_stop(m, STOP_FAST, pool_give_up_reason(m->pool), now);
@@ -329,12 +438,26 @@ static int
 master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 {
 	struct config	*conf;
-	struct listener	*ls;
+	struct listener	*ls, *prev;
 	size_t		 nls;
 	unsigned int	 old;
 
+	if (pool_on_trial(m->pool)) {
+		snprintf(err, errlen, "a reload is under way: generation %u "
+		    "is not serving yet", pool_generation(m->pool));
+		log_warnx("reload refused: %s", err);
+		return -1;
+	}
 	log_info("reloading %s", m->conf->path);
 	systemd_reloading();
+	/* The listeners as they are, before listeners_open() takes some. */
+	if ((prev = reallocarray(NULL, m->nlisteners, sizeof(*prev))) ==
+	    NULL) {
+		snprintf(err, errlen, "out of memory");
+		systemd_reload_failed(err);
+		return -1;
+	}
+	memcpy(prev, m->listeners, m->nlisteners * sizeof(*prev));
 	if ((conf = config_load(m->conf->path, err, errlen)) == NULL ||
 	    sandbox_ready(conf, err, errlen) == -1 ||
 	    listeners_open(conf, m->listeners, m->nlisteners, &ls, &nls, err,
@@ -344,6 +467,7 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 		    pool_generation(m->pool));
 		systemd_reload_failed(err);
 		config_free(conf);
+		free(prev);
 		reload_outcome(m, RELOAD_FAILED);
 		return -1;
 	}
@@ -366,12 +490,18 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	config_notes(conf);
 	log_setfacility(conf->syslog_facility);
 
-	/* The addresses no longer configured are those still open in old. */
-	listeners_close(m->listeners, m->nlisteners);
-	free(m->listeners);
+	/*
+	 * The addresses no longer configured are those still open in the
+	 * old array: kept open, with the old configuration, until the new
+	 * generation serves (reload_proved()) or fails (reload_rollback()).
+	 */
+	m->prev_conf = m->conf;
+	m->removed = m->listeners;
+	m->nremoved = m->nlisteners;
+	m->prev_listeners = prev;
+	m->nprev_listeners = m->nlisteners;
 	m->listeners = ls;
 	m->nlisteners = nls;
-	config_free(m->conf);
 	m->conf = conf;
 
 	old = pool_generation(m->pool);
@@ -386,8 +516,9 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	master_title(m);
 	systemd_reloaded();
 	log_info("reloaded: generation %u, %d worker%s, %zu listening "
-	    "socket%s", pool_generation(m->pool), conf->prefork,
-	    conf->prefork == 1 ? "" : "s", nls, nls == 1 ? "" : "s");
+	    "socket%s; generation %u serves until it does", pool_generation(m->pool),
+	    conf->prefork, conf->prefork == 1 ? "" : "s", nls,
+	    nls == 1 ? "" : "s", old);
 	return 0;
 }
 
@@ -411,6 +542,11 @@ master_upgrade(struct master *m, int64_t now, char *err, size_t errlen)
 		snprintf(err, errlen, "an upgrade is under way: the previous "
 		    "master, pid %ld, is still finishing its connections",
 		    (long)upgrade_old_master());
+		return -1;
+	}
+	if (pool_on_trial(m->pool)) {
+		snprintf(err, errlen, "a reload is under way: its generation "
+		    "is on trial; upgrade when it is decided");
 		return -1;
 	}
 	if (upgrade_busy()) {
@@ -562,6 +698,11 @@ in_child(struct master *m)
 	pidfile_close(m->pfh);
 	control_forget(m->ctl);
 	upgrade_forget();
+	/*
+	 * The listeners a reload on trial dropped: they must close once it
+	 * has proved itself, so its workers must not keep them.
+	 */
+	listeners_close(m->removed, m->nremoved);
 }
 
 /*
@@ -710,7 +851,8 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 			got_sigusr2 = 0;
 			(void)master_upgrade(&m, now, err, sizeof(err));
 		}
-		if (got_sighup) {
+		/* One during a reload's trial waits until it is decided. */
+		if (got_sighup && !pool_on_trial(m.pool)) {
 			got_sighup = 0;
 			if (m.stop == RUNNING && upgrade_busy())
 				log_warnx("an upgrade is under way: reload "
@@ -779,6 +921,7 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	/* Last: once the pidfile is gone, echod has said all it will say. */
 	pidfile_release(m.pfh);
 	pool_free(m.pool);
+	forget_previous(&m);
 	free(m.listeners);
 	config_free(m.conf);
 	return m.exit_status;

@@ -99,6 +99,20 @@ struct pool {
 	int			 awaiting;
 	int64_t			 await_until;
 
+	/*
+	 * A reload's generation on trial: the previous one (generation - 1)
+	 * serves until it has proved itself (see pool_new_generation()).
+	 */
+	int			 trial;
+	int64_t			 trial_started;
+	int64_t			 trial_ready;	/* prefork ready since; -1 */
+	char			 trial_failed[192];	/* why, once it failed */
+
+	/* Time with no worker of any generation waiting in accept(). */
+	int			 served;	/* once a generation has */
+	int64_t			 no_acceptor_since;	/* -1: one waits */
+	int64_t			 no_acceptor_ms;
+
 	/* Start-up failures: see start_failed(). */
 	int			 start_failures;	/* in a row */
 	int64_t			 next_start;		/* no fork before */
@@ -132,6 +146,7 @@ pool_create(pool_child_hook *hook, void *arg)
 	p->probe_age = -1;
 	p->awaiting = 1;
 	p->await_until = INT64_MAX;
+	p->no_acceptor_since = -1;
 	if ((p->sb = scoreboard_create()) == NULL) {
 		log_warn("scoreboard");
 		pool_free(p);
@@ -228,6 +243,32 @@ pool_give_up_reason(const struct pool *p)
 	return p->give_up;
 }
 
+int
+pool_on_trial(const struct pool *p)
+{
+	return p->trial;
+}
+
+const char *
+pool_trial_failure(const struct pool *p)
+{
+	return p->trial_failed;
+}
+
+/*
+ * The time, in ms, during which no worker of any generation was waiting
+ * for a connection since the first generation served, as seen by the
+ * census on each turn of the master's loop (which, while a generation
+ * starts, runs every SERVE_POLL_MS at least): a reload must leave none.
+ */
+int64_t
+pool_no_acceptor_ms(const struct pool *p, int64_t now)
+{
+	if (p->no_acceptor_since >= 0)
+		return p->no_acceptor_ms + (now - p->no_acceptor_since);
+	return p->no_acceptor_ms;
+}
+
 static struct worker *
 worker_by_pid(struct pool *p, pid_t pid)
 {
@@ -248,18 +289,12 @@ worker_by_pid(struct pool *p, pid_t pid)
  * pool_new_generation() (POOL_NOT_SERVING).  echodctl reload waits for
  * that, and so does systemd's READY=1.
  */
-int
-pool_census(struct pool *p, int64_t now)
+static void
+count(struct pool *p, int64_t now)
 {
 	struct pool_counts	*pc = &p->counts;
 	uint32_t		 i;
 	int			 state;
-
-	/*
-	 * Workers may ask again from here on: whatever made them ask
-	 * before is seen by this look at the pool (worker.c, wake_master()).
-	 */
-	__atomic_store_n(&p->sb->wake, 0, __ATOMIC_SEQ_CST);
 
 	memset(pc, 0, sizeof(*pc));
 	p->next_deadline = INT64_MAX;
@@ -304,15 +339,62 @@ pool_census(struct pool *p, int64_t now)
 		if (state == SLOT_IDLE || state == SLOT_BUSY)
 			pc->ready++;
 	}
+}
+
+static void	drain(struct pool *, int64_t, unsigned int);
+
+int
+pool_census(struct pool *p, int64_t now)
+{
+	struct pool_counts	*pc = &p->counts;
+
+	/*
+	 * Workers may ask again from here on: whatever made them ask
+	 * before is seen by this look at the pool (worker.c, wake_master()).
+	 */
+	__atomic_store_n(&p->sb->wake, 0, __ATOMIC_SEQ_CST);
+	count(p, now);
+
+	/* Idle workers of every generation told to serve wait in accept(). */
+	if (p->served && !p->stopping && pc->idle == 0) {
+		if (p->no_acceptor_since < 0)
+			p->no_acceptor_since = now;
+	} else if (p->no_acceptor_since >= 0) {
+		p->no_acceptor_ms += now - p->no_acceptor_since;
+		p->no_acceptor_since = -1;
+	}
 
 	if (!p->awaiting || p->stopping)
 		return 0;
-	if (pc->ready >= (size_t)p->conf->prefork) {
+	if (pc->ready < (size_t)p->conf->prefork)
+		p->trial_ready = -1;
+	else if (p->trial && p->trial_ready < 0)
+		p->trial_ready = now;
+	/*
+	 * A reload's workers must also stay ready for one look at the pool
+	 * more: one that crashes in its first accept() is not proof.
+	 */
+	if (pc->ready >= (size_t)p->conf->prefork &&
+	    (!p->trial || now - p->trial_ready >= SERVE_POLL_MS)) {
 		p->awaiting = 0;
+		p->served = 1;
+		if (p->trial) {
+			/* Proved: only now do the older generations drain. */
+			p->trial = 0;
+			drain(p, now, p->generation);
+			count(p, now);
+		}
 		return POOL_SERVING;
 	}
 	if (now >= p->await_until) {
 		p->awaiting = 0;
+		if (p->trial) {
+			snprintf(p->trial_failed, sizeof(p->trial_failed),
+			    "%zu of %d workers serving after %lld ms",
+			    pc->ready, p->conf->prefork,
+			    (long long)(now - p->trial_started));
+			return POOL_TRIAL_FAILED;
+		}
 		return POOL_NOT_SERVING;
 	}
 	return 0;
@@ -349,6 +431,12 @@ start_failed(struct pool *p, int64_t now, const char *why)
 
 	if (++p->start_failures >= START_FAILURES_MAX) {
 		log_warnx("%s", why);
+		if (p->trial) {
+			snprintf(p->trial_failed, sizeof(p->trial_failed),
+			    "its workers keep failing at start-up (%d in a "
+			    "row)", p->start_failures);
+			return POOL_TRIAL_FAILED;
+		}
 		p->give_up = "workers keep failing at start-up; giving up";
 		return POOL_GIVE_UP;
 	}
@@ -682,6 +770,10 @@ pool_reap(struct pool *p, int64_t now)
 		if (order != ORDER_SERVE || p->stopping || p->give_up != NULL)
 			log_debug("worker %ld (generation %u) %s", (long)pid,
 			    generation, how);
+		else if (generation != p->generation)
+			/* The previous generation, while a new one is tried. */
+			log_warnx("worker %ld (generation %u) %s", (long)pid,
+			    generation, how);
 		else if (WIFEXITED(status) &&
 		    WEXITSTATUS(status) == WORKER_EXIT_RECYCLED)
 			log_debug("worker %ld (generation %u) recycled after "
@@ -691,6 +783,14 @@ pool_reap(struct pool *p, int64_t now)
 			log_warnx("worker %ld (generation %u) %s", (long)pid,
 			    generation, how);
 			if (WIFEXITED(status) &&
+			    WEXITSTATUS(status) == WORKER_EXIT_SETUP &&
+			    p->trial) {
+				snprintf(p->trial_failed,
+				    sizeof(p->trial_failed), "worker %ld "
+				    "could not set itself up (exit status %d)",
+				    (long)pid, WORKER_EXIT_SETUP);
+				events |= POOL_TRIAL_FAILED;
+			} else if (WIFEXITED(status) &&
 			    WEXITSTATUS(status) == WORKER_EXIT_SETUP) {
 				p->give_up = "a worker could not set itself up";
 				events |= POOL_GIVE_UP;
@@ -745,8 +845,12 @@ pool_await(struct pool *p, int64_t until)
 }
 
 /*
- * A reload: a new generation starts (pool_adjust() forks it) and the old
- * ones drain.  It is awaited for wait ms (see pool_census()).
+ * A reload: a new generation starts (pool_adjust() forks it), on trial.
+ * The previous one goes on accepting until prefork of the new one's
+ * workers are set up (pool_census() then drains it and says
+ * POOL_SERVING).  If they are not within wait ms, or a worker cannot
+ * set itself up, or they keep failing at start-up, POOL_TRIAL_FAILED
+ * says so, and the master goes back with pool_rollback().
  */
 void
 pool_new_generation(struct pool *p, int64_t now, int64_t wait)
@@ -755,11 +859,47 @@ pool_new_generation(struct pool *p, int64_t now, int64_t wait)
 	__atomic_store_n(&p->sb->generation, p->generation, __ATOMIC_RELAXED);
 	p->start_failures = 0;
 	p->next_start = 0;
+	p->probe = 0;
 	p->plan.growth_step = 0;
 	p->plan.more = 0;
 	p->awaiting = 1;
 	p->await_until = now + wait;
-	drain(p, now, p->generation);
+	p->trial = 1;
+	p->trial_started = now;
+	p->trial_ready = -1;
+	p->trial_failed[0] = '\0';
+	pool_census(p, now);
+}
+
+/*
+ * The generation on trial failed: its workers are told to drain (those
+ * that did start may have clients already, who finish) and the previous
+ * generation, which never stopped serving, is current again, with the
+ * configuration and listeners it was started with.
+ */
+void
+pool_rollback(struct pool *p, int64_t now, const struct config *conf,
+    const struct listener *ls, size_t nls)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < p->high_water; i++) {
+		const struct worker *w = &p->workers[i];
+
+		if (w->pid != 0 && w->order == ORDER_SERVE &&
+		    p->sb->slots[i].generation == p->generation)
+			signal_worker(p, i, SIGQUIT, ORDER_DRAIN,
+			    now + (int64_t)conf->drain_timeout * 1000);
+	}
+	p->generation--;
+	p->trial = 0;
+	p->awaiting = 0;
+	p->start_failures = 0;
+	p->next_start = 0;
+	p->probe = 0;
+	p->plan.growth_step = 0;
+	p->plan.more = 0;
+	pool_configure(p, conf, ls, nls);
 	pool_census(p, now);
 }
 

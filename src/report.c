@@ -181,8 +181,9 @@ status_json(const struct report_view *v, struct buf *b, int64_t now)
 		    v->listeners[k].addr.proxy_protocol ? "true" : "false");
 	}
 	buf_printf(b, "],\"pool\":{\"workers\":%zu,\"starting\":%zu,"
-	    "\"idle\":%zu,\"busy\":%zu,\"draining\":%zu},\"workers\":[",
-	    pc->total, pc->starting, pc->idle, pc->busy, pc->draining);
+	    "\"idle\":%zu,\"busy\":%zu,\"draining\":%zu,\"no_acceptor_ms\":%"
+	    PRId64 "},\"workers\":[", pc->total, pc->starting, pc->idle,
+	    pc->busy, pc->draining, pool_no_acceptor_ms(v->pool, now));
 	for (i = 0; i < sb->high_water; i++) {
 		const struct slot	*s = &sb->slots[i];
 		int			 busy;
@@ -248,6 +249,8 @@ status_human(const struct report_view *v, struct buf *b, int64_t now)
 	buf_printf(b, "workers        %zu: %zu busy, %zu idle, %zu starting, "
 	    "%zu draining\n", pc->total, pc->busy, pc->idle, pc->starting,
 	    pc->draining);
+	buf_printf(b, "no acceptor    %" PRId64 " ms\n",
+	    pool_no_acceptor_ms(v->pool, now));
 	buf_printf(b, "connections    %" PRIu64 " accepted, %zu active, %"
 	    PRIu64 " errors, %" PRIu64 " idle timeouts, %" PRIu64
 	    " refused\n", t.connections, pc->active, t.errors,

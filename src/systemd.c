@@ -197,6 +197,7 @@ systemd_reload_failed(const char *err)
 	if (!notify_enabled())
 		return;
 	strlcpy(reload_error, err, sizeof(reload_error));
+	waiting = 0;
 	if (!ready_sent)
 		return;
 	snprintf(status, sizeof(status), "reload failed: %s", err);

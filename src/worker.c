@@ -37,6 +37,11 @@
  *            sends them to the whole process group with -d).
  *   SIGPIPE  ignored: a peer that resets ends its connection with EPIPE
  *            from write(), not the worker.
+ *   SIGCHLD  left at its default action, which ignores it.
+ *   SIGUSR2  ignored: it is the master's (a binary upgrade).
+ *   any other catchable signal: ignored (signals.c), so that a stray one
+ *            cannot end a connection; no handler, so nothing more for the
+ *            sandbox to allow.
  */
 
 #include <sys/types.h>
@@ -69,6 +74,7 @@
 #include "rlimits.h"
 #include "sandbox.h"
 #include "scoreboard.h"
+#include "signals.h"
 #include "title.h"
 #include "worker.h"
 
@@ -213,10 +219,13 @@ worker_signals(void)
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
+	/* What the master ignores, the fork has ignored already; inetd not. */
+	signals_ignore_unused();
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
@@ -866,11 +875,23 @@ serve_accepted(int fd, const struct sockaddr_storage *ss, socklen_t sslen,
 	return connection_done();
 }
 
-/* One listener: block in accept(); Linux wakes one waiting worker. */
+/*
+ * One listener: block in accept(); Linux wakes one waiting worker.
+ *
+ * The socket may be non-blocking all the same: O_NONBLOCK belongs to the
+ * socket, and while a reload's generation with several listeners is on
+ * trial beside this one, or this one is on trial beside such a
+ * generation, both share it (listener.c).  accept() then fails with
+ * EAGAIN instead of waiting, and poll() waits in its place, so that the
+ * worker does not spin; on a blocking socket it costs nothing.  A SIGQUIT
+ * before the poll() points the descriptor at /dev/null, which poll()
+ * finds readable at once; one during it interrupts it (EINTR).
+ */
 static void
 serve_one(const struct listener *l)
 {
 	struct sockaddr_storage	 ss;
+	struct pollfd		 pfd;
 	socklen_t		 sslen;
 	int			 fd, proxied = l->addr.proxy_protocol;
 
@@ -878,6 +899,13 @@ serve_one(const struct listener *l)
 		sslen = sizeof(ss);
 		if ((fd = accept(l->fd, (struct sockaddr *)&ss, &sslen)) ==
 		    -1) {
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+			    !ws.draining) {
+				pfd.fd = l->fd;
+				pfd.events = POLLIN;
+				(void)poll(&pfd, 1, -1);
+				continue;
+			}
 			if (accept_failed(errno))
 				return;
 			continue;

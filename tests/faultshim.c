@@ -19,6 +19,9 @@
  *                    fails, as on a full disk.
  *   slow-setup       a worker's set-up takes ECHOD_FAULT_DELAY_MS longer:
  *                    its first getppid(), near its end, sleeps first.
+ *   crash-setup      a worker aborts in its first getppid(), near the end
+ *                    of its set-up: a crash at start-up, before it ever
+ *                    waits in accept().
  *   fail-fork-after  the first ECHOD_FAULT_FORKS fork() calls work, later
  *                    ones fail with EAGAIN, as at a process limit; each
  *                    attempt is counted in ECHOD_FAULT_DIR.
@@ -32,6 +35,12 @@
  *                    time stamp of its slot as it turns busy: a kill -9
  *                    in the middle of its change from idle to busy in
  *                    the scoreboard.  Needs "sandbox no" (kill(2)).
+ *
+ * With ECHOD_FAULT_GATE set to a path instead, the fault is the name
+ * written in that file, read by each process as it is forked (and by the
+ * first one as it starts): none while there is no file.  A test writes
+ * it before a reload, so that the new generation's workers fail while
+ * the old one's, forked before, do not.
  *
  * Only workers call accept(), setresuid() and getppid(), only the
  * master fork(), and only pidfile_write() pwrite(), so the tests see how the master
@@ -47,17 +56,48 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+/* ECHOD_FAULT_GATE: the fault its file named when this process began. */
+static char	 gate_fault[64];
+
+static void
+look_at_gate(void)
+{
+	const char	*gate = getenv("ECHOD_FAULT_GATE");
+	ssize_t		 n = 0;
+	int		 fd;
+
+	if (gate != NULL && (fd = open(gate, O_RDONLY | O_CLOEXEC)) != -1) {
+		if ((n = read(fd, gate_fault, sizeof(gate_fault) - 1)) < 0)
+			n = 0;
+		close(fd);
+	}
+	while (n > 0 && (gate_fault[n - 1] == '\n' || gate_fault[n - 1] == ' '))
+		n--;
+	gate_fault[n] = '\0';
+}
+
+static void __attribute__((__constructor__))
+faultshim_init(void)
+{
+	look_at_gate();
+	(void)pthread_atfork(NULL, NULL, look_at_gate);
+}
+
 static int
 fault_is(const char *name)
 {
 	const char	*fault = getenv("ECHOD_FAULT");
 
+	if (getenv("ECHOD_FAULT_GATE") != NULL)
+		fault = gate_fault;
 	return fault != NULL && strcmp(fault, name) == 0;
 }
 
@@ -211,6 +251,8 @@ getppid(void)
 	static int	 slept;
 	const char	*delay = getenv("ECHOD_FAULT_DELAY_MS");
 
+	if (fault_is("crash-setup"))
+		abort();
 	if (fault_is("slow-setup") && !slept && delay != NULL) {
 		slept = 1;
 		usleep(atol(delay) * 1000);

@@ -21,7 +21,7 @@
 # in it fails the check: a new file has to be given its place.
 
 LAYERS='
-0 log clock pathnames buf addr proxyproto poolplan title
+0 log clock pathnames buf addr proxyproto poolplan title signals
 1 conf
 2 scoreboard sandbox privdrop rlimits daemon upgrade
 3 listener tcpdiag control metrics
