@@ -4,6 +4,8 @@
 # kernel's dump for conns holds echod's own connections only, on every
 # listening port and in both families, never the host's other sockets:
 # the clients' ends of the same connections, on this host, are the test.
+# Then the control socket's own edges: what only a raw client can send,
+# a master out of descriptors, a configuration path JSON must escape.
 . "$TESTS_SRCDIR/lib.sh"
 
 command -v strace >/dev/null 2>&1 || fail "strace is needed (apt-get install strace)"
@@ -12,6 +14,8 @@ ctl() {
 	"$ECHODCTL" -s "$CTL" "$@"
 }
 
+# A configuration path with a quote, a backslash and a tab in it.
+CONF="$T/echod \"odd\\	name\".conf"
 PORT2=$("$ECHOTEST" freeport)
 PORT6=$("$ECHOTEST" freeport -H ::1)
 write_conf "prefork 4" "listen on 127.0.0.1 port $PORT" \
@@ -94,5 +98,43 @@ jq -e '.tcp_info == true and (.conns | length) == 3 and
 [ "$(grep -cE ' [0-9]+(us|ms|s) +[0-9]+(us|ms|s) +[0-9]+ +[0-9]+$' \
     "$T/conns")" -eq 3 ] || fail "conns: $(cat "$T/conns")"
 ok "conns: the three connections, on two ports and ::1, with TCP_INFO"
+
+jq -e --arg path "$CONF" '.config == $path' "$T/status.json" >/dev/null ||
+    fail "config path in JSON: $(jq .config "$T/status.json")"
+ok "status -j: a configuration path with a quote, a backslash and a tab"
+
+# What echodctl never sends, a raw client may: each gets an error line.
+ask() {
+	"$ECHOTEST" ask -U "$CTL" -q "$1"
+}
+[ "$(ask "")" = "error: no command" ] || fail "empty line: $(ask "")"
+[ "$(ask "frobnicate")" = 'error: unknown command "frobnicate"' ] ||
+    fail "unknown: $(ask frobnicate)"
+[ "$(ask "status verbose")" = 'error: unexpected "verbose"' ] ||
+    fail "argument: $(ask "status verbose")"
+long=$(printf '%0200d' 0)
+[ "$(ask "$long")" = "error: command too long" ] || fail "long: $(ask "$long")"
+ask "status -g" | head -n 1 | grep -qx "ok" || fail "status -g: $(ask "status -g")"
+ok "raw clients: no command, unknown command, stray argument, too long"
+
+# Out of descriptors, the master leaves its control clients waiting in
+# the backlog, says so once, and answers them once it has room again.
+free_fd=0
+while [ -e "/proc/$master/fd/$free_fd" ]; do free_fd=$((free_fd + 1)); done
+limits=$(prlimit --pid "$master" --nofile --noheadings --raw -o SOFT,HARD)
+prlimit --pid "$master" --nofile="$free_fd:${limits##* }" ||
+    fail "prlimit"
+ctl status >"$T/late" 2>&1 &
+late=$!
+wait_for 10 "the accept failure logged" log_has \
+    "control socket: accept \(logged once a minute at most\): Too many open files"
+alive "$late" || fail "echodctl gave up: $(cat "$T/late")"
+prlimit --pid "$master" --nofile="${limits% *}:${limits##* }" ||
+    fail "prlimit back"
+wait "$late" || fail "echodctl after the limit was raised: $(cat "$T/late")"
+grep -q "^echod .*, pid $master" "$T/late" || fail "late answer: $(cat "$T/late")"
+[ "$(grep -c "control socket: accept" "$LOG")" -eq 1 ] ||
+    fail "the accept failure logged more than once"
+ok "out of descriptors: control clients wait, one warning, then served"
 
 touch "$T/stop"
