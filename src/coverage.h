@@ -1,9 +1,11 @@
 /*
  * A build for gcov (configure --enable-coverage, make coverage) writes
  * each process's counts when the process exits.  gcov does that from
- * exit(); a worker also ends by _exit() and by signals, which would
- * lose its counts, so in that build it dumps them first.  In any other
- * build these are nothing.
+ * exit(), and a forked child starts counting from zero; a process that
+ * ends by _exit() (daemonize()'s parents, a worker that cannot set
+ * itself up) or by a signal (a worker's SIGTERM) would lose its counts,
+ * so in that build it dumps them first.  In any other build these are
+ * nothing.
  */
 
 #ifndef ECHOD_COVERAGE_H

@@ -9,6 +9,7 @@
 #include <paths.h>
 #include <unistd.h>
 
+#include "coverage.h"
 #include "echod.h"
 #include "log.h"
 
@@ -21,16 +22,20 @@ daemonize(void)
 	/* Not a process group leader, so setsid() can succeed. */
 	if ((pid = fork()) == -1)
 		fatal("fork");
-	if (pid != 0)
+	if (pid != 0) {
+		coverage_dump();
 		_exit(0);
+	}
 	/* A new session: no controlling terminal. */
 	if (setsid() == -1)
 		fatal("setsid");
 	/* No longer a session leader: opening a tty cannot adopt it. */
 	if ((pid = fork()) == -1)
 		fatal("fork");
-	if (pid != 0)
+	if (pid != 0) {
+		coverage_dump();
 		_exit(0);
+	}
 
 	/* Hold no mount point busy.  (main() has set the umask already.) */
 	if (chdir("/") == -1)
