@@ -112,8 +112,16 @@ ask() {
     fail "unknown: $(ask frobnicate)"
 [ "$(ask "status verbose")" = 'error: unexpected "verbose"' ] ||
     fail "argument: $(ask "status verbose")"
+# Too long: the master answers and closes with the rest unread, so the
+# answer may be overtaken by the reset that close sends; either way it
+# goes on serving.
 long=$(printf '%0200d' 0)
-[ "$(ask "$long")" = "error: command too long" ] || fail "long: $(ask "$long")"
+out=$(ask "$long" 2>/dev/null)
+case "$out" in
+""|"error: command too long") ;;
+*) fail "long: $out" ;;
+esac
+ctl status >/dev/null || fail "status after a command too long"
 ask "status -g" | head -n 1 | grep -qx "ok" || fail "status -g: $(ask "status -g")"
 ok "raw clients: no command, unknown command, stray argument, too long"
 
