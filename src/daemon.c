@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "coverage.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -129,6 +130,7 @@ daemonize(void)
 		/* The first child ends as soon as it has forked the daemon. */
 		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
 			;
+		coverage_dump();
 		wait_for_daemon(sv[0]);
 	}
 	close(sv[0]);
@@ -138,8 +140,10 @@ daemonize(void)
 	/* No longer a session leader: opening a tty cannot adopt it. */
 	if ((pid = fork()) == -1)
 		fatal("fork");
-	if (pid != 0)
+	if (pid != 0) {
+		coverage_dump();
 		_exit(0);
+	}
 
 	/* Hold no mount point busy.  (main() has set the umask already.) */
 	if (chdir("/") == -1)

@@ -9,6 +9,8 @@
  * comes back, and turns an "error:" answer into a message on stderr and
  * exit status 1.  Each command has a deadline, the connection included,
  * past which echodctl gives up with exit status 3.
+ * The one thing it adds is each worker's resident memory, which the
+ * master leaves to it (report.c says why).
  */
 
 #include <sys/types.h>
@@ -19,6 +21,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -29,6 +32,7 @@
 
 #include "clock.h"
 #include "pathnames.h"
+#include "human.h"
 
 /*
  * How long a command may take, from the connection to the end of the
@@ -152,6 +156,105 @@ send_command(int fd, const char *line)
 	}
 }
 
+/*
+ * A process's resident memory, in bytes, from /proc/PID/statm (which
+ * anyone may read); 0 if the process has just exited, -1 if the file
+ * cannot be read (a /proc mounted with hidepid=, say).
+ */
+static int64_t
+resident(long pid)
+{
+	char		 path[64], buf[128];
+	long long	 size, rss;
+	ssize_t		 n;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/statm", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n == 0 || errno == ESRCH ? 0 : -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "%lld %lld", &size, &rss) != 2 || rss < 0)
+		return -1;
+	return rss * (int64_t)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * The JSON of status and workers: each worker's object starts with its
+ * "pid" and ends with "rss":null, the master's placeholder, written out
+ * here with the number.  Neither "pid": nor "rss": can occur within a
+ * JSON string, whose quotes are escaped.
+ */
+static void
+print_json_rss(const char *body)
+{
+	static const char	 hole[] = "\"rss\":null";
+	const char		*p = body, *q, *k;
+	long			 pid;
+	int64_t			 rss;
+
+	while ((q = strstr(p, hole)) != NULL) {
+		pid = -1;
+		for (k = p; (k = strstr(k, "\"pid\":")) != NULL && k < q; k++)
+			pid = strtol(k + 6, NULL, 10);
+		fwrite(p, 1, q - p, stdout);
+		if (pid > 0 && (rss = resident(pid)) >= 0)
+			printf("\"rss\":%" PRId64, rss);
+		else
+			fputs(hole, stdout);
+		p = q + sizeof(hole) - 1;
+	}
+	fputs(p, stdout);
+}
+
+/*
+ * The table of workers: a header, then a line per worker that begins
+ * with its pid and ends with the RSS column, 5 characters that the
+ * master leaves as "-".
+ */
+static void
+print_table_rss(const char *body)
+{
+	const char	*p = body, *eol;
+	char		 rss[16];
+	size_t		 len;
+	int64_t		 n;
+	long		 pid;
+
+	for (; *p != '\0'; p = eol) {
+		if ((eol = strchr(p, '\n')) != NULL)
+			eol++;
+		else
+			eol = p + strlen(p);
+		len = eol - p;
+		pid = strtol(p, NULL, 10);
+		if (p == body || pid <= 0 || len < 7 ||
+		    strncmp(eol - 6, "    -\n", 6) != 0 ||
+		    (n = resident(pid)) < 0) {
+			fwrite(p, 1, len, stdout);
+			continue;
+		}
+		fwrite(p, 1, len - 6, stdout);
+		printf("%5s\n", human_bytes(n, rss, sizeof(rss)));
+	}
+}
+
+/* What echod answered, with the workers' memory where it belongs. */
+static void
+print_answer(const char *command, int json, const char *body)
+{
+	if (json && (strcmp(command, "status") == 0 ||
+	    strcmp(command, "workers") == 0))
+		print_json_rss(body);
+	else if (!json && strcmp(command, "workers") == 0)
+		print_table_rss(body);
+	else
+		fputs(body, stdout);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -253,7 +356,7 @@ main(int argc, char *argv[])
 		} else
 			printf("%s\n", answer + 4);
 	} else
-		fputs(body, stdout);
+		print_answer(argv[0], json, body);
 	free(answer);
 	return 0;
 }

@@ -5,6 +5,13 @@
  * and the counts of the pool (pool.h), the configuration, the listening
  * sockets' TCP_INFO (listener.c) and, for conns, the kernel's sock_diag
  * (tcpdiag.c).  Nothing here changes the master's state.
+ *
+ * All but each worker's resident memory: that is in /proc/PID/statm,
+ * a file to open for every worker (up to 32768 of them) from the
+ * master's loop, which would hold up reaping and signals while a
+ * monitoring script polls.  The master writes "rss":null and an RSS
+ * column of "-" instead, and echodctl, which may take its time, reads
+ * the files (world-readable) and fills them in.
  */
 
 #include <sys/types.h>
@@ -20,6 +27,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "human.h"
 #include "listener.h"
 #include "pool.h"
 #include "report.h"
@@ -87,26 +95,6 @@ seconds_since(int64_t then, int64_t now)
 	return now > then ? (now - then) / 1000.0 : 0.0;
 }
 
-/* 1234, 12.3K, 123M: at most 5 characters. */
-static const char *
-human_bytes(uint64_t n, char *buf, size_t len)
-{
-	const char	*unit = "KMGTP";
-	double		 v = n;
-
-	if (n < 10000) {
-		snprintf(buf, len, "%" PRIu64, n);
-		return buf;
-	}
-	v /= 1024;
-	while (v >= 1000 && unit[1] != '\0') {
-		v /= 1024;
-		unit++;
-	}
-	snprintf(buf, len, v < 10 ? "%.1f%c" : "%.0f%c", v, *unit);
-	return buf;
-}
-
 /* 59s, 59m, 23h, 9d: at most 4 characters. */
 static const char *
 human_age(int64_t ms, char *buf, size_t len)
@@ -134,23 +122,6 @@ human_us(uint32_t us, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%" PRIu32 "s", us / 1000000);
 	return buf;
-}
-
-/* Resident memory of a process, bytes; 0 if it is gone. */
-static uint64_t
-resident(pid_t pid)
-{
-	char			 path[64];
-	unsigned long long	 size, rss = 0;
-	FILE			*fp;
-
-	snprintf(path, sizeof(path), "/proc/%ld/statm", (long)pid);
-	if ((fp = fopen(path, "re")) == NULL)
-		return 0;
-	if (fscanf(fp, "%llu %llu", &size, &rss) != 2)
-		rss = 0;
-	fclose(fp);
-	return rss * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
 static void
@@ -212,8 +183,8 @@ status_json(const struct report_view *v, struct buf *b, int64_t now)
 		else
 			buf_printf(b, "null,\"via\":null,\"connection_age\":"
 			    "null,\"idle\":null");
-		buf_printf(b, ",\"rss\":%" PRIu64 "}",
-		    resident(s->pid));
+		/* Filled in by echodctl: see the top of this file. */
+		buf_printf(b, ",\"rss\":null}");
 	}
 	buf_printf(b, "],\"totals\":{\"accepted\":%" PRIu64 ",\"active\":%zu,"
 	    "\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"errors\":%"
@@ -265,7 +236,7 @@ static void
 workers_human(const struct report_view *v, struct buf *b, int64_t now)
 {
 	const struct scoreboard	*sb = pool_scoreboard(v->pool);
-	char			 in[16], out[16], rss[16], age[16], idle[16];
+	char			 in[16], out[16], age[16], idle[16];
 	char			 conns[16];
 	char			 peer[ADDR_NAME_MAX];
 	uint32_t		 i;
@@ -294,8 +265,7 @@ workers_human(const struct report_view *v, struct buf *b, int64_t now)
 		    human_bytes(s->connections, conns, sizeof(conns)),
 		    human_bytes(s->bytes_in, in, sizeof(in)),
 		    human_bytes(s->bytes_out, out, sizeof(out)), peer, age,
-		    idle, human_bytes(resident(s->pid), rss,
-		    sizeof(rss)));
+		    idle, "-");	/* RSS: filled in by echodctl */
 	}
 }
 

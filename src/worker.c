@@ -33,6 +33,7 @@
  *            to every worker on a graceful stop.
  *   SIGTERM  left at its default action: the worker ends at once and
  *            the kernel closes its sockets.  Nothing is left to clean up.
+ *            (A gcov build writes its counts first: coverage.h.)
  *   SIGHUP, SIGINT  ignored: they are meant for the master (a terminal
  *            sends them to the whole process group with -d).
  *   SIGPIPE  ignored: a peer that resets ends its connection with EPIPE
@@ -67,6 +68,7 @@
 
 #include "addr.h"
 #include "clock.h"
+#include "coverage.h"
 #include "daemon.h"
 #include "log.h"
 #include "privdrop.h"
@@ -211,6 +213,14 @@ on_sigquit(int sig)
 	errno = saved_errno;
 }
 
+/* An end before the worker serves: no exit() handlers of the master's. */
+static void __attribute__((__noreturn__))
+worker_exit(int status)
+{
+	coverage_dump();
+	_exit(status);
+}
+
 static void
 worker_signals(void)
 {
@@ -229,6 +239,7 @@ worker_signals(void)
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	coverage_catch(SIGTERM);
 	/*
 	 * Restart read() and write(); accept() then fails on dead_fd.
 	 * (poll(2) and epoll_wait(2) fail with EINTR all the same.)
@@ -1026,7 +1037,7 @@ epoll_setup(const struct worker_args *wa)
 	if ((ws.epoll_fd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    (ws.drain_event = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
 		log_warn("accept-strategy epoll");
-		_exit(WORKER_EXIT_SETUP);
+		worker_exit(WORKER_EXIT_SETUP);
 	}
 	memset(&ev, 0, sizeof(ev));
 	for (i = 0; i < wa->nlisteners; i++) {
@@ -1035,14 +1046,14 @@ epoll_setup(const struct worker_args *wa)
 		if (epoll_ctl(ws.epoll_fd, EPOLL_CTL_ADD, wa->listeners[i].fd,
 		    &ev) == -1) {
 			log_warn("accept-strategy epoll: epoll_ctl");
-			_exit(WORKER_EXIT_SETUP);
+			worker_exit(WORKER_EXIT_SETUP);
 		}
 	}
 	ev.events = EPOLLIN;
 	ev.data.u32 = wa->nlisteners;
 	if (epoll_ctl(ws.epoll_fd, EPOLL_CTL_ADD, ws.drain_event, &ev) == -1) {
 		log_warn("accept-strategy epoll: epoll_ctl");
-		_exit(WORKER_EXIT_SETUP);
+		worker_exit(WORKER_EXIT_SETUP);
 	}
 }
 
@@ -1059,7 +1070,7 @@ worker_run(const struct worker_args *wa)
 
 	if ((ws.dead_fd = open(_PATH_DEVNULL, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("open %s", _PATH_DEVNULL);
-		_exit(WORKER_EXIT_SETUP);
+		worker_exit(WORKER_EXIT_SETUP);
 	}
 	/* Allocated for the worker's life, which may end by SIGTERM. */
 	if ((ws.drain_fds = calloc(wa->nlisteners,
@@ -1067,7 +1078,7 @@ worker_run(const struct worker_args *wa)
 	    (ws.listen_pfd = calloc(wa->nlisteners, sizeof(*ws.listen_pfd))) ==
 	    NULL) {
 		log_warn("calloc");
-		_exit(WORKER_EXIT_SETUP);
+		worker_exit(WORKER_EXIT_SETUP);
 	}
 	for (i = 0; i < wa->nlisteners; i++) {
 		ws.drain_fds[i] = wa->listeners[i].fd;
@@ -1083,7 +1094,7 @@ worker_run(const struct worker_args *wa)
 	limits_apply(wa->conf);
 	if (privdrop(wa->conf) == -1) {
 		log_warnx("worker cannot drop privileges; exiting");
-		_exit(WORKER_EXIT_SETUP);
+		worker_exit(WORKER_EXIT_SETUP);
 	}
 	limits_allow_core(wa->conf);
 
@@ -1098,7 +1109,7 @@ worker_run(const struct worker_args *wa)
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
 		log_warn("prctl PR_SET_PDEATHSIG");
 	if (getppid() != wa->master_pid)
-		_exit(0);
+		worker_exit(0);
 #endif
 
 	/*
@@ -1113,7 +1124,7 @@ worker_run(const struct worker_args *wa)
 	if (wa->conf->sandbox &&
 	    sandbox_enter(&ws.self->sandbox_syscall) == -1) {
 		log_warnx("worker cannot enter its sandbox; exiting");
-		_exit(WORKER_EXIT_SETUP);
+		worker_exit(WORKER_EXIT_SETUP);
 	}
 #endif
 	/*

@@ -10,6 +10,9 @@
  *                    pool keeps failing beside healthy ones.  Workers
  *                    count themselves by creating numbered directories
  *                    in ECHOD_FAULT_DIR (mkdir is atomic).
+ *   crash-accept-while
+ *                    accept() aborts while the file ECHOD_FAULT_FILE
+ *                    exists: a fault that comes and goes.
  *   accept-errors    each worker's first accept() calls fail with
  *                    EINTR, ECONNABORTED, EPROTO, ENOBUFS and EMFILE, one
  *                    each, as accept(2) says they may; later calls work.
@@ -186,6 +189,7 @@ accept(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	static int	(*real_accept)(int, struct sockaddr *, socklen_t *);
 	const char	*healthy = getenv("ECHOD_FAULT_HEALTHY");
+	const char	*file = getenv("ECHOD_FAULT_FILE");
 
 	static const int errors[] = {
 		EINTR, ECONNABORTED, EPROTO, ENOBUFS, EMFILE
@@ -201,6 +205,9 @@ accept(int fd, struct sockaddr *sa, socklen_t *len)
 	}
 	if (fault_is("crash-accept-after") && healthy != NULL &&
 	    worker_number() >= atol(healthy))
+		abort();
+	if (fault_is("crash-accept-while") && file != NULL &&
+	    access(file, F_OK) == 0)
 		abort();
 	if (real_accept == NULL)
 		real_accept = (int (*)(int, struct sockaddr *, socklen_t *))

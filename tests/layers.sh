@@ -22,6 +22,7 @@
 
 LAYERS='
 0 log clock pathnames buf addr proxyproto poolplan title signals
+0 human coverage
 1 conf
 2 scoreboard sandbox privdrop rlimits daemon upgrade
 3 listener tcpdiag control metrics
