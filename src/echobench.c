@@ -3,6 +3,8 @@
  *
  *   echobench rr|stream|connect|hold [-j] [-c conns] [-d seconds]
  *       [-w seconds] [-s size] [-t timeout] host port
+ *   echobench udp [-j] [-c sockets] [-d seconds | -n count] [-r rate]
+ *       [-w seconds] [-s size] [-t timeout] host port
  *
  * rr:      C connections each send S bytes and wait for all S back, over
  *          and over: round trips per second and their latency.
