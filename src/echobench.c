@@ -15,6 +15,10 @@
  * hold:    C connections opened at once and kept, each with one round trip
  *          a second, for D seconds after the last was first served: how
  *          many were served, and how long that took.
+ * udp:     C UDP sockets, each with one datagram in flight, or paced at R
+ *          a second: their rate and round-trip time, and how many were
+ *          lost, duplicated, reordered or corrupt (see the comment before
+ *          struct usock).
  *
  * rr, stream and connect run W seconds of warm-up and then measure for D
  * seconds; then, in every mode, no new work starts and echobench waits for
