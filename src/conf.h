@@ -83,6 +83,8 @@ struct config {
 	int			 sandbox;	/* seccomp filter for workers */
 	long long		 core_limit;	/* bytes, -1: unlimited */
 	int			 accept_strategy; /* ACCEPT_* */
+	int			 metrics_on;	/* metrics listen on, set */
+	struct listen_addr	 metrics;	/* its address (metricsd.c) */
 };
 
 /*
