@@ -73,12 +73,16 @@ struct worker {
 	pid_t			 pid;		/* 0: free slot */
 	enum slot_order		 order;
 	int64_t			 deadline;	/* draining, stopping: ms */
+	int			 udp;		/* a UDP worker */
 };
 
 struct pool {
 	const struct config	*conf;
+	/* The TCP workers' listeners and the UDP workers', copies. */
 	const struct listener	*listeners;
 	size_t			 nlisteners;
+	const struct listener	*udp;
+	size_t			 nudp;
 	struct scoreboard	*sb;
 	struct worker		*workers;	/* SCOREBOARD_SLOTS of them */
 	uint32_t		 high_water;	/* slots in use are below */
@@ -168,14 +172,25 @@ pool_free(struct pool *p)
 	free(p);
 }
 
-/* The configuration and listeners new workers get, from now on. */
+/*
+ * The configuration and listeners new workers get, from now on: the TCP
+ * ones to the TCP workers, the UDP ones to the UDP workers, each kind
+ * waiting on its own sockets only (listeners_open() puts the TCP ones
+ * first).
+ */
 void
 pool_configure(struct pool *p, const struct config *conf,
     const struct listener *ls, size_t nls)
 {
+	size_t	 ntcp = 0;
+
+	while (ntcp < nls && !ls[ntcp].addr.udp)
+		ntcp++;
 	p->conf = conf;
 	p->listeners = ls;
-	p->nlisteners = nls;
+	p->nlisteners = ntcp;
+	p->udp = ls + ntcp;
+	p->nudp = nls - ntcp;
 }
 
 int
@@ -272,6 +287,15 @@ pool_census(struct pool *p, int64_t now)
 				p->next_deadline = w->deadline;
 			continue;
 		}
+		if (w->udp) {
+			if (s->generation != p->generation)
+				pc->draining++;
+			else {
+				pc->udp++;
+				pc->udp_ready += state == SLOT_IDLE;
+			}
+			continue;
+		}
 		switch (state) {
 		case SLOT_STARTING:
 			pc->starting++;
@@ -297,7 +321,8 @@ pool_census(struct pool *p, int64_t now)
 
 	if (!p->awaiting || p->stopping)
 		return 0;
-	if (pc->ready >= (size_t)p->conf->prefork) {
+	if ((p->nlisteners == 0 || pc->ready >= (size_t)p->conf->prefork) &&
+	    (p->nudp == 0 || pc->udp_ready >= (size_t)p->conf->udp_workers)) {
 		p->awaiting = 0;
 		return POOL_SERVING;
 	}
@@ -351,7 +376,7 @@ start_failed(struct pool *p, int64_t now, const char *why)
 }
 
 static int
-spawn_worker(struct pool *p, int64_t now)
+spawn_worker(struct pool *p, int64_t now, int udp)
 {
 	struct worker_args	 wa;
 	struct slot		*slot;
@@ -372,11 +397,13 @@ spawn_worker(struct pool *p, int64_t now)
 	slot->generation = p->generation;
 	slot->started = slot->since = now;
 	slot->order = ORDER_SERVE;
+	slot->kind = udp ? KIND_UDP : KIND_TCP;
 	__atomic_store_n(&slot->state, SLOT_STARTING, __ATOMIC_RELEASE);
 
 	wa.conf = p->conf;
-	wa.listeners = p->listeners;
-	wa.nlisteners = p->nlisteners;
+	wa.listeners = udp ? p->udp : p->listeners;
+	wa.nlisteners = udp ? p->nudp : p->nlisteners;
+	wa.udp = udp;
 	wa.generation = p->generation;
 	wa.master_pid = getpid();
 	wa.scoreboard = p->sb;
@@ -407,15 +434,20 @@ spawn_worker(struct pool *p, int64_t now)
 	w->pid = pid;
 	w->order = ORDER_SERVE;
 	w->deadline = 0;
+	w->udp = udp;
 	if (p->start_failures > 0)
 		p->probe = pid;
 	/* Started after the census: counted as it would have counted it. */
 	p->counts.total++;
-	p->counts.starting++;
-	p->counts.current++;
-	p->counts.spare++;
-	log_debug("worker %ld started (generation %u)", (long)pid,
-	    p->generation);
+	if (udp)
+		p->counts.udp++;
+	else {
+		p->counts.starting++;
+		p->counts.current++;
+		p->counts.spare++;
+	}
+	log_debug("%sworker %ld started (generation %u)", udp ? "udp " : "",
+	    (long)pid, p->generation);
 	return 0;
 }
 
@@ -445,7 +477,7 @@ retire_idle(struct pool *p, size_t n, int64_t now)
 	for (i = p->high_water; i-- > 0 && n > 0;) {
 		const struct worker *w = &p->workers[i];
 
-		if (w->pid == 0 || w->order != ORDER_SERVE ||
+		if (w->pid == 0 || w->order != ORDER_SERVE || w->udp ||
 		    p->sb->slots[i].generation != p->generation ||
 		    __atomic_load_n(&p->sb->slots[i].state, __ATOMIC_ACQUIRE)
 		    != SLOT_IDLE)
@@ -497,6 +529,31 @@ plan_settings(const struct config *conf, struct poolplan_settings *ps)
 }
 
 /*
+ * The UDP workers: udp-workers of them while a UDP listener is, however
+ * busy; one killed is replaced at once, one that fails at start-up as a
+ * TCP worker is (start_failed()).
+ */
+static size_t
+adjust_udp(struct pool *p, int64_t now)
+{
+	size_t	 started = 0;
+
+	if (p->nudp == 0 || p->stopping || now < p->next_start)
+		return 0;
+	while (p->counts.udp < (size_t)p->conf->udp_workers &&
+	    started < START_BATCH) {
+		if (spawn_worker(p, now, 1) == -1)
+			break;
+		started++;
+		if (p->start_failures > 0) {
+			p->next_start = now + START_FAILURE_MS;
+			break;
+		}
+	}
+	return started;
+}
+
+/*
  * Grow or shrink the current generation's pool (see the top of this
  * file): what poolplan_decide() says, done.  Called on every turn of
  * the master's loop while it runs, after pool_census().
@@ -509,6 +566,9 @@ pool_adjust(struct pool *p, int64_t now)
 	struct poolplan		 plan;
 	size_t			 started = 0;
 
+	started = adjust_udp(p, now);
+	if (p->nlisteners == 0)
+		return resized(p);
 	plan_settings(p->conf, &ps);
 	memset(&in, 0, sizeof(in));
 	in.current = p->counts.current;
@@ -526,8 +586,9 @@ pool_adjust(struct pool *p, int64_t now)
 	}
 	if (plan.max_reached)
 		note_max_workers(p, now);
+	started = 0;
 	while (started < plan.start && !p->stopping) {
-		if (spawn_worker(p, now) == -1)
+		if (spawn_worker(p, now, 0) == -1)
 			break;
 		started++;
 		if (plan.probe) {
@@ -614,6 +675,16 @@ release_slot(struct pool *p, struct worker *w)
 	sb->retired_timeouts += slot->timeouts;
 	sb->retired_refused += slot->refused;
 	sb->retired_errors += slot->errors;
+	if (w->udp) {
+		size_t	 r;
+
+		sb->retired_datagrams_in += slot->datagrams_in;
+		sb->retired_datagrams_out += slot->datagrams_out;
+		sb->retired_udp_bytes_in += slot->bytes_in;
+		sb->retired_udp_bytes_out += slot->bytes_out;
+		for (r = 0; r < UDP_DROP_NREASONS; r++)
+			sb->retired_drops[r] += slot->drops[r];
+	}
 	memset(slot, 0, sizeof(*slot));
 	memset(w, 0, sizeof(*w));
 	while (p->high_water > 0 && p->workers[p->high_water - 1].pid == 0)

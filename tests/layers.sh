@@ -21,10 +21,10 @@
 # in it fails the check: a new file has to be given its place.
 
 LAYERS='
-0 log clock pathnames buf addr proxyproto poolplan title
+0 log clock pathnames buf addr proxyproto poolplan title udpguard
 1 conf
 2 scoreboard sandbox privdrop rlimits daemon
-3 listener tcpdiag control
+3 listener tcpdiag control udpecho
 4 worker
 5 pool inetd
 6 report systemd
