@@ -178,3 +178,26 @@ wait_gone 5 "killed UDP worker" "$victim"
 wait_for 10 "2 UDP workers again" has_udp_workers 2
 out=$(udp echo 127.0.0.1 "$UPORT" 100) || fail "after kill -9: $out"
 ok "a killed UDP worker is replaced"
+
+# The sandbox covers UDP workers: one that receives a datagram from
+# 127.0.0.2 tries execve (tests/faultshim.c) and dies of SIGSYS.
+printf 'sandbox yes\n' >"$T/probe.conf"
+if ! "$ECHOD" -n -f "$T/probe.conf" >/dev/null 2>&1; then
+	log "built without libseccomp: the UDP sandbox not tested"
+	exit 0
+fi
+kill -TERM "$(master_pid)"
+wait_for 10 "echod to stop" eval '! pidfile_ready'
+: >"$LOG"
+env ECHOD_FAULT=exec-on-recvmmsg ECHOD_FAULT_EXEC="touch $T/executed" \
+    LD_PRELOAD="$FAULTSHIM" "$ECHOD" -d -f "$CONF" >>"$LOG" 2>&1 &
+BG_PIDS="$BG_PIDS $!"
+wait_for 10 "pidfile of a running master" pidfile_ready
+wait_for 10 "2 UDP workers" has_udp_workers 2
+udp silent 127.0.0.1 "$UPORT" 0 127.0.0.2 || fail "answered the attacker"
+wait_for 5 "the sandbox's kill logged" \
+    log_has "worker [0-9]+ killed by the sandbox: system call execve is not allowed"
+[ ! -e "$T/executed" ] || fail "the program ran despite the sandbox"
+wait_for 10 "2 UDP workers again" has_udp_workers 2
+out=$(udp echo 127.0.0.1 "$UPORT" 100) || fail "after the sandbox kill: $out"
+ok "execve in a UDP worker: killed by the sandbox, replaced"
