@@ -120,12 +120,9 @@ udpguard_dest(const struct sockaddr_storage *dst)
 	const struct sockaddr_in	*sin = (const void *)dst;
 
 	/*
-	 * A directed broadcast (a.b.c.255 of a local network) is known
-	 * only by the interface; IP_PKTINFO's ipi_addr is then the
-	 * broadcast address, and the kernel flags none of it for UDP, so
-	 * an address ending in .255 with the datagram's spec_dst not the
-	 * interface's is left to the caller.  Here: the limited broadcast,
-	 * multicast and the unspecified address.
+	 * The limited broadcast, multicast and the unspecified address.
+	 * A directed broadcast (a.b.c.255) is known only by its route:
+	 * udpecho.c tells it by IP_PKTINFO (reply_cmsgs()).
 	 */
 	if (dst->ss_family == AF_INET &&
 	    ntohl(sin->sin_addr.s_addr) == INADDR_BROADCAST)
