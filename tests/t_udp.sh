@@ -52,6 +52,16 @@ elif cmd == 'silent':
         sys.exit('answered from source port %s' % args[0])
     except socket.timeout:
         pass
+elif cmd == 'broadcast':
+    s = sock(host)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    s.settimeout(0.5)
+    s.sendto(b'x', (host, port))
+    try:
+        s.recvfrom(100)
+        sys.exit('a broadcast was answered')
+    except socket.timeout:
+        pass
 elif cmd == 'burst':
     # N datagrams from one port; prints how many came back
     s = sock(host)
@@ -142,6 +152,11 @@ udp echo 127.0.0.1 "$UPORT2" 5 >/dev/null || fail "second UDP listener"
 udp silent 127.0.0.1 "$UPORT2" "$UPORT2" 127.0.0.2 || fail "own echo port"
 wait_for 5 "echo-port counted" dropped echo-port 1
 ok "no answer to source ports 2049 and the echo port"
+
+# Sent to the loopback network's broadcast address: IP_PKTINFO tells.
+udp broadcast 127.255.255.255 "$UPORT" || fail "broadcast"
+wait_for 5 "bad-destination counted" dropped bad-destination 1
+ok "no answer to a datagram sent to a broadcast address"
 
 # One source, a burst of 200 over both UDP workers: 50 (the bucket,
 # udp-rate 50 per second) and what it refills meanwhile, not 50 per
