@@ -100,6 +100,7 @@ apply_udp_settings(int fd, const struct config *conf)
 	socklen_t		 sslen = sizeof(ss);
 	int			 on = 1;
 
+	memset(&ss, 0, sizeof(ss));
 	if (set_nonblocking(fd, 0) == -1)
 		return "fcntl";
 	if (conf->udp_rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF,

@@ -533,13 +533,13 @@ plan_settings(const struct config *conf, struct poolplan_settings *ps)
  * busy; one killed is replaced at once, one that fails at start-up as a
  * TCP worker is (start_failed()).
  */
-static size_t
+static void
 adjust_udp(struct pool *p, int64_t now)
 {
 	size_t	 started = 0;
 
 	if (p->nudp == 0 || p->stopping || now < p->next_start)
-		return 0;
+		return;
 	while (p->counts.udp < (size_t)p->conf->udp_workers &&
 	    started < START_BATCH) {
 		if (spawn_worker(p, now, 1) == -1)
@@ -550,7 +550,6 @@ adjust_udp(struct pool *p, int64_t now)
 			break;
 		}
 	}
-	return started;
 }
 
 /*
@@ -566,7 +565,7 @@ pool_adjust(struct pool *p, int64_t now)
 	struct poolplan		 plan;
 	size_t			 started = 0;
 
-	started = adjust_udp(p, now);
+	adjust_udp(p, now);
 	if (p->nlisteners == 0)
 		return resized(p);
 	plan_settings(p->conf, &ps);
@@ -586,7 +585,6 @@ pool_adjust(struct pool *p, int64_t now)
 	}
 	if (plan.max_reached)
 		note_max_workers(p, now);
-	started = 0;
 	while (started < plan.start && !p->stopping) {
 		if (spawn_worker(p, now, 0) == -1)
 			break;

@@ -98,16 +98,20 @@ read_cmsgs(struct msghdr *mh, struct dgram_info *di)
 	}
 }
 
-static struct cmsghdr *
-put_cmsg(struct msghdr *mh, struct cmsghdr *c, int level, int type,
-    const void *data, size_t len)
+/* One control message at *len bytes into the reply's, which grows. */
+static void
+put_cmsg(struct msghdr *mh, size_t *len, int level, int type,
+    const void *data, size_t dlen)
 {
-	c = c == NULL ? CMSG_FIRSTHDR(mh) : CMSG_NXTHDR(mh, c);
+	struct cmsghdr	*c = (struct cmsghdr *)((char *)mh->msg_control +
+			    *len);
+
+	memset(c, 0, CMSG_SPACE(dlen));
 	c->cmsg_level = level;
 	c->cmsg_type = type;
-	c->cmsg_len = CMSG_LEN(len);
-	memcpy(CMSG_DATA(c), data, len);
-	return c;
+	c->cmsg_len = CMSG_LEN(dlen);
+	memcpy(CMSG_DATA(c), data, dlen);
+	*len += CMSG_SPACE(dlen);
 }
 
 /*
@@ -125,13 +129,10 @@ reply_cmsgs(struct msghdr *mh, const struct dgram_info *di, int v4)
 	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&dst;
 	struct in_pktinfo	 pi4;
 	struct in6_pktinfo	 pi6;
-	struct cmsghdr		*c = NULL;
 	size_t			 len = 0;
 	int			 v;
 
 	memset(&dst, 0, sizeof(dst));
-	/* The whole room, for CMSG_NXTHDR(); cut to what is used below. */
-	mh->msg_controllen = CMSG_ROOM;
 	if (v4 && di->have4) {
 		sin->sin_family = AF_INET;
 		sin->sin_addr = di->pi4.ipi_addr;
@@ -145,26 +146,22 @@ reply_cmsgs(struct msghdr *mh, const struct dgram_info *di, int v4)
 			return UDP_DROP_DEST;
 		memset(&pi4, 0, sizeof(pi4));
 		pi4.ipi_spec_dst = di->pi4.ipi_addr;
-		c = put_cmsg(mh, c, IPPROTO_IP, IP_PKTINFO, &pi4, sizeof(pi4));
-		len += CMSG_SPACE(sizeof(pi4));
+		put_cmsg(mh, &len, IPPROTO_IP, IP_PKTINFO, &pi4, sizeof(pi4));
 	} else if (!v4 && di->have6) {
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_addr = di->pi6.ipi6_addr;
 		if (udpguard_dest(&dst) != -1)
 			return UDP_DROP_DEST;
 		pi6 = di->pi6;
-		c = put_cmsg(mh, c, IPPROTO_IPV6, IPV6_PKTINFO, &pi6,
+		put_cmsg(mh, &len, IPPROTO_IPV6, IPV6_PKTINFO, &pi6,
 		    sizeof(pi6));
-		len += CMSG_SPACE(sizeof(pi6));
 	}
 	if (v4 && di->tos > 0) {
 		v = di->tos;
-		c = put_cmsg(mh, c, IPPROTO_IP, IP_TOS, &v, sizeof(v));
-		len += CMSG_SPACE(sizeof(v));
+		put_cmsg(mh, &len, IPPROTO_IP, IP_TOS, &v, sizeof(v));
 	} else if (!v4 && di->tclass > 0) {
 		v = di->tclass;
-		c = put_cmsg(mh, c, IPPROTO_IPV6, IPV6_TCLASS, &v, sizeof(v));
-		len += CMSG_SPACE(sizeof(v));
+		put_cmsg(mh, &len, IPPROTO_IPV6, IPV6_TCLASS, &v, sizeof(v));
 	}
 	mh->msg_controllen = len;
 	if (len == 0)
