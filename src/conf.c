@@ -86,6 +86,8 @@ static int	parse_onoff(struct parser *, const struct keyword *, int,
 		    char **);
 static int	parse_udp_rate(struct parser *, const struct keyword *, int,
 		    char **);
+static int	parse_metrics(struct parser *, const struct keyword *,
+		    int, char **);
 
 #define INT_FIELD(f)	offsetof(struct config, f)
 
@@ -131,6 +133,7 @@ static const struct keyword keywords[] = {
 	{ "udp-rate",		2,	parse_udp_rate,	0, 0, 0 },
 	{ "udp-total-rate",	1,	parse_int,
 	    0, 100000000,		INT_FIELD(udp_total_pps) },
+	{ "metrics",		-1,	parse_metrics,	0, 0, 0 },
 };
 #define NKEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))
 
@@ -418,6 +421,58 @@ parse_listen(struct parser *p, const struct keyword *kw, int argc,
 	}
 	freeaddrinfo(res);
 	return error;
+}
+
+/*
+ * metrics listen on ADDRESS port PORT: the HTTP endpoint of the metrics
+ * process (metricsd.c), on the first address ADDRESS resolves to; "*"
+ * is every IPv4 address.
+ */
+static int
+parse_metrics(struct parser *p, const struct keyword *kw, int argc,
+    char **argv)
+{
+	struct addrinfo		 hints, *res;
+	struct listen_addr	*la = &p->conf->metrics;
+	const char		*host;
+	long long		 port;
+	int			 error;
+
+	(void)kw;
+	if (argc != 6 || strcmp(argv[1], "listen") != 0 ||
+	    strcmp(argv[2], "on") != 0 || strcmp(argv[4], "port") != 0)
+		return perror_at(p, "metrics: expected \"metrics listen on "
+		    "ADDRESS port PORT\"");
+	if (parse_number(p, "metrics: port", argv[5], 1, 65535, &port) == -1)
+		return -1;
+	host = strcmp(argv[3], "*") == 0 ? "0.0.0.0" : argv[3];
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | (config_resolve_names ? 0 : AI_NUMERICHOST);
+	if ((error = getaddrinfo(host, NULL, &hints, &res)) != 0)
+		return perror_at(p, "metrics: cannot resolve \"%s\": %s",
+		    argv[3], gai_strerror(error));
+	if ((res->ai_family != AF_INET && res->ai_family != AF_INET6) ||
+	    res->ai_addrlen > sizeof(la->ss)) {
+		freeaddrinfo(res);
+		return perror_at(p, "metrics: \"%s\" is not an IP address",
+		    argv[3]);
+	}
+	memset(la, 0, sizeof(*la));
+	memcpy(&la->ss, res->ai_addr, res->ai_addrlen);
+	la->sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	if (la->ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&la->ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&la->ss)->sin6_port = htons(port);
+	la->port = port;
+	la->line = p->line;
+	addr_format((struct sockaddr *)&la->ss, la->sslen, la->name,
+	    sizeof(la->name));
+	p->conf->metrics_on = 1;
+	return 0;
 }
 
 /* KEYWORD N, for every keyword whose argument is one number. */

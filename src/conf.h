@@ -100,6 +100,8 @@ struct config {
 	int			 udp_rate_pps;	/* per source; 0: no limit */
 	int			 udp_rate_bps;
 	int			 udp_total_pps;	/* all sources; 0: no limit */
+	int			 metrics_on;	/* metrics listen on, set */
+	struct listen_addr	 metrics;	/* its address (metricsd.c) */
 };
 
 /*

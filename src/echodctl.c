@@ -3,7 +3,7 @@
  * socket (see control.c for the protocol).
  *
  *   echodctl [-j] [-s socket] [-t seconds] status | workers | conns |
- *       reload | stop [-g]
+ *       metrics | reload | stop [-g]
  *
  * The master composes the answer; echodctl sends one line, prints what
  * comes back, and turns an "error:" answer into a message on stderr and
@@ -51,7 +51,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: echodctl [-j] [-s socket] [-t seconds] "
 	    "command\n"
-	    "commands: status, workers, conns, reload, stop [-g]\n");
+	    "commands: status, workers, conns, metrics, reload, stop [-g]\n");
 	exit(2);
 }
 
@@ -189,8 +189,8 @@ main(int argc, char *argv[])
 	else if (argc != 1)
 		usage();
 	if (strcmp(argv[0], "status") != 0 && strcmp(argv[0], "workers") != 0 &&
-	    strcmp(argv[0], "conns") != 0 && strcmp(argv[0], "reload") != 0 &&
-	    strcmp(argv[0], "stop") != 0)
+	    strcmp(argv[0], "conns") != 0 && strcmp(argv[0], "metrics") != 0 &&
+	    strcmp(argv[0], "reload") != 0 && strcmp(argv[0], "stop") != 0)
 		usage();
 	if (deadline_s == 0)
 		deadline_s = strcmp(argv[0], "reload") == 0 ?

@@ -105,6 +105,7 @@ inetd_run(const char *conffile, unsigned int logflags)
 	log_debug("%s: %llu bytes echoed%s", peer,
 	    (unsigned long long)counters.bytes_out,
 	    counters.timeouts > 0 ? ", closed by idle-timeout" :
+	    counters.resets > 0 ? ", reset by the client" :
 	    counters.errors > 0 ? ", ended by an error" : "");
 	config_free(conf);
 	/* A client that reset or went idle is no failure of the service. */

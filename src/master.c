@@ -51,6 +51,8 @@
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "metrics.h"
+#include "metricsd.h"
 #include "pool.h"
 #include "privdrop.h"
 #include "report.h"
@@ -82,6 +84,7 @@ struct master {
 	enum stop_mode		 stop;
 	int			 exit_status;
 	int64_t			 serve_wait;	/* ms the generation has */
+	int			 reloading;	/* its generation to serve */
 };
 
 static volatile sig_atomic_t	 got_sighup;
@@ -193,6 +196,7 @@ begin_stop(struct master *m, enum stop_mode how, const char *why,
 		    "graceful");
 	m->stop = how;
 	systemd_stopping();
+	metricsd_stop();
 	/* From here on, new connections are refused by the kernel. */
 	listeners_close(m->listeners, m->nlisteners);
 	if (how == STOP_FAST)
@@ -200,6 +204,23 @@ begin_stop(struct master *m, enum stop_mode how, const char *why,
 	else
 		pool_drain_all(m->pool, now);
 	master_title(m);
+}
+
+/*
+ * The one place where a reload's outcome is decided and counted: at
+ * once when it is refused, or when its generation serves or does not in
+ * time.  A reload replaced by the next before its generation served
+ * ends with the next one's outcome.
+ */
+static void
+reload_outcome(struct master *m, enum reload_outcome outcome)
+{
+	if (outcome == RELOAD_OK || outcome == RELOAD_NOT_SERVING) {
+		if (!m->reloading)
+			return;		/* the first generation, not a reload */
+		m->reloading = 0;
+	}
+	pool_count_reload(m->pool, outcome);
 }
 
 /*
@@ -223,6 +244,7 @@ pool_events(struct master *m, int events, int64_t now)
 	if (events & POOL_SERVING) {
 		/* Without -d, the command that started echod exits 0. */
 		daemon_ready();
+		reload_outcome(m, RELOAD_OK);
 		control_answer(m->ctl, gen, now, "ok: generation %u serving "
 		    "with %zu workers\n", gen, pc->ready);
 		systemd_ready(pc, gen, NULL, now);
@@ -239,6 +261,7 @@ pool_events(struct master *m, int events, int64_t now)
 		begin_stop(m, STOP_FAST, "the workers did not start in time; "
 		    "giving up", now);
 	} else if (events & POOL_NOT_SERVING) {
+		reload_outcome(m, RELOAD_NOT_SERVING);
 		snprintf(failure, sizeof(failure), "generation %u has %zu of "
 		    "%d workers serving after %d s", gen, pc->ready,
 		    m->conf->prefork, (int)(m->serve_wait / 1000));
@@ -308,6 +331,7 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 		    pool_generation(m->pool));
 		systemd_reload_failed(err);
 		config_free(conf);
+		reload_outcome(m, RELOAD_FAILED);
 		return -1;
 	}
 	if (strcmp(conf->pidfile, m->conf->pidfile) != 0)
@@ -322,6 +346,10 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	    (conf->control_group == NULL) != (m->conf->control_group == NULL))
 		log_warnx("control group: a new control group takes effect "
 		    "only at the next start");
+	if (conf->metrics_on != m->conf->metrics_on || (conf->metrics_on &&
+	    !listen_addr_equal(&conf->metrics, &m->conf->metrics)))
+		log_warnx("metrics listen on: a new metrics endpoint takes "
+		    "effect only at the next start");
 	config_notes(conf);
 	log_setfacility(conf->syslog_facility);
 
@@ -336,6 +364,7 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	old = pool_generation(m->pool);
 	pool_configure(m->pool, conf, ls, nls);
 	m->serve_wait = RELOAD_WAIT_MS;
+	m->reloading = 1;
 	pool_new_generation(m->pool, now, m->serve_wait);
 	/* An echodctl reload still waiting for the old one is answered. */
 	control_answer(m->ctl, old, now, "ok: generation %u was replaced by "
@@ -351,7 +380,8 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 
 /*
  * The commands of the control socket (control.c hands each line here):
- * "status", "workers" and "conns" [json] for anyone the socket lets in,
+ * "status", "workers" and "conns" [json] and "metrics" (always in
+ * Prometheus' text format) for anyone the socket lets in,
  * "reload" and "stop" [-g] for root (or echod's own user).
  */
 static void
@@ -397,6 +427,9 @@ master_command(void *arg, struct control_cmd *cmd)
 		report(out, &view, argv[0][0] == 's' ? REPORT_STATUS :
 		    argv[0][0] == 'w' ? REPORT_WORKERS : REPORT_CONNS, flags,
 		    now);
+	} else if (strcmp(argv[0], "metrics") == 0) {
+		buf_printf(out, "ok\n");
+		metrics_format(out, pool_scoreboard(m->pool));
 	} else if (strcmp(argv[0], "reload") == 0 ||
 	    strcmp(argv[0], "stop") == 0) {
 		if (!cmd->owner)
@@ -424,15 +457,31 @@ master_command(void *arg, struct control_cmd *cmd)
 		buf_printf(out, "error: unknown command \"%s\"\n", argv[0]);
 }
 
-/* In a new worker, after fork(): none of the master's is its business. */
+/* In a new child, after fork(): none of the master's is its business. */
 static void
-in_worker(void *arg)
+in_child(struct master *m)
 {
-	struct master	*m = arg;
-
 	/* The pidfile's lock belongs to the master alone. */
 	pidfile_close(m->pfh);
 	control_forget(m->ctl);
+}
+
+static void
+in_worker(void *arg)
+{
+	in_child(arg);
+	metricsd_forget();
+}
+
+/* The metrics process keeps its socket alone. */
+static void
+in_metrics(void *arg)
+{
+	struct master	*m = arg;
+
+	in_child(m);
+	close(pool_wake_fd(m->pool));
+	listeners_close(m->listeners, m->nlisteners);
 }
 
 /* The soonest of two deadlines as a ppoll() wait in ms (-1: none). */
@@ -452,10 +501,10 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 {
 	struct master	 m;
 	struct totals	 t;
-	struct pollfd	 pfd[1 + CONTROL_POLLFDS];
+	struct pollfd	 pfd[2 + CONTROL_POLLFDS];
 	struct timespec	 ts;
 	sigset_t	 waitmask;
-	int64_t		 now, wait, ctl_deadline;
+	int64_t		 now, wait, ctl_deadline, md_deadline;
 	size_t		 i, nctl = 0;
 	char		 err[1024];
 
@@ -479,6 +528,12 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		return 1;
 	}
 	pool_configure(m.pool, conf, ls, nls);
+	if (metricsd_listen(conf) == -1) {
+		control_close(m.ctl);
+		pidfile_remove(pfh);
+		pool_free(m.pool);
+		return 1;
+	}
 	/*
 	 * Without -d, the command that started echod waits until the first
 	 * generation serves (daemon.c), DAEMON_START_WAIT_MS at most; under
@@ -499,10 +554,16 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	config_notes(conf);
 	master_title(&m);
 
-	/* pfd[0]: the wake pipe; then the control socket and its clients. */
+	/*
+	 * pfd[0]: the wake pipe; pfd[1]: the metrics process's pidfd (or
+	 * -1, which ppoll() passes over); then the control socket and its
+	 * clients.
+	 */
 	pfd[0].fd = pool_wake_fd(m.pool);
 	pfd[0].events = POLLIN;
 	pfd[0].revents = 0;
+	pfd[1].fd = -1;
+	pfd[1].revents = 0;
 	for (;;) {
 		now = clock_ms();
 		if (pfd[0].revents & POLLIN)
@@ -522,15 +583,20 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 				log_info("stopping: reload ignored");
 		}
 		pool_events(&m, pool_census(m.pool, now), now);
-		control_service(m.ctl, pfd + 1, nctl, now);
+		metricsd_service(m.conf, pfd[1].fd != -1 ? &pfd[1] : NULL, now,
+		    in_metrics, &m);
+		control_service(m.ctl, pfd + 2, nctl, now);
 		pool_enforce_deadlines(m.pool, now);
 		if (m.stop == RUNNING)
 			pool_events(&m, pool_adjust(m.pool, now), now);
 		else if (pool_counts(m.pool)->total == 0)
 			break;
 
-		nctl = control_pollfds(m.ctl, pfd + 1, now, &ctl_deadline);
+		nctl = control_pollfds(m.ctl, pfd + 2, now, &ctl_deadline);
 		wait = sooner(pool_next_wakeup(m.pool, now), ctl_deadline, now);
+		if (metricsd_pollfd(&pfd[1], now, &md_deadline) == 0)
+			pfd[1].fd = -1;
+		wait = sooner(wait, md_deadline, now);
 		/*
 		 * systemd (systemd.c): STATUS= now and then.  Only a
 		 * deadline for ppoll(): nothing here waits.
@@ -542,11 +608,11 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 			ts.tv_nsec = (wait % 1000) * 1000000;
 		}
 		pfd[0].revents = 0;
-		if (ppoll(pfd, 1 + nctl, wait >= 0 ? &ts : NULL, &waitmask) ==
+		if (ppoll(pfd, 2 + nctl, wait >= 0 ? &ts : NULL, &waitmask) ==
 		    -1) {
 			if (errno != EINTR)
 				fatal("ppoll");
-			for (i = 0; i < 1 + nctl; i++)
+			for (i = 0; i < 2 + nctl; i++)
 				pfd[i].revents = 0;
 		}
 	}

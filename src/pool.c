@@ -141,6 +141,7 @@ pool_create(pool_child_hook *hook, void *arg)
 		pool_free(p);
 		return NULL;
 	}
+	p->sb->generation = p->generation;
 	if ((p->workers = calloc(SCOREBOARD_SLOTS, sizeof(*p->workers))) ==
 	    NULL) {
 		log_warn("calloc");
@@ -191,6 +192,7 @@ pool_configure(struct pool *p, const struct config *conf,
 	p->nlisteners = ntcp;
 	p->udp = ls + ntcp;
 	p->nudp = nls - ntcp;
+	p->sb->max_workers = conf->max_workers;
 }
 
 int
@@ -225,6 +227,14 @@ const struct scoreboard *
 pool_scoreboard(const struct pool *p)
 {
 	return p->sb;
+}
+
+/* A reload's outcome, for the metrics (master.c decides it). */
+void
+pool_count_reload(struct pool *p, enum reload_outcome outcome)
+{
+	__atomic_store_n(&p->sb->reloads[outcome], p->sb->reloads[outcome] + 1,
+	    __ATOMIC_RELAXED);
 }
 
 const char *
@@ -431,6 +441,8 @@ spawn_worker(struct pool *p, int64_t now, int udp)
 		/* NOTREACHED */
 	}
 	__atomic_store_n(&slot->pid, pid, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->sb->worker_starts, p->sb->worker_starts + 1,
+	    __ATOMIC_RELAXED);
 	w->pid = pid;
 	w->order = ORDER_SERVE;
 	w->deadline = 0;
@@ -655,6 +667,19 @@ is_start_failure(int status, int64_t age)
 	    WEXITSTATUS(status) != WORKER_EXIT_RECYCLED;
 }
 
+/* Why a worker ended, for the metrics. */
+static enum exit_cause
+exit_cause(int status, enum slot_order order, int stopping)
+{
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		return EXIT_SANDBOX;
+	if (order != ORDER_SERVE || stopping)
+		return EXIT_RETIRED;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_RECYCLED)
+		return EXIT_RECYCLED;
+	return EXIT_CRASH;
+}
+
 /*
  * A reaped worker's slot: its counters go to the retired totals, so that
  * the totals stay exact across deaths, and its bits leave the pool map,
@@ -667,23 +692,7 @@ release_slot(struct pool *p, struct worker *w)
 	struct slot		*slot = &sb->slots[w - p->workers];
 
 	scoreboard_map_clear(sb, w - p->workers);
-	sb->retired_connections += slot->connections;
-	sb->retired_bytes_in += slot->bytes_in;
-	sb->retired_bytes_out += slot->bytes_out;
-	sb->retired_timeouts += slot->timeouts;
-	sb->retired_refused += slot->refused;
-	sb->retired_errors += slot->errors;
-	if (w->udp) {
-		size_t	 r;
-
-		sb->retired_datagrams_in += slot->datagrams_in;
-		sb->retired_datagrams_out += slot->datagrams_out;
-		sb->retired_udp_bytes_in += slot->bytes_in;
-		sb->retired_udp_bytes_out += slot->bytes_out;
-		for (r = 0; r < UDP_DROP_NREASONS; r++)
-			sb->retired_drops[r] += slot->drops[r];
-	}
-	memset(slot, 0, sizeof(*slot));
+	scoreboard_fold(sb, slot);
 	memset(w, 0, sizeof(*w));
 	while (p->high_water > 0 && p->workers[p->high_water - 1].pid == 0)
 		p->high_water--;
@@ -702,6 +711,7 @@ pool_reap(struct pool *p, int64_t now)
 	const struct slot *slot;
 	char		 how[128], why[192];
 	enum slot_order	 order;
+	enum exit_cause	 cause;
 	unsigned int	 generation;
 	int64_t		 age;
 	pid_t		 pid;
@@ -722,6 +732,9 @@ pool_reap(struct pool *p, int64_t now)
 		age = now - slot->started;
 		bad_call = slot->sandbox_syscall;
 		release_slot(p, w);
+		cause = exit_cause(status, order, p->stopping);
+		__atomic_store_n(&p->sb->worker_exits[cause],
+		    p->sb->worker_exits[cause] + 1, __ATOMIC_RELAXED);
 		describe_status(status, how, sizeof(how));
 		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
 			log_sandbox_violation(pid, bad_call);
@@ -798,6 +811,7 @@ void
 pool_new_generation(struct pool *p, int64_t now, int64_t wait)
 {
 	p->generation++;
+	__atomic_store_n(&p->sb->generation, p->generation, __ATOMIC_RELAXED);
 	p->start_failures = 0;
 	p->next_start = 0;
 	p->plan.growth_step = 0;

@@ -67,5 +67,6 @@ unsigned int		 pool_generation(const struct pool *);
 const struct pool_counts *pool_counts(const struct pool *);
 const struct scoreboard	*pool_scoreboard(const struct pool *);
 const char		*pool_give_up_reason(const struct pool *);
+void			 pool_count_reload(struct pool *, enum reload_outcome);
 
 #endif /* ECHOD_POOL_H */

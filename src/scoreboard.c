@@ -7,28 +7,152 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include <fcntl.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 
 #include "clock.h"
 #include "scoreboard.h"
 
 /*
- * Shared, anonymous, and mapped before the first fork: every worker
- * sees the same pages.  Only the pages of slots in use are ever touched,
- * so the table's size costs address space, not memory.
+ * The histograms' bounds, in ms and in bytes: from a quick echo test to
+ * an hour's session, from a health check's few bytes to a gigabyte's
+ * stream.
+ */
+const uint64_t	 scoreboard_duration_bounds[DURATION_BUCKETS - 1] = {
+	1, 10, 100, 1000, 10000, 60000, 600000, 3600000
+};
+const uint64_t	 scoreboard_size_bounds[SIZE_BUCKETS - 1] = {
+	64, 1024, 16384, 262144, 4194304, 67108864, 1073741824
+};
+
+/* The same pages, mapped read-only: for the metrics process. */
+static const struct scoreboard	*readonly;
+static struct scoreboard	*writable;
+
+/*
+ * Shared, and mapped before the first fork: every worker sees the same
+ * pages.  Only the pages of slots in use are ever touched, so the
+ * table's size costs address space, not memory.
+ *
+ * The pages are a sealed memfd's, mapped twice: read and write for the
+ * master and the workers, read-only for the metrics process, which
+ * parses requests from the network and so must not be able to change
+ * what the master acts on.  F_SEAL_FUTURE_WRITE leaves the first
+ * mapping writable but makes the kernel refuse any new writable one,
+ * and clears the read-only mapping's right to become writable
+ * (mprotect(2) fails): a process that unmaps the first mapping
+ * (scoreboard_drop_writable()) has no way left to write.  No
+ * descriptor is kept.
  */
 struct scoreboard *
 scoreboard_create(void)
 {
 	struct scoreboard	*sb;
+	void			*ro;
+	int			 fd;
 
-	sb = mmap(NULL, sizeof(*sb), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sb == MAP_FAILED)
+	if ((fd = memfd_create("echod-scoreboard", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) == -1)
 		return NULL;
+	if (ftruncate(fd, sizeof(*sb)) == -1 ||
+	    (sb = mmap(NULL, sizeof(*sb), PROT_READ | PROT_WRITE, MAP_SHARED,
+	    fd, 0)) == MAP_FAILED) {
+		close(fd);
+		return NULL;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) == -1 ||
+	    (ro = mmap(NULL, sizeof(*sb), PROT_READ, MAP_SHARED, fd, 0)) ==
+	    MAP_FAILED) {
+		munmap(sb, sizeof(*sb));
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	readonly = ro;
+	writable = sb;
 	sb->started = clock_ms();
+	sb->start_time = time(NULL);
 	return sb;
+}
+
+const struct scoreboard *
+scoreboard_readonly(void)
+{
+	return readonly;
+}
+
+/* In the metrics process: only the read-only mapping is left. */
+int
+scoreboard_drop_writable(void)
+{
+	return munmap(writable, sizeof(*writable));
+}
+
+/*
+ * A connection that ended, in its worker's histograms: a few compares
+ * and stores, no system call.
+ */
+void
+scoreboard_observe(struct slot *s, uint64_t ms, uint64_t bytes)
+{
+	int	 i;
+
+	for (i = 0; i < DURATION_BUCKETS - 1 &&
+	    ms > scoreboard_duration_bounds[i]; i++)
+		;
+	__atomic_store_n(&s->duration_buckets[i], s->duration_buckets[i] + 1,
+	    __ATOMIC_RELAXED);
+	__atomic_store_n(&s->duration_sum, s->duration_sum + ms,
+	    __ATOMIC_RELAXED);
+	for (i = 0; i < SIZE_BUCKETS - 1 && bytes > scoreboard_size_bounds[i];
+	    i++)
+		;
+	__atomic_store_n(&s->size_buckets[i], s->size_buckets[i] + 1,
+	    __ATOMIC_RELAXED);
+	__atomic_store_n(&s->size_sum, s->size_sum + bytes, __ATOMIC_RELAXED);
+}
+
+/*
+ * The master, for a worker it has reaped: its counters move to the
+ * retired ones and the slot is cleared, inside fold_seq's odd stretch
+ * (see scoreboard_totals()).
+ */
+void
+scoreboard_fold(struct scoreboard *sb, struct slot *s)
+{
+	int	 i;
+
+	__atomic_store_n(&sb->fold_seq, sb->fold_seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	sb->retired_connections += s->connections;
+	sb->retired_bytes_in += s->bytes_in;
+	sb->retired_bytes_out += s->bytes_out;
+	sb->retired_timeouts += s->timeouts;
+	sb->retired_refused += s->refused;
+	sb->retired_errors += s->errors;
+	sb->retired_resets += s->resets;
+	sb->retired_accepted += s->accepted;
+	sb->retired_closed += s->closed;
+	for (i = 0; i < DURATION_BUCKETS; i++)
+		sb->retired_duration_buckets[i] += s->duration_buckets[i];
+	sb->retired_duration_sum += s->duration_sum;
+	for (i = 0; i < SIZE_BUCKETS; i++)
+		sb->retired_size_buckets[i] += s->size_buckets[i];
+	sb->retired_size_sum += s->size_sum;
+	if (s->kind == KIND_UDP) {
+		sb->retired_datagrams_in += s->datagrams_in;
+		sb->retired_datagrams_out += s->datagrams_out;
+		sb->retired_udp_bytes_in += s->bytes_in;
+		sb->retired_udp_bytes_out += s->bytes_out;
+		for (i = 0; i < UDP_DROP_NREASONS; i++)
+			sb->retired_drops[i] += s->drops[i];
+	}
+	memset(s, 0, sizeof(*s));
+	__atomic_store_n(&sb->fold_seq, sb->fold_seq + 1, __ATOMIC_RELEASE);
 }
 
 /*
@@ -137,29 +261,76 @@ scoreboard_peers(const struct scoreboard *sb, const uint8_t key[16],
 	return n;
 }
 
-void
-scoreboard_totals(const struct scoreboard *sb, struct totals *t)
-{
-	uint32_t	 i, high;
+#define LOAD(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
 
-	t->connections = sb->retired_connections;
-	t->bytes_in = sb->retired_bytes_in;
-	t->bytes_out = sb->retired_bytes_out;
-	t->timeouts = sb->retired_timeouts;
-	t->refused = sb->retired_refused;
-	t->errors = sb->retired_errors;
+static void
+read_totals(const struct scoreboard *sb, struct totals *t)
+{
+	uint32_t	 i, j, high;
+
+	t->connections = LOAD(sb->retired_connections);
+	t->bytes_in = LOAD(sb->retired_bytes_in);
+	t->bytes_out = LOAD(sb->retired_bytes_out);
+	t->timeouts = LOAD(sb->retired_timeouts);
+	t->refused = LOAD(sb->retired_refused);
+	t->errors = LOAD(sb->retired_errors);
+	t->resets = LOAD(sb->retired_resets);
+	t->accepted = LOAD(sb->retired_accepted);
+	t->closed = LOAD(sb->retired_closed);
+	for (j = 0; j < DURATION_BUCKETS; j++)
+		t->duration_buckets[j] = LOAD(sb->retired_duration_buckets[j]);
+	t->duration_sum = LOAD(sb->retired_duration_sum);
+	for (j = 0; j < SIZE_BUCKETS; j++)
+		t->size_buckets[j] = LOAD(sb->retired_size_buckets[j]);
+	t->size_sum = LOAD(sb->retired_size_sum);
 	high = __atomic_load_n(&sb->high_water, __ATOMIC_ACQUIRE);
 	for (i = 0; i < high; i++) {
 		const struct slot *s = &sb->slots[i];
 
-		t->connections += __atomic_load_n(&s->connections,
-		    __ATOMIC_RELAXED);
-		t->bytes_in += __atomic_load_n(&s->bytes_in, __ATOMIC_RELAXED);
-		t->bytes_out += __atomic_load_n(&s->bytes_out,
-		    __ATOMIC_RELAXED);
-		t->timeouts += __atomic_load_n(&s->timeouts, __ATOMIC_RELAXED);
-		t->refused += __atomic_load_n(&s->refused, __ATOMIC_RELAXED);
-		t->errors += __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
+		t->connections += LOAD(s->connections);
+		t->bytes_in += LOAD(s->bytes_in);
+		t->bytes_out += LOAD(s->bytes_out);
+		t->timeouts += LOAD(s->timeouts);
+		t->refused += LOAD(s->refused);
+		t->errors += LOAD(s->errors);
+		t->resets += LOAD(s->resets);
+		t->accepted += LOAD(s->accepted);
+		t->closed += LOAD(s->closed);
+		for (j = 0; j < DURATION_BUCKETS; j++)
+			t->duration_buckets[j] += LOAD(s->duration_buckets[j]);
+		t->duration_sum += LOAD(s->duration_sum);
+		for (j = 0; j < SIZE_BUCKETS; j++)
+			t->size_buckets[j] += LOAD(s->size_buckets[j]);
+		t->size_sum += LOAD(s->size_sum);
+	}
+	t->errors += t->resets;
+}
+
+/*
+ * Everything served, by the live workers and the reaped ones.  A read
+ * that a fold overlapped (fold_seq odd before, or changed after) is
+ * made again: the master folds one worker in a few hundred
+ * instructions, so a reader waits that long, unless the master is
+ * preempted or has died mid-fold: then, after FOLD_TRIES, the last
+ * read is taken as it is.
+ */
+#define FOLD_TRIES	1000000
+
+void
+scoreboard_totals(const struct scoreboard *sb, struct totals *t)
+{
+	uint32_t	 seq;
+	int		 tries;
+
+	for (tries = 0;; tries++) {
+		seq = __atomic_load_n(&sb->fold_seq, __ATOMIC_ACQUIRE);
+		if ((seq & 1) && tries < FOLD_TRIES)
+			continue;
+		read_totals(sb, t);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&sb->fold_seq, __ATOMIC_RELAXED) == seq ||
+		    tries >= FOLD_TRIES)
+			return;
 	}
 }
 

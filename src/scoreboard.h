@@ -65,6 +65,31 @@ struct udp_rate_entry {
 	struct udp_bucket	 bucket;
 };
 
+/*
+ * The histograms' upper bounds (scoreboard.c): of a connection's
+ * duration, in ms, and of the bytes it sent; the last bucket, beyond
+ * the last bound, is +Inf.
+ */
+#define DURATION_BUCKETS	9
+#define SIZE_BUCKETS		8
+
+/* How a worker ended, as the master saw it (pool.c). */
+enum exit_cause {
+	EXIT_RETIRED,	/* told to drain or stop */
+	EXIT_RECYCLED,	/* max-connections-per-worker */
+	EXIT_SANDBOX,	/* SIGSYS: a system call the sandbox refuses */
+	EXIT_CRASH,	/* anything else: a signal, an error */
+	EXIT_CAUSES
+};
+
+/* How a reload ended (master.c). */
+enum reload_outcome {
+	RELOAD_OK,		/* the new generation serves */
+	RELOAD_FAILED,		/* refused: the old one serves on */
+	RELOAD_NOT_SERVING,	/* the new generation did not serve in time */
+	RELOAD_OUTCOMES
+};
+
 /* What the master told a worker. */
 enum slot_order {
 	ORDER_SERVE,	/* accept and echo */
@@ -94,7 +119,15 @@ struct slot {
 	uint64_t		 conn_out;
 	uint64_t		 timeouts;	/* closed by idle-timeout */
 	uint64_t		 refused;	/* per-address limit */
-	uint64_t		 errors;	/* ended by reset etc. */
+	uint64_t		 errors;	/* ended by an error */
+	uint64_t		 resets;	/* ended by the client's reset */
+	uint64_t		 accepted;	/* every accept(), refused too */
+	uint64_t		 closed;	/* ended by the client's close */
+	/* Every connection that ended, by duration and by bytes sent. */
+	uint64_t		 duration_buckets[DURATION_BUCKETS];
+	uint64_t		 duration_sum;	/* ms */
+	uint64_t		 size_buckets[SIZE_BUCKETS];
+	uint64_t		 size_sum;	/* bytes */
 	uint8_t			 peer_key[16];	/* IPv6 or v4-mapped */
 	/*
 	 * On a proxy-protocol listener, peer is the client the PROXY
@@ -122,12 +155,34 @@ struct scoreboard {
 	uint64_t		 retired_timeouts;
 	uint64_t		 retired_refused;
 	uint64_t		 retired_errors;
+	uint64_t		 retired_resets;
+	uint64_t		 retired_accepted;
+	uint64_t		 retired_closed;
+	uint64_t		 retired_duration_buckets[DURATION_BUCKETS];
+	uint64_t		 retired_duration_sum;
+	uint64_t		 retired_size_buckets[SIZE_BUCKETS];
+	uint64_t		 retired_size_sum;
 	uint64_t		 max_workers_reached;	/* times */
 	uint64_t		 retired_datagrams_in;
 	uint64_t		 retired_datagrams_out;
 	uint64_t		 retired_udp_bytes_in;
 	uint64_t		 retired_udp_bytes_out;
 	uint64_t		 retired_drops[UDP_DROP_NREASONS];
+	/*
+	 * Odd while the master moves a reaped worker's counters into the
+	 * retired ones: a reader that saw it odd, or changed, reads again
+	 * (scoreboard_totals()), so that no total is ever seen counted
+	 * twice, or not at all, and none goes backwards.
+	 */
+	uint32_t		 fold_seq;
+	/* What only the master knows, for readers of the scoreboard. */
+	uint32_t		 generation;	/* the current one */
+	int64_t			 start_time;	/* master start, Unix time, s */
+	uint64_t		 worker_starts;
+	uint64_t		 worker_exits[EXIT_CAUSES];
+	uint64_t		 reloads[RELOAD_OUTCOMES];
+	int32_t			 max_workers;	/* as configured */
+	int32_t			 unused3;
 
 	/*
 	 * Set by the worker that writes to the master's wake pipe, so that a
@@ -174,7 +229,14 @@ struct totals {
 	uint64_t		 bytes_out;
 	uint64_t		 timeouts;
 	uint64_t		 refused;
-	uint64_t		 errors;
+	uint64_t		 errors;	/* resets too, as echodctl shows */
+	uint64_t		 resets;
+	uint64_t		 accepted;
+	uint64_t		 closed;
+	uint64_t		 duration_buckets[DURATION_BUCKETS];
+	uint64_t		 duration_sum;
+	uint64_t		 size_buckets[SIZE_BUCKETS];
+	uint64_t		 size_sum;
 };
 
 /* The UDP workers' counts, of live and dead ones. */
@@ -192,7 +254,14 @@ struct map_count {
 	uint32_t		 busy;
 };
 
+extern const uint64_t	 scoreboard_duration_bounds[DURATION_BUCKETS - 1];
+extern const uint64_t	 scoreboard_size_bounds[SIZE_BUCKETS - 1];
+
 struct scoreboard	*scoreboard_create(void);
+const struct scoreboard	*scoreboard_readonly(void);
+int			 scoreboard_drop_writable(void);
+void			 scoreboard_observe(struct slot *, uint64_t, uint64_t);
+void			 scoreboard_fold(struct scoreboard *, struct slot *);
 void			 scoreboard_map_set(struct scoreboard *, uint32_t,
 			    unsigned, unsigned);
 void			 scoreboard_map_clear(struct scoreboard *, uint32_t);

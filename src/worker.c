@@ -240,24 +240,30 @@ worker_signals(void)
  * which the workers count the idle and busy ones (scoreboard.h).
  */
 static void
-slot_enter(enum slot_state state, unsigned bits)
+slot_enter_at(enum slot_state state, unsigned bits, int64_t now)
 {
-	__atomic_store_n(&ws.self->since, clock_ms(), __ATOMIC_RELAXED);
+	__atomic_store_n(&ws.self->since, now, __ATOMIC_RELAXED);
 	__atomic_store_n(&ws.self->state, state, __ATOMIC_RELEASE);
 	scoreboard_map_set(ws.sb, ws.args->slot, ws.map_bits, bits);
 	ws.map_bits = bits;
 }
 
+static void
+slot_enter(enum slot_state state, unsigned bits)
+{
+	slot_enter_at(state, bits, clock_ms());
+}
+
 /* Between connections. */
 static void
-become_idle(void)
+become_idle(int64_t now)
 {
 	if (ws.draining) {
-		slot_enter(SLOT_DRAINING, 0);
+		slot_enter_at(SLOT_DRAINING, 0, now);
 		title_set("worker [draining]");
 		return;
 	}
-	slot_enter(SLOT_IDLE, MAP_IDLE);
+	slot_enter_at(SLOT_IDLE, MAP_IDLE, now);
 	title_set("worker [idle]");
 }
 
@@ -292,6 +298,7 @@ become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
 	__atomic_store_n(&ws.self->via_port, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&ws.self->conn_in, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&ws.self->conn_out, 0, __ATOMIC_RELAXED);
+	SLOT_ADD(accepted, 1);
 	slot_enter(SLOT_BUSY, MAP_BUSY);
 	scoreboard_map_count(ws.sb, &mc);
 	addr_format_peer(ss, sslen, peer, sizeof(peer));
@@ -479,8 +486,10 @@ replace_splice_pipe(void)
 
 /*
  * How a read, write or splice that failed ends its connection: counted
- * as an idle-timeout (EAGAIN: SO_RCVTIMEO or SO_SNDTIMEO expired) or an
- * error (reset, gone).  EINTR is not a failure: 0, try again.
+ * as an idle-timeout (EAGAIN: SO_RCVTIMEO or SO_SNDTIMEO expired), a
+ * reset (the client's RST: ECONNRESET, or EPIPE once the RST has
+ * arrived while writing) or another error.  EINTR is not a failure: 0,
+ * try again.
  */
 static int
 io_failed(void)
@@ -489,6 +498,8 @@ io_failed(void)
 		return 0;
 	if (errno == EAGAIN)
 		SLOT_ADD(timeouts, 1);
+	else if (errno == ECONNRESET || errno == EPIPE)
+		SLOT_ADD(resets, 1);
 	else
 		SLOT_ADD(errors, 1);
 	return -1;
@@ -527,8 +538,10 @@ echo_spliced(int in, int out)
 	for (;;) {
 		n = splice(in, NULL, ws.splice_pipe[1], NULL, ECHO_SPLICE_MAX,
 		    SPLICE_F_MOVE);
-		if (n == 0)
+		if (n == 0) {
+			SLOT_ADD(closed, 1);
 			return;		/* closed, and everything echoed */
+		}
 		if (n == -1) {
 			if (io_failed() == -1)
 				return;
@@ -575,8 +588,10 @@ echo_connection(int in, int out)
 				echo_spliced(in, out);	/* a bulk sender */
 				break;
 			}
-		} else if (n == 0)
+		} else if (n == 0) {
+			SLOT_ADD(closed, 1);
 			break;		/* closed */
+		}
 		else if (io_failed() == -1)
 			break;
 	}
@@ -765,12 +780,16 @@ read_proxy_header(int fd, struct proxy_header *ph, const char **why)
 static int
 connection_done(void)
 {
+	int64_t	 now = clock_ms();
+
+	/* since: when the worker became busy, at the accept(). */
+	scoreboard_observe(ws.self, now - ws.self->since, ws.self->conn_in);
 	if (ws.recycle_after != 0 && ws.self->connections >= ws.recycle_after) {
-		slot_enter(SLOT_DRAINING, 0);
+		slot_enter_at(SLOT_DRAINING, 0, now);
 		ws.recycled = 1;
 		return 1;
 	}
-	become_idle();
+	become_idle(now);
 	return 0;
 }
 
@@ -1115,7 +1134,7 @@ worker_run(const struct worker_args *wa)
 	worker_signals();
 	if (wa->udp)
 		udp_worker(wa);
-	become_idle();
+	become_idle(clock_ms());
 
 	if (wa->nlisteners == 1)
 		serve_one(&wa->listeners[0]);

@@ -916,6 +916,37 @@ facility_case(const char *name, int value)
 	config_free(conf);
 }
 
+/* metrics listen on: off by default, an address and port, and its errors. */
+static void
+t_metrics(void)
+{
+	struct config	*conf;
+
+	if ((conf = parse_ok("prefork 1\n")) != NULL) {
+		check_int("metrics by default", conf->metrics_on, 0);
+		config_free(conf);
+	}
+	if ((conf = parse_ok("metrics listen on 127.0.0.1 port 9862\n")) !=
+	    NULL) {
+		check_int("metrics listen on", conf->metrics_on, 1);
+		check_int("metrics port", conf->metrics.port, 9862);
+		check_string("metrics address", conf->metrics.name,
+		    "127.0.0.1:9862");
+		config_free(conf);
+	}
+	if ((conf = parse_ok("metrics listen on ::1 port 80\n")) != NULL) {
+		check_string("metrics address", conf->metrics.name,
+		    "[::1]:80");
+		config_free(conf);
+	}
+	expect_error("metrics on 127.0.0.1 port 1\n", 0, 1,
+	    "expected \"metrics listen on ADDRESS port PORT\"");
+	expect_error("metrics listen on 127.0.0.1 port 0\n", 0, 1,
+	    "metrics: port");
+	expect_error("metrics listen on 127.0.0.1 port 1\n"
+	    "metrics listen on 127.0.0.1 port 2\n", 0, 2, "already set");
+}
+
 /* accept-strategy's words, core-limit's forms, and sandbox no (and yes where it is built in). */
 static void
 t_containment(void)
@@ -1649,6 +1680,7 @@ main(void)
 	}
 	run("facility_name of an unknown facility", t_facility_unknown);
 	run("sandbox and core-limit", t_containment);
+	run("metrics listen on", t_metrics);
 	run("max-connections-per-address, with and without hard",
 	    t_per_address);
 

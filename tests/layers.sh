@@ -24,8 +24,8 @@ LAYERS='
 0 log clock pathnames buf addr proxyproto poolplan title udpguard
 1 conf
 2 scoreboard sandbox privdrop rlimits daemon
-3 listener tcpdiag control udpecho
-4 worker
+3 listener tcpdiag control metrics udpecho
+4 worker metricsd
 5 pool inetd
 6 report systemd
 7 master
