@@ -19,6 +19,7 @@ struct listener {
 	int			 from_systemd;	/* socket activation */
 };
 
+/* listeners_open() and listeners_adopt() put the TCP ones first. */
 int	listeners_open(const struct config *, struct listener *, size_t,
 	    struct listener **, size_t *, char *, size_t);
 int	listeners_adopt(const struct config *, int, int, struct listener **,

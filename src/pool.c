@@ -73,12 +73,16 @@ struct worker {
 	pid_t			 pid;		/* 0: free slot */
 	enum slot_order		 order;
 	int64_t			 deadline;	/* draining, stopping: ms */
+	int			 udp;		/* a UDP worker */
 };
 
 struct pool {
 	const struct config	*conf;
+	/* The TCP workers' listeners and the UDP workers', copies. */
 	const struct listener	*listeners;
 	size_t			 nlisteners;
+	const struct listener	*udp;
+	size_t			 nudp;
 	struct scoreboard	*sb;
 	struct worker		*workers;	/* SCOREBOARD_SLOTS of them */
 	uint32_t		 high_water;	/* slots in use are below */
@@ -184,14 +188,25 @@ pool_free(struct pool *p)
 	free(p);
 }
 
-/* The configuration and listeners new workers get, from now on. */
+/*
+ * The configuration and listeners new workers get, from now on: the TCP
+ * ones to the TCP workers, the UDP ones to the UDP workers, each kind
+ * waiting on its own sockets only (listeners_open() puts the TCP ones
+ * first).
+ */
 void
 pool_configure(struct pool *p, const struct config *conf,
     const struct listener *ls, size_t nls)
 {
+	size_t	 ntcp = 0;
+
+	while (ntcp < nls && !ls[ntcp].addr.udp)
+		ntcp++;
 	p->conf = conf;
 	p->listeners = ls;
-	p->nlisteners = nls;
+	p->nlisteners = ntcp;
+	p->udp = ls + ntcp;
+	p->nudp = nls - ntcp;
 	p->sb->max_workers = conf->max_workers;
 }
 
@@ -317,6 +332,15 @@ count(struct pool *p, int64_t now)
 				p->next_deadline = w->deadline;
 			continue;
 		}
+		if (w->udp) {
+			if (s->generation != p->generation)
+				pc->draining++;
+			else {
+				pc->udp++;
+				pc->udp_ready += state == SLOT_IDLE;
+			}
+			continue;
+		}
 		switch (state) {
 		case SLOT_STARTING:
 			pc->starting++;
@@ -347,6 +371,7 @@ int
 pool_census(struct pool *p, int64_t now)
 {
 	struct pool_counts	*pc = &p->counts;
+	int			 ready;
 
 	/*
 	 * Workers may ask again from here on: whatever made them ask
@@ -366,7 +391,9 @@ pool_census(struct pool *p, int64_t now)
 
 	if (!p->awaiting || p->stopping)
 		return 0;
-	if (pc->ready < (size_t)p->conf->prefork)
+	ready = (p->nlisteners == 0 || pc->ready >= (size_t)p->conf->prefork) &&
+	    (p->nudp == 0 || pc->udp_ready >= (size_t)p->conf->udp_workers);
+	if (!ready)
 		p->trial_ready = -1;
 	else if (p->trial && p->trial_ready < 0)
 		p->trial_ready = now;
@@ -374,8 +401,7 @@ pool_census(struct pool *p, int64_t now)
 	 * A reload's workers must also stay ready for one look at the pool
 	 * more: one that crashes in its first accept() is not proof.
 	 */
-	if (pc->ready >= (size_t)p->conf->prefork &&
-	    (!p->trial || now - p->trial_ready >= SERVE_POLL_MS)) {
+	if (ready && (!p->trial || now - p->trial_ready >= SERVE_POLL_MS)) {
 		p->awaiting = 0;
 		p->served = 1;
 		if (p->trial) {
@@ -449,7 +475,7 @@ start_failed(struct pool *p, int64_t now, const char *why)
 }
 
 static int
-spawn_worker(struct pool *p, int64_t now)
+spawn_worker(struct pool *p, int64_t now, int udp)
 {
 	struct worker_args	 wa;
 	struct slot		*slot;
@@ -470,11 +496,13 @@ spawn_worker(struct pool *p, int64_t now)
 	slot->generation = p->generation;
 	slot->started = slot->since = now;
 	slot->order = ORDER_SERVE;
+	slot->kind = udp ? KIND_UDP : KIND_TCP;
 	__atomic_store_n(&slot->state, SLOT_STARTING, __ATOMIC_RELEASE);
 
 	wa.conf = p->conf;
-	wa.listeners = p->listeners;
-	wa.nlisteners = p->nlisteners;
+	wa.listeners = udp ? p->udp : p->listeners;
+	wa.nlisteners = udp ? p->nudp : p->nlisteners;
+	wa.udp = udp;
 	wa.generation = p->generation;
 	wa.master_pid = getpid();
 	wa.scoreboard = p->sb;
@@ -507,15 +535,20 @@ spawn_worker(struct pool *p, int64_t now)
 	w->pid = pid;
 	w->order = ORDER_SERVE;
 	w->deadline = 0;
+	w->udp = udp;
 	if (p->start_failures > 0)
 		p->probe = pid;
 	/* Started after the census: counted as it would have counted it. */
 	p->counts.total++;
-	p->counts.starting++;
-	p->counts.current++;
-	p->counts.spare++;
-	log_debug("worker %ld started (generation %u)", (long)pid,
-	    p->generation);
+	if (udp)
+		p->counts.udp++;
+	else {
+		p->counts.starting++;
+		p->counts.current++;
+		p->counts.spare++;
+	}
+	log_debug("%sworker %ld started (generation %u)", udp ? "udp " : "",
+	    (long)pid, p->generation);
 	return 0;
 }
 
@@ -545,7 +578,7 @@ retire_idle(struct pool *p, size_t n, int64_t now)
 	for (i = p->high_water; i-- > 0 && n > 0;) {
 		const struct worker *w = &p->workers[i];
 
-		if (w->pid == 0 || w->order != ORDER_SERVE ||
+		if (w->pid == 0 || w->order != ORDER_SERVE || w->udp ||
 		    p->sb->slots[i].generation != p->generation ||
 		    __atomic_load_n(&p->sb->slots[i].state, __ATOMIC_ACQUIRE)
 		    != SLOT_IDLE)
@@ -597,6 +630,30 @@ plan_settings(const struct config *conf, struct poolplan_settings *ps)
 }
 
 /*
+ * The UDP workers: udp-workers of them while a UDP listener is, however
+ * busy; one killed is replaced at once, one that fails at start-up as a
+ * TCP worker is (start_failed()).
+ */
+static void
+adjust_udp(struct pool *p, int64_t now)
+{
+	size_t	 started = 0;
+
+	if (p->nudp == 0 || p->stopping || now < p->next_start)
+		return;
+	while (p->counts.udp < (size_t)p->conf->udp_workers &&
+	    started < START_BATCH) {
+		if (spawn_worker(p, now, 1) == -1)
+			break;
+		started++;
+		if (p->start_failures > 0) {
+			p->next_start = now + START_FAILURE_MS;
+			break;
+		}
+	}
+}
+
+/*
  * Grow or shrink the current generation's pool (see the top of this
  * file): what poolplan_decide() says, done.  Called on every turn of
  * the master's loop while it runs, after pool_census().
@@ -609,6 +666,9 @@ pool_adjust(struct pool *p, int64_t now)
 	struct poolplan		 plan;
 	size_t			 started = 0;
 
+	adjust_udp(p, now);
+	if (p->nlisteners == 0)
+		return resized(p);
 	plan_settings(p->conf, &ps);
 	memset(&in, 0, sizeof(in));
 	in.current = p->counts.current;
@@ -627,7 +687,7 @@ pool_adjust(struct pool *p, int64_t now)
 	if (plan.max_reached)
 		note_max_workers(p, now);
 	while (started < plan.start && !p->stopping) {
-		if (spawn_worker(p, now) == -1)
+		if (spawn_worker(p, now, 0) == -1)
 			break;
 		started++;
 		if (plan.probe) {

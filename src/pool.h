@@ -32,6 +32,9 @@ struct pool_counts {
 	size_t	 current;
 	size_t	 spare;		/* of those, idle or still starting */
 	size_t	 ready;		/* of those, set up: idle or busy */
+	/* UDP workers (in total and draining too, not in the above). */
+	size_t	 udp;		/* current generation, told to serve */
+	size_t	 udp_ready;	/* of those, set up */
 };
 
 /* Events, returned to the master by the calls that see them happen. */

@@ -60,6 +60,8 @@
 static const char *const allowed[] = {
 	/* Serving: the hot path, several listeners, the EMFILE pause. */
 	"accept", "accept4", "read", "write", "close", "poll", "ppoll",
+	/* UDP workers: a batch of datagrams in, a batch out. */
+	"recvmmsg", "sendmmsg",
 	/* Bulk echo through a pipe, replaced after a failed connection. */
 	"splice", "pipe2",
 	/* accept-strategy epoll (the eventfd it waits on is written). */

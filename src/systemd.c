@@ -272,9 +272,10 @@ systemd_listen_fds(void)
 
 /*
  * Whether systemd's n descriptors from first on are what echod can
- * serve: listening TCP sockets, over IPv4 or IPv6.  A datagram socket, a
- * connected one or a UNIX one in the socket unit is a mistake to report
- * before echod starts, not something to serve.  Returns -1 with err.
+ * serve: listening TCP sockets and UDP sockets (ListenDatagram=), over
+ * IPv4 or IPv6.  A connected socket or a UNIX one in the socket unit is
+ * a mistake to report before echod starts, not something to serve.
+ * Returns -1 with err.
  */
 int
 systemd_check_fds(int first, int n, char *err, size_t errlen)
@@ -283,9 +284,11 @@ systemd_check_fds(int first, int n, char *err, size_t errlen)
 	int	 fd;
 
 	for (fd = first; fd < first + n; fd++) {
-		if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0) {
+		if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0 &&
+		    sd_is_socket_inet(fd, AF_UNSPEC, SOCK_DGRAM, -1, 0) <= 0) {
 			snprintf(err, errlen, "socket activation: descriptor "
-			    "%d is not a listening TCP socket", fd);
+			    "%d is not a listening TCP socket nor a UDP one",
+			    fd);
 			return -1;
 		}
 	}

@@ -78,6 +78,7 @@
 #include "scoreboard.h"
 #include "signals.h"
 #include "title.h"
+#include "udpecho.h"
 #include "worker.h"
 
 /*
@@ -1057,6 +1058,40 @@ epoll_setup(const struct worker_args *wa)
 	}
 }
 
+/*
+ * A UDP worker, once set up as a TCP one is: the datagram loop
+ * (udpecho.c) until it is told to drain (SIGQUIT points its sockets at
+ * /dev/null, as a TCP worker's) or a socket breaks.  Its state stays
+ * "idle" and it sets no bits in the pool map, which counts TCP workers.
+ */
+static void
+udp_worker(const struct worker_args *wa)
+{
+	struct udpecho_args	 ua;
+	in_port_t		*ports;
+	size_t			 i;
+
+	if ((ports = calloc(wa->nlisteners, sizeof(*ports))) == NULL) {
+		log_warn("calloc");
+		exit(1);
+	}
+	for (i = 0; i < wa->nlisteners; i++)
+		ports[i] = wa->listeners[i].addr.port;
+	memset(&ua, 0, sizeof(ua));
+	ua.conf = wa->conf;
+	ua.fds = ws.drain_fds;
+	ua.ports = ports;
+	ua.nfds = wa->nlisteners;
+	ua.sb = ws.sb;
+	ua.self = ws.self;
+	ua.draining = &ws.draining;
+	__atomic_store_n(&ws.self->since, clock_ms(), __ATOMIC_RELAXED);
+	__atomic_store_n(&ws.self->state, SLOT_IDLE, __ATOMIC_RELEASE);
+	title_set("udp worker");
+	udpecho_run(&ua);
+	exit(ws.draining ? 0 : 1);
+}
+
 void
 worker_run(const struct worker_args *wa)
 {
@@ -1066,7 +1101,7 @@ worker_run(const struct worker_args *wa)
 	ws.args = wa;
 	ws.sb = wa->scoreboard;
 	ws.self = &ws.sb->slots[wa->slot];
-	title_set("worker [starting]");
+	title_set(wa->udp ? "udp worker [starting]" : "worker [starting]");
 
 	if ((ws.dead_fd = open(_PATH_DEVNULL, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("open %s", _PATH_DEVNULL);
@@ -1086,11 +1121,13 @@ worker_run(const struct worker_args *wa)
 		ws.listen_pfd[i].events = POLLIN;
 	}
 	ws.ndrain_fds = wa->nlisteners;
-	if (wa->nlisteners > 1 && wa->conf->accept_strategy == ACCEPT_EPOLL)
+	if (!wa->udp && wa->nlisteners > 1 &&
+	    wa->conf->accept_strategy == ACCEPT_EPOLL)
 		epoll_setup(wa);
 
 	/* Before the limits, which count the descriptors held. */
-	open_splice_pipe();
+	if (!wa->udp)
+		open_splice_pipe();
 	limits_apply(wa->conf);
 	if (privdrop(wa->conf) == -1) {
 		log_warnx("worker cannot drop privileges; exiting");
@@ -1134,6 +1171,8 @@ worker_run(const struct worker_args *wa)
 	daemon_detach();
 	/* Only now may a SIGQUIT queued since fork() be delivered. */
 	worker_signals();
+	if (wa->udp)
+		udp_worker(wa);
 	become_idle(clock_ms());
 
 	if (wa->nlisteners == 1)

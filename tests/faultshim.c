@@ -33,6 +33,8 @@
  *                    took over the echo path would try to; the sandbox
  *                    must stop it.  The choice costs no system call, so
  *                    that the first call the sandbox sees is execve().
+ *   exec-on-recvmmsg a UDP worker that receives a datagram from 127.0.0.2
+ *                    runs "sh -c $ECHOD_FAULT_EXEC", as exec-on-accept.
  *   kill-when-busy   a worker that accepts a connection from 127.0.0.3
  *                    dies by SIGKILL in its next clock_gettime(), the
  *                    time stamp of its slot as it turns busy: a kill -9
@@ -267,4 +269,23 @@ getppid(void)
 	if (real_getppid == NULL)
 		real_getppid = (pid_t (*)(void))dlsym(RTLD_NEXT, "getppid");
 	return real_getppid();
+}
+
+int
+recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
+    struct timespec *timeout)
+{
+	static int	(*real_recvmmsg)(int, struct mmsghdr *, unsigned int,
+			    int, struct timespec *);
+	int		 got;
+
+	if (real_recvmmsg == NULL)
+		real_recvmmsg = (int (*)(int, struct mmsghdr *, unsigned int,
+		    int, struct timespec *))dlsym(RTLD_NEXT, "recvmmsg");
+	got = real_recvmmsg(fd, v, n, flags, timeout);
+	if (got > 0 && fault_is("exec-on-recvmmsg") &&
+	    from_127_0_0(v[0].msg_hdr.msg_name, 2))
+		execl("/bin/sh", "sh", "-c", getenv("ECHOD_FAULT_EXEC"),
+		    (char *)NULL);
+	return got;
 }

@@ -22,10 +22,10 @@
 
 LAYERS='
 0 log clock pathnames buf addr proxyproto poolplan title signals
-0 human coverage
+0 human coverage udpguard
 1 conf
 2 scoreboard sandbox privdrop rlimits daemon upgrade
-3 listener tcpdiag control metrics
+3 listener tcpdiag control metrics udpecho
 4 worker metricsd
 5 pool inetd
 6 report systemd
