@@ -82,6 +82,10 @@ static int	parse_accept(struct parser *, const struct keyword *, int,
 		    char **);
 static int	parse_per_address(struct parser *, const struct keyword *,
 		    int, char **);
+static int	parse_onoff(struct parser *, const struct keyword *, int,
+		    char **);
+static int	parse_udp_rate(struct parser *, const struct keyword *, int,
+		    char **);
 static int	parse_metrics(struct parser *, const struct keyword *,
 		    int, char **);
 
@@ -118,6 +122,17 @@ static const struct keyword keywords[] = {
 	{ "sandbox",		1,	parse_sandbox,	0, 0, 0 },
 	{ "core-limit",		1,	parse_core_limit, 0, 0, 0 },
 	{ "accept-strategy",	1,	parse_accept,	0, 0, 0 },
+	{ "udp-workers",	1,	parse_int,
+	    1, MAX_UDP_WORKERS,		INT_FIELD(udp_workers) },
+	{ "udp-receive-buffer",	1,	parse_int,
+	    0, MAX_UDP_RCVBUF,		INT_FIELD(udp_rcvbuf) },
+	{ "udp-guard",		1,	parse_onoff,
+	    0, 1,			INT_FIELD(udp_guard) },
+	{ "udp-guard-ports-below", 1,	parse_int,
+	    0, 65535,			INT_FIELD(udp_guard_below) },
+	{ "udp-rate",		2,	parse_udp_rate,	0, 0, 0 },
+	{ "udp-total-rate",	1,	parse_int,
+	    0, 100000000,		INT_FIELD(udp_total_pps) },
 	{ "metrics",		-1,	parse_metrics,	0, 0, 0 },
 };
 #define NKEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))
@@ -162,6 +177,21 @@ perror_at(struct parser *p, const char *fmt, ...)
 	return -1;
 }
 
+/*
+ * One UDP worker per CPU: each blocks in recvmmsg() on the shared
+ * socket, and the kernel wakes one per datagram, so more than the CPUs
+ * only wait their turn.
+ */
+static int
+default_udp_workers(void)
+{
+	long	 n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > MAX_UDP_WORKERS ? MAX_UDP_WORKERS : (int)n;
+}
+
 static struct config *
 config_new(void)
 {
@@ -181,6 +211,12 @@ config_new(void)
 	conf->sandbox = DEFAULT_SANDBOX;
 	conf->core_limit = 0;
 	conf->accept_strategy = DEFAULT_ACCEPT;
+	conf->udp_workers = default_udp_workers();
+	conf->udp_guard = 1;
+	conf->udp_guard_below = DEFAULT_UDP_GUARD_BELOW;
+	conf->udp_rate_pps = DEFAULT_UDP_RATE_PPS;
+	conf->udp_rate_bps = DEFAULT_UDP_RATE_BPS;
+	conf->udp_total_pps = DEFAULT_UDP_TOTAL_PPS;
 	if ((conf->pidfile = strdup(DEFAULT_PIDFILE)) == NULL ||
 	    (conf->control_path = strdup(DEFAULT_CONTROL)) == NULL) {
 		free(conf->pidfile);
@@ -220,9 +256,22 @@ parse_number(struct parser *p, const char *keyword, const char *word,
 	return 0;
 }
 
+/* How many of the listen lines' addresses are UDP ones. */
+size_t
+config_count_udp(const struct config *conf)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < conf->nlistens; i++)
+		n += conf->listens[i].udp != 0;
+	return n;
+}
+
 int
 listen_addr_equal(const struct listen_addr *a, const struct listen_addr *b)
 {
+	if (a->udp != b->udp)
+		return 0;
 	if (a->wildcard || b->wildcard)
 		return a->wildcard == b->wildcard && a->port == b->port;
 	return a->sslen == b->sslen && memcmp(&a->ss, &b->ss, a->sslen) == 0;
@@ -249,7 +298,7 @@ is_unspecified(const struct listen_addr *la)
 static int
 listen_addr_overlap(const struct listen_addr *a, const struct listen_addr *b)
 {
-	if (a->port != b->port)
+	if (a->port != b->port || a->udp != b->udp)
 		return 0;
 	if (a->wildcard || b->wildcard)
 		return 1;
@@ -284,7 +333,10 @@ add_listen_addr(struct parser *p, const struct listen_addr *la)
 }
 
 /*
- * listen on ADDRESS port PORT [proxy-protocol]
+ * listen on ADDRESS port PORT [proxy-protocol | udp]
+ *
+ * "udp" makes it a datagram socket, echoed by the UDP workers; a TCP
+ * and a UDP listener may share an address and port.
  *
  * The flag belongs to the configuration, not to the socket: a reload
  * that adds or drops it keeps the very same socket (listen_addr_equal()
@@ -305,21 +357,24 @@ parse_listen(struct parser *p, const struct keyword *kw, int argc,
 
 	if (argc < 5 || argc > 6 || strcmp(argv[1], "on") != 0 ||
 	    strcmp(argv[3], "port") != 0 ||
-	    (argc == 6 && strcmp(argv[5], "proxy-protocol") != 0))
+	    (argc == 6 && strcmp(argv[5], "proxy-protocol") != 0 &&
+	    strcmp(argv[5], "udp") != 0))
 		return perror_at(p, "listen: expected \"listen on ADDRESS "
-		    "port PORT [proxy-protocol]\"");
+		    "port PORT [proxy-protocol | udp]\"");
 	if (parse_number(p, "listen: port", argv[4], 1, 65535, &port) == -1)
 		return -1;
 
 	memset(&la, 0, sizeof(la));
 	la.port = port;
 	la.line = p->line;
-	la.proxy_protocol = argc == 6;
+	la.proxy_protocol = argc == 6 && strcmp(argv[5], "proxy-protocol") == 0;
+	la.udp = argc == 6 && strcmp(argv[5], "udp") == 0;
 	(void)kw;
 	host = argv[2];
 	if (strcmp(host, "*") == 0) {
 		la.wildcard = 1;
-		snprintf(la.name, sizeof(la.name), "*:%lld", port);
+		snprintf(la.name, sizeof(la.name), "*:%lld%s", port,
+		    la.udp ? "/udp" : "");
 		return add_listen_addr(p, &la);
 	}
 
@@ -355,6 +410,8 @@ parse_listen(struct parser *p, const struct keyword *kw, int argc,
 			    htons(port);
 		addr_format((struct sockaddr *)&la.ss, la.sslen, la.name,
 		    sizeof(la.name));
+		if (la.udp)
+			strlcat(la.name, "/udp", sizeof(la.name));
 		/* A name may resolve to one address twice (per protocol). */
 		if (p->conf->nlistens > 0 && listen_addr_equal(&la,
 		    &p->conf->listens[p->conf->nlistens - 1]) &&
@@ -450,6 +507,46 @@ parse_per_address(struct parser *p, const struct keyword *kw, int argc,
 		return perror_at(p, "%s: expected \"hard\" or nothing after "
 		    "the number, not \"%s\"", kw->name, argv[2]);
 	p->conf->max_conns_per_address_hard = argc == 3;
+	return 0;
+}
+
+/* udp-guard yes | no, and its like: into the keyword's int field. */
+static int
+parse_onoff(struct parser *p, const struct keyword *kw, int argc,
+    char **argv)
+{
+	int	*field = (int *)((char *)p->conf + kw->field);
+
+	(void)argc;
+	if (strcmp(argv[1], "yes") == 0)
+		*field = 1;
+	else if (strcmp(argv[1], "no") == 0)
+		*field = 0;
+	else
+		return perror_at(p, "%s: expected \"yes\" or \"no\", not "
+		    "\"%s\"", kw->name, argv[1]);
+	return 0;
+}
+
+/*
+ * udp-rate DATAGRAMS BYTES: what one source address may be answered,
+ * per second (0: no limit of that kind).
+ */
+static int
+parse_udp_rate(struct parser *p, const struct keyword *kw, int argc,
+    char **argv)
+{
+	long long	 pps, bps;
+
+	(void)kw;
+	(void)argc;
+	if (parse_number(p, "udp-rate: datagrams per second", argv[1], 0,
+	    100000000, &pps) == -1 ||
+	    parse_number(p, "udp-rate: bytes per second", argv[2], 0,
+	    1000000000, &bps) == -1)
+		return -1;
+	p->conf->udp_rate_pps = pps;
+	p->conf->udp_rate_bps = bps;
 	return 0;
 }
 

@@ -27,6 +27,15 @@
 #define DEFAULT_MAX_PER_ADDRESS	64
 #define MAX_WORKERS_LIMIT	16384
 #define MAX_SECONDS		86400
+#define MAX_UDP_WORKERS		1024
+#define MAX_UDP_RCVBUF		(64 * 1024 * 1024)
+/* udp-guard-ports: source ports below this are not answered. */
+#define DEFAULT_UDP_GUARD_BELOW	1024
+/* udp-rate: per source address, datagrams and bytes per second. */
+#define DEFAULT_UDP_RATE_PPS	1000
+#define DEFAULT_UDP_RATE_BPS	(4 * 1024 * 1024)
+/* udp-total-rate: all sources together, datagrams per second. */
+#define DEFAULT_UDP_TOTAL_PPS	200000
 #ifdef HAVE_SECCOMP
 #define DEFAULT_SANDBOX		1
 #else
@@ -53,6 +62,7 @@ struct listen_addr {
 	in_port_t		 port;	/* host byte order */
 	int			 line;	/* where it was configured */
 	int			 proxy_protocol; /* a PROXY header first */
+	int			 udp;	/* SOCK_DGRAM, not SOCK_STREAM */
 	char			 name[ADDR_NAME_MAX];
 };
 
@@ -83,6 +93,13 @@ struct config {
 	int			 sandbox;	/* seccomp filter for workers */
 	long long		 core_limit;	/* bytes, -1: unlimited */
 	int			 accept_strategy; /* ACCEPT_* */
+	int			 udp_workers;	/* while a udp listener is */
+	int			 udp_rcvbuf;	/* SO_RCVBUF, 0: the kernel's */
+	int			 udp_guard;	/* the reflection guard */
+	int			 udp_guard_below; /* ports below not answered */
+	int			 udp_rate_pps;	/* per source; 0: no limit */
+	int			 udp_rate_bps;
+	int			 udp_total_pps;	/* all sources; 0: no limit */
 	int			 metrics_on;	/* metrics listen on, set */
 	struct listen_addr	 metrics;	/* its address (metricsd.c) */
 };
@@ -101,5 +118,6 @@ int		 listen_addr_equal(const struct listen_addr *,
 		    const struct listen_addr *);
 const char	*facility_name(int facility);
 const char	*accept_strategy_name(int strategy);
+size_t		 config_count_udp(const struct config *);
 
 #endif /* ECHOD_CONF_H */

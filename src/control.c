@@ -33,6 +33,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,58 @@ fail:
 		close(fd);
 	free(ctl);
 	return NULL;
+}
+
+/*
+ * A live upgrade: the control socket the old master listened on, handed
+ * over as descriptor fd (upgrade.c), taken as it is: same file, same
+ * owner and mode, and no moment without a listener on it.
+ */
+struct control *
+control_adopt(const struct config *conf, int fd, char *err, size_t errlen)
+{
+	struct control	*ctl;
+	size_t		 i;
+
+	if ((ctl = calloc(1, sizeof(*ctl))) == NULL) {
+		snprintf(err, errlen, "control socket: out of memory");
+		return NULL;
+	}
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		ctl->clients[i].fd = -1;
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK) == -1) {
+		snprintf(err, errlen, "control socket %s: %s",
+		    conf->control_path, strerror(errno));
+		free(ctl);
+		return NULL;
+	}
+	ctl->fd = fd;
+	strlcpy(ctl->path, conf->control_path, sizeof(ctl->path));
+	ctl->has_group = conf->control_group != NULL;
+	ctl->gid = conf->control_gid;
+	return ctl;
+}
+
+/* The listening socket, to hand over to a new master. */
+int
+control_fd(const struct control *ctl)
+{
+	return ctl->fd;
+}
+
+/*
+ * Stop accepting on the control socket, and never unlink it: another
+ * master listens on the same socket (a live upgrade).  The clients
+ * connected already are still answered.
+ */
+void
+control_disown(struct control *ctl)
+{
+	if (ctl->fd != -1) {
+		close(ctl->fd);
+		ctl->fd = -1;
+	}
 }
 
 /* Who runs the commands: the master, once it runs its loop. */
@@ -386,9 +439,7 @@ control_service(struct control *ctl, const struct pollfd *pfd, size_t npfd,
 	size_t			 i, k = 0;
 	ssize_t			 n;
 
-	if (ctl->fd == -1)
-		return;
-	if (npfd > 0 && (pfd[k++].revents & POLLIN))
+	if (npfd > 0 && (pfd[k++].revents & POLLIN) && ctl->fd != -1)
 		accept_clients(ctl, now);
 
 	for (i = 0; i < CONTROL_CLIENTS_MAX; i++) {
@@ -447,8 +498,7 @@ control_pollfds(struct control *ctl, struct pollfd *pfd, int64_t now,
 	size_t				 i, n = 0;
 
 	*deadline = INT64_MAX;
-	if (ctl->fd == -1)
-		return 0;
+	/* Disowned (control_disown()): -1, which ppoll() skips. */
 	/*
 	 * With every slot taken, new clients wait in the backlog: the
 	 * listening socket is not polled, or ppoll() would return at once

@@ -39,6 +39,9 @@ struct control_cmd {
 typedef void	 control_handler(void *, struct control_cmd *);
 
 struct control	*control_open(const struct config *, char *, size_t);
+struct control	*control_adopt(const struct config *, int, char *, size_t);
+int		 control_fd(const struct control *);
+void		 control_disown(struct control *);
 void		 control_set_handler(struct control *, control_handler *,
 		    void *);
 void		 control_close(struct control *);

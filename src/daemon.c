@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "coverage.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -129,6 +130,7 @@ daemonize(void)
 		/* The first child ends as soon as it has forked the daemon. */
 		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
 			;
+		coverage_dump();
 		wait_for_daemon(sv[0]);
 	}
 	close(sv[0]);
@@ -138,8 +140,10 @@ daemonize(void)
 	/* No longer a session leader: opening a tty cannot adopt it. */
 	if ((pid = fork()) == -1)
 		fatal("fork");
-	if (pid != 0)
+	if (pid != 0) {
+		coverage_dump();
 		_exit(0);
+	}
 
 	/* Hold no mount point busy.  (main() has set the umask already.) */
 	if (chdir("/") == -1)
@@ -155,6 +159,20 @@ daemonize(void)
 
 	/* From now on, warnings and errors go to the terminal this way. */
 	start_fd = sv[1];
+	log_tee(start_fd);
+}
+
+/*
+ * A live upgrade (upgrade.c): the new master is already detached, a
+ * child of the old one, and the old master is the one that waits on the
+ * start-up channel, handed over as descriptor fd.
+ */
+void
+daemon_inherit(int fd)
+{
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+		fatal("fcntl");
+	start_fd = fd;
 	log_tee(start_fd);
 }
 

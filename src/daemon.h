@@ -15,6 +15,7 @@
 #define DAEMON_STOP_WAIT_MS	5000
 
 void	daemonize(void);
+void	daemon_inherit(int);
 int	daemon_starting(void);
 void	daemon_ready(void);
 void	daemon_detach(void);

@@ -3,6 +3,8 @@
  *
  *   echobench rr|stream|connect|hold [-j] [-c conns] [-d seconds]
  *       [-w seconds] [-s size] [-t timeout] host port
+ *   echobench udp [-j] [-c sockets] [-d seconds | -n count] [-r rate]
+ *       [-w seconds] [-s size] [-t timeout] host port
  *
  * rr:      C connections each send S bytes and wait for all S back, over
  *          and over: round trips per second and their latency.
@@ -13,6 +15,10 @@
  * hold:    C connections opened at once and kept, each with one round trip
  *          a second, for D seconds after the last was first served: how
  *          many were served, and how long that took.
+ * udp:     C UDP sockets, each with one datagram in flight, or paced at R
+ *          a second: their rate and round-trip time, and how many were
+ *          lost, duplicated, reordered or corrupt (see the comment before
+ *          struct usock).
  *
  * rr, stream and connect run W seconds of warm-up and then measure for D
  * seconds; then, in every mode, no new work starts and echobench waits for
@@ -53,8 +59,9 @@
 #define HIST_BUCKETS	((HIST_BITS - 9) * HIST_SUB)
 #define US		1000000LL
 
-enum mode { RR, STREAM, CONNECT, HOLD };
-static const char *const mode_names[] = { "rr", "stream", "connect", "hold" };
+enum mode { RR, STREAM, CONNECT, HOLD, UDP, NMODES };
+static const char *const mode_names[] = { "rr", "stream", "connect", "hold",
+    "udp" };
 
 enum state {
 	IDLE,		/* connect: no connection, queued to open one */
@@ -505,6 +512,8 @@ round_done(struct conn *c)
 		enqueue(c, c->start + US);
 		break;
 	case STREAM:
+	case UDP:
+	case NMODES:
 		break;
 	}
 }
@@ -813,6 +822,486 @@ report_text(double secs)
 	report_errors();
 }
 
+/*
+ * udp: datagrams.  Each of C sockets is connect()ed to the server, so
+ * that only the server's answers, from the address they were sent to,
+ * are read.  Datagram k (counted over all sockets, from 0) carries k in
+ * its first 8 bytes, big-endian, and then the bytes of the pattern from
+ * place k * golden ratio mod PERIOD: an echo is checked whole with one
+ * memcmp().  Without -r each socket has one datagram in flight and sends
+ * the next when it is back (or after the timeout); with -r they are sent
+ * on a schedule of R a second, round robin over the sockets, whatever
+ * comes back.
+ *
+ * What came back is kept in a ring of UDP_WINDOW bits, and when each
+ * datagram left in a ring of as many times: a datagram is lost once
+ * UDP_WINDOW later ones were sent, or at the end, if its bit is not
+ * set; one whose bit is set already is a duplicate; one older than the
+ * window is late (and was counted lost).  Memory stays constant however
+ * long the run.
+ */
+#define UDP_HEADER	8		/* the sequence number */
+#define UDP_MAX4	65507		/* 65535 - IPv4 and UDP headers */
+#define UDP_MAX6	65527		/* 65535 - UDP header */
+#define UDP_WINDOW	(1 << 20)
+#define UDP_BURST	64		/* sends a turn, per socket, when late */
+
+struct usock {
+	int		 fd;
+	int		 failed;
+	uint64_t	 waiting;	/* rr: the sequence number in flight */
+	int		 busy;		/* rr: one is in flight */
+	int64_t		 sent_at;	/* rr: when it left */
+	uint64_t	 highest;	/* the highest sequence number back + 1 */
+	uint32_t	 drops;		/* SO_RXQ_OVFL: what the socket dropped */
+};
+
+static struct usock	*usocks;
+static int64_t		*utimes;	/* when datagram k % WINDOW left */
+static uint64_t		*ubits;		/* whether it came back */
+static unsigned char	*udgram;	/* the datagram being composed */
+static uint64_t		 useq;		/* the next sequence number */
+static uint64_t		 m_lo, m_hi = UINT64_MAX;	/* measured: [lo, hi) */
+static long long	 opt_rate, opt_count;
+
+static struct {
+	uint64_t	 sent, received;	/* measured */
+	uint64_t	 lost, duplicates, reordered, late, corrupt;
+	uint64_t	 refused, timeouts, client_drops;
+} us;
+
+static int
+bit_get(uint64_t k)
+{
+	k %= UDP_WINDOW;
+	return (ubits[k / 64] >> (k % 64)) & 1;
+}
+
+static void
+bit_set(uint64_t k, int v)
+{
+	k %= UDP_WINDOW;
+	if (v)
+		ubits[k / 64] |= 1ULL << (k % 64);
+	else
+		ubits[k / 64] &= ~(1ULL << (k % 64));
+}
+
+static size_t
+udp_place(uint64_t k)
+{
+	return k * 0x9e3779b97f4a7c15ULL % PERIOD;
+}
+
+static int
+measured(uint64_t k)
+{
+	return k >= m_lo && k < m_hi;
+}
+
+/* Datagram k leaves the window: never back means lost. */
+static void
+udp_retire(uint64_t k)
+{
+	if (!bit_get(k) && measured(k))
+		us.lost++;
+	bit_set(k, 0);
+}
+
+static void __attribute__((__format__(__printf__, 1, 2)))
+udp_error(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (++st.errors <= SHOWN_ERRORS) {
+		fputs("echobench: ", stderr);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	} else if (st.errors == SHOWN_ERRORS + 1)
+		fprintf(stderr, "echobench: more errors, not shown\n");
+}
+
+static void
+udp_fail(struct usock *u, int error)
+{
+	if (error == ECONNREFUSED)
+		us.refused++;
+	udp_error("socket %zu: %s", (size_t)(u - usocks) + 1,
+	    strerror(error));
+	u->failed = 1;
+	u->busy = 0;
+	close(u->fd);
+	u->fd = -1;
+	nopen--;
+}
+
+/* Send the next datagram on u: 0, or -1 if the socket failed. */
+static int
+udp_send(struct usock *u)
+{
+	uint64_t	 k = useq;
+	int64_t		 t;
+	int		 i;
+
+	/* -n: no more than the count, whatever is in flight. */
+	if (opt_count > 0 && m_lo != UINT64_MAX - 1 &&
+	    useq - m_lo >= (uint64_t)opt_count)
+		return 0;
+	if (k >= UDP_WINDOW)
+		udp_retire(k - UDP_WINDOW);
+	for (i = 0; i < UDP_HEADER; i++)
+		udgram[i] = k >> (56 - 8 * i);
+	memcpy(udgram + UDP_HEADER, pattern + udp_place(k),
+	    opt.size - UDP_HEADER);
+	/* The clock, not the turn's now: the echo may be back this turn. */
+	t = now_us();
+	for (;;) {
+		if (send(u->fd, udgram, opt.size, 0) != -1)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == ENOBUFS)
+			return 0;	/* not sent: no sequence number used */
+		udp_fail(u, errno);
+		return -1;
+	}
+	useq++;
+	utimes[k % UDP_WINDOW] = t;
+	bit_set(k, 0);
+	if (measured(k))
+		us.sent++;
+	u->waiting = k;
+	u->busy = 1;
+	u->sent_at = t;
+	return 0;
+}
+
+/* Check one datagram that came back on u. */
+static void
+udp_check(struct usock *u, ssize_t n, int truncated)
+{
+	uint64_t	 k = 0;
+	size_t		 i;
+
+	if (truncated || (size_t)n != opt.size) {
+		us.corrupt++;
+		udp_error("socket %zu: a datagram of %s%zd bytes came back; "
+		    "%zu were sent", (size_t)(u - usocks) + 1,
+		    truncated ? "more than " : "", n, opt.size);
+		return;
+	}
+	for (i = 0; i < UDP_HEADER; i++)
+		k = k << 8 | rxbuf[i];
+	if (k >= useq) {
+		us.corrupt++;
+		udp_error("socket %zu: sequence number %llu came back, "
+		    "only %llu were sent", (size_t)(u - usocks) + 1,
+		    (unsigned long long)k, (unsigned long long)useq);
+		return;
+	}
+	if (memcmp(rxbuf + UDP_HEADER, pattern + udp_place(k),
+	    opt.size - UDP_HEADER) != 0) {
+		const unsigned char *want = pattern + udp_place(k);
+
+		for (i = 0; rxbuf[UDP_HEADER + i] == want[i]; i++)
+			;
+		us.corrupt++;
+		udp_error("datagram %llu: wrong byte at offset %zu: sent "
+		    "0x%02x, got 0x%02x", (unsigned long long)k,
+		    i + UDP_HEADER, want[i], rxbuf[UDP_HEADER + i]);
+		return;
+	}
+	if (useq - k > UDP_WINDOW) {
+		us.late++;
+		return;
+	}
+	if (bit_get(k)) {
+		us.duplicates++;
+		if (measured(k))
+			udp_error("datagram %llu came back twice",
+			    (unsigned long long)k);
+		return;
+	}
+	bit_set(k, 1);
+	if (k + 1 < u->highest)
+		us.reordered++;
+	else
+		u->highest = k + 1;
+	if (measured(k)) {
+		us.received++;
+		now = now_us();
+		record(now - utimes[k % UDP_WINDOW]);
+	}
+	if (u->busy && k == u->waiting)
+		u->busy = 0;
+}
+
+/* Read all that u has; without -r, send the next one when it is back. */
+static void
+udp_recv(struct usock *u)
+{
+	char		 cbuf[CMSG_SPACE(sizeof(uint32_t))];
+	struct iovec	 iov;
+	struct msghdr	 m;
+	struct cmsghdr	*cm;
+	ssize_t		 n;
+
+	for (;;) {
+		memset(&m, 0, sizeof(m));
+		iov.iov_base = rxbuf;
+		iov.iov_len = rxlen;
+		m.msg_iov = &iov;
+		m.msg_iovlen = 1;
+		m.msg_control = cbuf;
+		m.msg_controllen = sizeof(cbuf);
+		if ((n = recvmsg(u->fd, &m, 0)) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				udp_fail(u, errno);
+			return;
+		}
+		for (cm = CMSG_FIRSTHDR(&m); cm != NULL;
+		    cm = CMSG_NXTHDR(&m, cm))
+			if (cm->cmsg_level == SOL_SOCKET &&
+			    cm->cmsg_type == SO_RXQ_OVFL)
+				memcpy(&u->drops, CMSG_DATA(cm),
+				    sizeof(u->drops));
+		udp_check(u, n, (m.msg_flags & MSG_TRUNC) != 0);
+		if (opt_rate == 0 && !u->busy && !draining &&
+		    udp_send(u) == -1)
+			return;
+	}
+}
+
+static void
+udp_open(struct usock *u)
+{
+	struct epoll_event	 ev;
+	int			 one = 1, buf = 4 * 1024 * 1024;
+
+	u->fd = socket(addr->ai_family, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (u->fd == -1)
+		err(2, "socket");
+	nopen++;
+	/* Paced bursts must not be dropped here and blamed on the server. */
+	(void)setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	(void)setsockopt(u->fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
+	if (connect(u->fd, addr->ai_addr, addr->ai_addrlen) == -1) {
+		udp_fail(u, errno);
+		return;
+	}
+	ev.events = EPOLLIN;
+	ev.data.u64 = u - usocks;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, u->fd, &ev) == -1)
+		err(2, "epoll_ctl");
+}
+
+/* The next socket that can send, round robin; NULL if none. */
+static struct usock *
+udp_next(void)
+{
+	static size_t	 rr;
+	size_t		 i;
+
+	for (i = 0; i < opt.conns; i++) {
+		rr = (rr + 1) % opt.conns;
+		if (!usocks[rr].failed)
+			return &usocks[rr];
+	}
+	return NULL;
+}
+
+/* When the datagrams sent so far were due, at R a second. */
+static int64_t
+udp_due(uint64_t k)
+{
+	return t0 + (int64_t)((double)k * US / opt_rate);
+}
+
+static void
+udp_run(void)
+{
+	struct epoll_event	 events[MAX_EVENTS];
+	struct usock		*u;
+	int64_t			 last_check = 0, last_sent = 0;
+	uint64_t		 k;
+	size_t			 i;
+	int			 n, e, ms, burst;
+
+	now = t0 = now_us();
+	measure_from = t0 + opt.warmup * US;
+	end = opt_count > 0 ? INT64_MAX : measure_from + opt.duration * US;
+	if (opt.warmup == 0)
+		m_lo = 0;
+	else
+		m_lo = UINT64_MAX - 1;	/* set by the first measured send */
+	for (i = 0; i < opt.conns; i++)
+		udp_open(&usocks[i]);
+	if (opt_rate == 0)
+		for (i = 0; i < opt.conns; i++)
+			if (!usocks[i].failed)
+				udp_send(&usocks[i]);
+
+	for (;;) {
+		now = now_us();
+		if (m_lo == UINT64_MAX - 1 && now >= measure_from)
+			m_lo = useq;
+		if (!draining && (now >= end || nopen == 0 ||
+		    (opt_count > 0 && m_lo != UINT64_MAX - 1 &&
+		    useq - m_lo >= (uint64_t)opt_count))) {
+			draining = 1;
+			stop = now < end ? now : end;
+			m_hi = useq;
+			if (m_lo > m_hi)
+				m_lo = m_hi;
+			last_sent = now;
+		}
+		if (draining) {
+			/* Done when all is back, or after the timeout. */
+			for (k = useq > UDP_WINDOW ? useq - UDP_WINDOW : 0;
+			    k < useq && bit_get(k); k++)
+				;
+			if (k == useq || nopen == 0 ||
+			    now - last_sent > opt.timeout * US)
+				break;
+		} else if (opt_rate > 0) {
+			for (burst = 0; burst < UDP_BURST * (int)opt.conns &&
+			    udp_due(useq) <= now &&
+			    (u = udp_next()) != NULL; burst++)
+				if (udp_send(u) == -1)
+					break;
+		}
+		if (opt_rate == 0 && now - last_check >= 10000) {
+			last_check = now;
+			for (i = 0; i < opt.conns; i++) {
+				u = &usocks[i];
+				if (u->failed || (u->busy &&
+				    now - u->sent_at <= opt.timeout * US))
+					continue;
+				/* Timed out, or its last send said EAGAIN. */
+				if (u->busy)
+					us.timeouts++;
+				u->busy = 0;
+				if (!draining)
+					udp_send(u);
+			}
+		}
+		ms = 10;
+		if (opt_rate > 0 && !draining) {
+			int64_t	 wait = udp_due(useq) - now;
+
+			ms = wait <= 0 ? 0 : wait < 1000 ? 1 : wait / 1000;
+			if (ms > 10)
+				ms = 10;
+		}
+		n = epoll_wait(ep, events, MAX_EVENTS, ms);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			err(2, "epoll_wait");
+		}
+		now = now_us();
+		for (e = 0; e < n; e++) {
+			u = &usocks[events[e].data.u64];
+			if (!u->failed)
+				udp_recv(u);
+		}
+	}
+	/* What is still not back is lost. */
+	for (k = useq > UDP_WINDOW ? useq - UDP_WINDOW : 0; k < useq; k++)
+		udp_retire(k);
+	for (i = 0; i < opt.conns; i++)
+		us.client_drops += usocks[i].drops;
+}
+
+static void
+udp_report(double secs)
+{
+	double	 loss = us.sent > 0 ? 100.0 * us.lost / us.sent : 0.0;
+
+	if (opt.json) {
+		printf("{\"mode\":\"udp\",");
+		json_where(secs);
+		printf(",\"sockets\":%zu,\"paced\":%lld,\"sent\":%llu,"
+		    "\"received\":%llu,\"rate\":%.1f,\"lost\":%llu,"
+		    "\"loss_pct\":%.3f,\"duplicates\":%llu,\"reordered\":%llu,"
+		    "\"late\":%llu,\"corrupt\":%llu,\"refused\":%llu,"
+		    "\"timeouts\":%llu,\"client_drops\":%llu,\"errors\":%ld,",
+		    opt.conns, opt_rate, (unsigned long long)us.sent,
+		    (unsigned long long)us.received,
+		    secs > 0 ? us.received / secs : 0.0,
+		    (unsigned long long)us.lost, loss,
+		    (unsigned long long)us.duplicates,
+		    (unsigned long long)us.reordered,
+		    (unsigned long long)us.late,
+		    (unsigned long long)us.corrupt,
+		    (unsigned long long)us.refused,
+		    (unsigned long long)us.timeouts,
+		    (unsigned long long)us.client_drops, st.errors);
+		printf("\"latency_us\":{\"p50\":%lld,\"p90\":%lld,\"p99\":%lld,"
+		    "\"p999\":%lld,\"max\":%lld}}\n",
+		    (long long)percentile(0.50), (long long)percentile(0.90),
+		    (long long)percentile(0.99), (long long)percentile(0.999),
+		    (long long)st.max);
+		return;
+	}
+	printf("udp: %zu socket%s to %s port %u, %zu-byte datagrams, ",
+	    opt.conns, opt.conns == 1 ? "" : "s", opt.host, port_number(),
+	    opt.size);
+	if (opt_rate > 0)
+		printf("paced at %lld/s", opt_rate);
+	else
+		printf("round trips");
+	printf(", %.3f s measured after %lld s of warm-up\n", secs,
+	    opt.warmup);
+	printf("    %llu sent, %llu back, %.1f per second\n",
+	    (unsigned long long)us.sent, (unsigned long long)us.received,
+	    secs > 0 ? us.received / secs : 0.0);
+	printf("    round trip: p50 %lld us, p90 %lld us, p99 %lld us, "
+	    "max %lld us\n", (long long)percentile(0.50),
+	    (long long)percentile(0.90), (long long)percentile(0.99),
+	    (long long)st.max);
+	printf("    lost %llu (%.3f%%), duplicates %llu, reordered %llu, "
+	    "late %llu, corrupt %llu, refused %llu, timeouts %llu, client "
+	    "drops %llu\n", (unsigned long long)us.lost, loss,
+	    (unsigned long long)us.duplicates,
+	    (unsigned long long)us.reordered, (unsigned long long)us.late,
+	    (unsigned long long)us.corrupt, (unsigned long long)us.refused,
+	    (unsigned long long)us.timeouts,
+	    (unsigned long long)us.client_drops);
+}
+
+static int
+udp_main(void)
+{
+	size_t	 max = addr->ai_family == AF_INET6 ? UDP_MAX6 : UDP_MAX4;
+	double	 secs;
+
+	if (opt.size < UDP_HEADER || opt.size > max)
+		errx(2, "-s %zu: udp datagrams are %d to %zu bytes over %s",
+		    opt.size, UDP_HEADER, max,
+		    addr->ai_family == AF_INET6 ? "IPv6" : "IPv4");
+	if ((usocks = calloc(opt.conns, sizeof(*usocks))) == NULL ||
+	    (utimes = calloc(UDP_WINDOW, sizeof(*utimes))) == NULL ||
+	    (ubits = calloc(UDP_WINDOW / 64, sizeof(*ubits))) == NULL ||
+	    (udgram = malloc(opt.size)) == NULL)
+		err(2, "malloc");
+	udp_run();
+	secs = measure_from < stop ? (stop - measure_from) / 1e6 : 0.0;
+	/* Lost and duplicated datagrams are errors, reordered ones not. */
+	st.errors = us.lost + us.duplicates + us.corrupt + us.refused;
+	udp_report(secs);
+	free(usocks);
+	free(utimes);
+	free(ubits);
+	free(udgram);
+	return st.errors == 0 ? 0 : 1;
+}
+
 static void
 raise_nofile(size_t want)
 {
@@ -834,7 +1323,10 @@ usage(void)
 {
 	fprintf(stderr, "usage: echobench rr|stream|connect|hold [-j] "
 	    "[-c conns] [-d seconds] [-w seconds]\n"
-	    "                 [-s size] [-t timeout] host port\n");
+	    "                 [-s size] [-t timeout] host port\n"
+	    "       echobench udp [-j] [-c sockets] [-d seconds | -n count] "
+	    "[-r rate]\n"
+	    "                 [-w seconds] [-s size] [-t timeout] host port\n");
 	exit(2);
 }
 
@@ -853,27 +1345,27 @@ number(int ch, const char *arg, long long min, long long max)
 int
 main(int argc, char *argv[])
 {
-	/* Per mode: rr, stream, connect, hold. */
-	static const long long	 conns_default[] = { 1, 1, 8, 100 };
-	static const long long	 duration_default[] = { 5, 5, 5, 30 };
-	static const long long	 warmup_default[] = { 1, 1, 1, 0 };
-	static const long long	 size_default[] = { 64, 65536, 64, 64 };
+	/* Per mode: rr, stream, connect, hold, udp. */
+	static const long long	 conns_default[] = { 1, 1, 8, 100, 1 };
+	static const long long	 duration_default[] = { 5, 5, 5, 30, 5 };
+	static const long long	 warmup_default[] = { 1, 1, 1, 0, 1 };
+	static const long long	 size_default[] = { 64, 65536, 64, 64, 64 };
 	struct addrinfo		 hints;
 	double			 secs;
-	long long		 c = -1, d = -1, w = -1, s = -1;
+	long long		 c = -1, d = -1, w = -1, s = -1, t = -1;
 	size_t			 i;
-	int			 ch, error, m;
+	int			 ch, error, m, rc;
 
 	if (argc < 2)
 		usage();
-	for (m = 0; m < 4 && strcmp(argv[1], mode_names[m]) != 0; m++)
+	for (m = 0; m < NMODES && strcmp(argv[1], mode_names[m]) != 0; m++)
 		;
-	if (m == 4)
+	if (m == NMODES)
 		usage();
 	opt.mode = m;
-	opt.timeout = 10;
 	optind = 2;
-	while ((ch = getopt(argc, argv, "c:d:js:t:w:")) != -1) {
+	while ((ch = getopt(argc, argv, m == UDP ? "c:d:jn:r:s:t:w:" :
+	    "c:d:js:t:w:")) != -1) {
 		switch (ch) {
 		case 'c':
 			c = number(ch, optarg, 1, 1000000);
@@ -884,11 +1376,17 @@ main(int argc, char *argv[])
 		case 'j':
 			opt.json = 1;
 			break;
+		case 'n':
+			opt_count = number(ch, optarg, 1, 1LL << 48);
+			break;
+		case 'r':
+			opt_rate = number(ch, optarg, 1, 100000000);
+			break;
 		case 's':
 			s = number(ch, optarg, 1, MAX_SIZE);
 			break;
 		case 't':
-			opt.timeout = number(ch, optarg, 1, 3600);
+			t = number(ch, optarg, 1, 3600);
 			break;
 		case 'w':
 			w = number(ch, optarg, 0, 86400);
@@ -901,13 +1399,17 @@ main(int argc, char *argv[])
 		usage();
 	opt.conns = c != -1 ? c : conns_default[m];
 	opt.duration = d != -1 ? d : duration_default[m];
-	opt.warmup = w != -1 ? w : warmup_default[m];
+	opt.warmup = w != -1 ? w : opt_count > 0 ? 0 : warmup_default[m];
 	opt.size = s != -1 ? s : size_default[m];
+	/* A datagram not back within a second is lost on any LAN. */
+	opt.timeout = t != -1 ? t : m == UDP ? 1 : 10;
 	opt.host = argv[optind];
+	if (opt_count > 0 && d != -1)
+		usage();
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_socktype = m == UDP ? SOCK_DGRAM : SOCK_STREAM;
 	if ((error = getaddrinfo(opt.host, argv[optind + 1], &hints, &addr))
 	    != 0)
 		errx(2, "%s port %s: %s", opt.host, argv[optind + 1],
@@ -916,6 +1418,19 @@ main(int argc, char *argv[])
 	pattern_init();
 	/* Reads take what is there, up to S or 64 KiB, whichever is more. */
 	rxlen = opt.size > 65536 ? opt.size : 65536;
+	if (m == UDP) {
+		/* One byte more than the largest: a longer echo shows. */
+		rxlen = UDP_MAX6 + 1;
+		if ((rxbuf = malloc(rxlen)) == NULL ||
+		    (ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+			err(2, "malloc");
+		rc = udp_main();
+		close(ep);
+		free(rxbuf);
+		free(pattern);
+		freeaddrinfo(addr);
+		return rc;
+	}
 	if ((rxbuf = malloc(rxlen)) == NULL ||
 	    (conns = calloc(opt.conns, sizeof(*conns))) == NULL)
 		err(2, "malloc");

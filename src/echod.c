@@ -17,6 +17,11 @@
  * serve, prints the daemon's errors, and exits 1 if it never does
  * (daemon.c).
  *
+ * Started by an old master for a live upgrade (upgrade.c), echod takes
+ * the sockets it was handed instead of binding, does not daemonize (it
+ * is the old master's child, detached already), and tells the old
+ * master, instead of a waiting shell, its errors and when it serves.
+ *
  * With -i (inetd mode) there is none of this: inetd.c serves the one
  * connection on standard input and output.
  */
@@ -43,6 +48,7 @@
 #include "master.h"
 #include "systemd.h"
 #include "title.h"
+#include "upgrade.h"
 
 extern char	**environ;
 
@@ -97,14 +103,21 @@ main(int argc, char *argv[])
 	pid_t		 otherpid;
 	unsigned int	 logverbose = 0;	/* -v: LOG_VERBOSE */
 	int		 ch, debug = 0, noaction = 0, inetd = 0;
-	int		 nactivated;
+	int		 nactivated, ninherited, inh_systemd = 0;
+	size_t		 ninh = 0;
 
+	/* Before setproctitle_init() writes over argv (upgrade.c). */
+	upgrade_save(argc, argv);
 	/*
 	 * Descriptors leaked by whoever started us are not ours to keep,
-	 * but for the listening sockets systemd passed, from 3 on.
+	 * but for the listening sockets systemd passed, from 3 on, or
+	 * those an old master handed over in a live upgrade.
 	 */
-	nactivated = systemd_listen_fds();
-	closefrom(STDERR_FILENO + 1 + nactivated);
+	if ((ninherited = upgrade_inherited(&ninh, &inh_systemd)) > 0)
+		nactivated = 0;
+	else
+		nactivated = systemd_listen_fds();
+	closefrom(STDERR_FILENO + 1 + nactivated + ninherited);
 	/*
 	 * And 0-2 must be open: otherwise the pidfile or a listening socket
 	 * would get one of those numbers, and daemonize() would point it at
@@ -149,6 +162,13 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 	log_init(LOG_TO_STDERR | logverbose, 0);
+	/*
+	 * A live upgrade: the old master waits on the start-up channel for
+	 * our word, and our errors (a bad configuration above all) are the
+	 * answer to echodctl upgrade.
+	 */
+	if (ninherited > 0)
+		daemon_inherit(STDERR_FILENO + 1 + (int)ninh + 1);
 
 	/* A daemon works from "/": a reload must find the same file. */
 	if (conffile[0] != '/') {
@@ -173,7 +193,10 @@ main(int argc, char *argv[])
 	}
 
 	if ((conf = config_load(conffile, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "%s\n", err);
+		if (ninherited > 0)
+			log_warnx("%s", err);
+		else
+			fprintf(stderr, "%s\n", err);
 		exit(1);
 	}
 	if (noaction) {
@@ -204,29 +227,48 @@ main(int argc, char *argv[])
 		else
 			fprintf(stderr, "%s: pidfile %s: %s\n", getprogname(),
 			    conf->pidfile, strerror(errno));
+		if (ninherited > 0)
+			log_warnx("pidfile %s: cannot be taken", conf->pidfile);
 		exit(1);
 	}
 
 	/* systemd's sockets are checked before they are taken. */
-	if (nactivated > 0 ? systemd_check_fds(STDERR_FILENO + 1, nactivated,
+	if (ninherited > 0 ? listeners_inherit(conf, STDERR_FILENO + 1,
+	    (int)ninh, inh_systemd, &ls, &nls, err, sizeof(err)) == -1 :
+	    nactivated > 0 ? systemd_check_fds(STDERR_FILENO + 1, nactivated,
 	    err, sizeof(err)) == -1 || listeners_adopt(conf, STDERR_FILENO + 1,
 	    nactivated, &ls, &nls, err, sizeof(err)) == -1 :
 	    listeners_open(conf, NULL, 0, &ls, &nls, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s: %s\n", getprogname(), err);
+		if (ninherited > 0)
+			log_warnx("%s", err);
+		else
+			fprintf(stderr, "%s: %s\n", getprogname(), err);
 		pidfile_remove(pfh);
 		exit(1);
 	}
-	if (check_dir("control socket", conf->control_path) == -1) {
+	if (ninherited > 0) {
+		if ((ctl = control_adopt(conf, STDERR_FILENO + 1 + (int)ninh,
+		    err, sizeof(err))) == NULL) {
+			log_warnx("%s", err);
+			pidfile_remove(pfh);
+			exit(1);
+		}
+	} else if (check_dir("control socket", conf->control_path) == -1) {
 		pidfile_remove(pfh);
 		exit(1);
-	}
-	if ((ctl = control_open(conf, err, sizeof(err))) == NULL) {
+	} else if ((ctl = control_open(conf, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s: %s\n", getprogname(), err);
 		pidfile_remove(pfh);
 		exit(1);
 	}
 
-	if (!debug) {
+	if (ninherited > 0 && !debug) {
+		/* Already detached: the old master's child, a daemon. */
+		if (chdir("/") == -1)
+			log_warn("chdir /");
+		log_init(logverbose, conf->syslog_facility);
+		systemd_daemonized();
+	} else if (!debug) {
 		daemonize();
 		log_init(logverbose, conf->syslog_facility);
 		systemd_daemonized();
@@ -234,6 +276,8 @@ main(int argc, char *argv[])
 	/* A pidfile that does not name us would mislead whoever reads it. */
 	if (pidfile_write(pfh) == -1) {
 		log_warn("pidfile %s", conf->pidfile);
+		if (!upgrade_owner())
+			control_disown(ctl);
 		control_close(ctl);
 		pidfile_remove(pfh);
 		exit(1);

@@ -3,14 +3,15 @@
  * socket (see control.c for the protocol).
  *
  *   echodctl [-j] [-s socket] [-t seconds] status | workers | conns |
- *       metrics | stack [-k] [pid] | reload | stop [-g]
+ *       metrics | stack [-k] [pid] | reload | upgrade | stop [-g]
  *
  * The master composes the answer; echodctl sends one line, prints what
  * comes back, and turns an "error:" answer into a message on stderr and
  * exit status 1.  Each command has a deadline, the connection included,
  * past which echodctl gives up with exit status 3.  What only /proc
- * tells of a worker, its CPU time and, for stack, its system call,
- * echodctl reads itself (procinfo.c), beside the master's answer.
+ * tells of a worker, its resident memory and CPU time and, for stack,
+ * its system call, echodctl reads itself (procinfo.c), beside the
+ * master's answer (report.c says why).
  */
 
 #include <sys/types.h>
@@ -32,6 +33,7 @@
 
 #include "clock.h"
 #include "pathnames.h"
+#include "human.h"
 #include "procinfo.h"
 
 /*
@@ -44,6 +46,8 @@
  */
 #define DEADLINE_S		5
 #define DEADLINE_RELOAD_S	15
+/* An upgrade's new master has 10 s to serve (upgrade.h), likewise. */
+#define DEADLINE_UPGRADE_S	15
 /* The deadline passed: the command may or may not have been carried out. */
 #define EXIT_DEADLINE		3
 
@@ -56,7 +60,7 @@ usage(void)
 	fprintf(stderr, "usage: echodctl [-j] [-s socket] [-t seconds] "
 	    "command\n"
 	    "commands: status, workers, conns, metrics, stack [-k] [pid], "
-	    "reload, stop [-g]\n");
+	    "reload, upgrade, stop [-g]\n");
 	exit(2);
 }
 
@@ -574,13 +578,113 @@ with_cpu(const char *command, int json, char *body)
 	return out;
 }
 
+/*
+ * A process's resident memory, in bytes, from /proc/PID/statm (which
+ * anyone may read); 0 if the process has just exited, -1 if the file
+ * cannot be read (a /proc mounted with hidepid=, say).
+ */
+static int64_t
+resident(long pid)
+{
+	char		 path[64], buf[128];
+	long long	 size, rss;
+	ssize_t		 n;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/statm", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n == 0 || errno == ESRCH ? 0 : -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "%lld %lld", &size, &rss) != 2 || rss < 0)
+		return -1;
+	return rss * (int64_t)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * The JSON of status and workers: each worker's object starts with its
+ * "pid" and ends with "rss":null, the master's placeholder, written out
+ * here with the number.  Neither "pid": nor "rss": can occur within a
+ * JSON string, whose quotes are escaped.
+ */
+static void
+print_json_rss(FILE *fp, const char *body)
+{
+	static const char	 hole[] = "\"rss\":null";
+	const char		*p = body, *q, *k;
+	long			 pid;
+	int64_t			 rss;
+
+	while ((q = strstr(p, hole)) != NULL) {
+		pid = -1;
+		for (k = p; (k = strstr(k, "\"pid\":")) != NULL && k < q; k++)
+			pid = strtol(k + 6, NULL, 10);
+		fwrite(p, 1, q - p, fp);
+		if (pid > 0 && (rss = resident(pid)) >= 0)
+			fprintf(fp, "\"rss\":%" PRId64, rss);
+		else
+			fputs(hole, fp);
+		p = q + sizeof(hole) - 1;
+	}
+	fputs(p, fp);
+}
+
+/*
+ * The table of workers: a header, then a line per worker that begins
+ * with its pid and ends with the RSS column, 5 characters that the
+ * master leaves as "-".
+ */
+static void
+print_table_rss(FILE *fp, const char *body)
+{
+	const char	*p = body, *eol;
+	char		 rss[16];
+	size_t		 len;
+	int64_t		 n;
+	long		 pid;
+
+	for (; *p != '\0'; p = eol) {
+		if ((eol = strchr(p, '\n')) != NULL)
+			eol++;
+		else
+			eol = p + strlen(p);
+		len = eol - p;
+		pid = strtol(p, NULL, 10);
+		if (p == body || pid <= 0 || len < 7 ||
+		    strncmp(eol - 6, "    -\n", 6) != 0 ||
+		    (n = resident(pid)) < 0) {
+			fwrite(p, 1, len, fp);
+			continue;
+		}
+		fwrite(p, 1, len - 6, fp);
+		fprintf(fp, "%5s\n", human_bytes(n, rss, sizeof(rss)));
+	}
+}
+
+/* What echod answered, with the workers' memory where it belongs. */
+static void
+print_answer(FILE *fp, const char *command, int json, const char *body)
+{
+	if (json && (strcmp(command, "status") == 0 ||
+	    strcmp(command, "workers") == 0))
+		print_json_rss(fp, body);
+	else if (!json && strcmp(command, "workers") == 0)
+		print_table_rss(fp, body);
+	else
+		fputs(body, fp);
+}
+
 int
 main(int argc, char *argv[])
 {
 	const char	*path = DEFAULT_CONTROL;
 	const char	*errstr;
-	char		 line[128], *answer, *body, *shown;
-	size_t		 len;
+	char		 line[128], *answer, *body, *shown, *filled = NULL;
+	size_t		 len, filledlen = 0;
+	FILE		*fp;
 	int		 ch, json = 0, graceful = 0;
 
 	/* An echod that goes away mid-command is reported, not fatal. */
@@ -616,11 +720,13 @@ main(int argc, char *argv[])
 		usage();
 	if (strcmp(argv[0], "status") != 0 && strcmp(argv[0], "workers") != 0 &&
 	    strcmp(argv[0], "conns") != 0 && strcmp(argv[0], "metrics") != 0 &&
-	    strcmp(argv[0], "reload") != 0 && strcmp(argv[0], "stop") != 0)
+	    strcmp(argv[0], "reload") != 0 && strcmp(argv[0], "stop") != 0 &&
+	    strcmp(argv[0], "upgrade") != 0)
 		usage();
 	if (deadline_s == 0)
 		deadline_s = strcmp(argv[0], "reload") == 0 ?
-		    DEADLINE_RELOAD_S : DEADLINE_S;
+		    DEADLINE_RELOAD_S : strcmp(argv[0], "upgrade") == 0 ?
+		    DEADLINE_UPGRADE_S : DEADLINE_S;
 	deadline = clock_ms() + (int64_t)deadline_s * 1000;
 
 	snprintf(line, sizeof(line), "%s%s%s\n", argv[0], graceful ? " -g" : "",
@@ -628,7 +734,7 @@ main(int argc, char *argv[])
 	answer = ask(path, line, &len);
 
 	body = answer_body(answer, len);
-	/* reload and stop answer on the first line: "ok: what happened". */
+	/* reload, upgrade and stop answer on the first line: "ok: what happened". */
 	if (answer[2] == ':' && answer[3] == ' ') {
 		if (json) {
 			printf("{\"ok\":true,\"message\":\"");
@@ -639,10 +745,17 @@ main(int argc, char *argv[])
 		} else
 			printf("%s\n", answer + 4);
 	} else {
-		shown = with_cpu(argv[0], json, body);
+		/* The memory first, into the master's RSS column; then CPU. */
+		if ((fp = open_memstream(&filled, &filledlen)) == NULL)
+			err(1, "open_memstream");
+		print_answer(fp, argv[0], json, body);
+		if (fclose(fp) != 0)
+			err(1, "open_memstream");
+		shown = with_cpu(argv[0], json, filled);
 		fputs(shown, stdout);
-		if (shown != body)
+		if (shown != filled)
 			free(shown);
+		free(filled);
 	}
 	free(answer);
 	return 0;

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "privdrop.h"
 #include "scoreboard.h"
+#include "signals.h"
 #include "title.h"
 #include "worker.h"
 
@@ -84,6 +85,9 @@ inetd_run(const char *conffile, unsigned int logflags)
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) == -1)
 		log_warn("sigaction SIGPIPE");
+	/* Nor does a stray signal (signals.c), nor USR2, the master's. */
+	signals_ignore_unused();
+	(void)sigaction(SIGUSR2, &sa, NULL);
 
 	memset(&ss, 0, sizeof(ss));
 	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &sslen) == 0)

@@ -41,6 +41,17 @@ set_nonblocking(int fd, int on)
 	return fcntl(fd, F_SETFL, flags);
 }
 
+static int
+is_datagram(int fd)
+{
+	socklen_t	 len;
+	int		 type = 0;
+
+	len = sizeof(type);
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+	    type == SOCK_DGRAM;
+}
+
 static void
 format_bound(int fd, char *buf, size_t len)
 {
@@ -52,6 +63,8 @@ format_bound(int fd, char *buf, size_t len)
 		strlcpy(buf, "?", len);
 	else
 		addr_format((struct sockaddr *)&ss, sslen, buf, len);
+	if (is_datagram(fd))
+		strlcat(buf, "/udp", len);
 }
 
 /*
@@ -71,6 +84,48 @@ format_bound(int fd, char *buf, size_t len)
  *   that often, and simply calls it again.)
  * - the backlog: listen() on a listening socket changes it in place.
  */
+/*
+ * A UDP socket's settings: always blocking (a UDP worker blocks in
+ * recvmmsg() on it, or polls its several and receives with
+ * MSG_DONTWAIT, so it never spins on EAGAIN); the receive buffer that
+ * holds a burst or the datagrams of a reload while no worker reads; and
+ * what each datagram is to carry for the worker: the address it was
+ * sent to (IP_PKTINFO, IPV6_RECVPKTINFO), to answer from it and to
+ * refuse broadcasts, and its TOS / traffic class, to echo it.
+ */
+static const char *
+apply_udp_settings(int fd, const struct config *conf)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	int			 on = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (set_nonblocking(fd, 0) == -1)
+		return "fcntl";
+	if (conf->udp_rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF,
+	    &conf->udp_rcvbuf, sizeof(conf->udp_rcvbuf)) == -1)
+		return "setsockopt SO_RCVBUF";
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1)
+		return "getsockname";
+	if (ss.ss_family == AF_INET6) {
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on,
+		    sizeof(on)) == -1)
+			return "setsockopt IPV6_RECVPKTINFO";
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &on,
+		    sizeof(on)) == -1)
+			return "setsockopt IPV6_RECVTCLASS";
+	}
+	/* On a dual-stack socket, for its IPv4 datagrams too. */
+	if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)) == -1 &&
+	    ss.ss_family == AF_INET)
+		return "setsockopt IP_PKTINFO";
+	if (setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &on, sizeof(on)) == -1 &&
+	    ss.ss_family == AF_INET)
+		return "setsockopt IP_RECVTOS";
+	return NULL;
+}
+
 static const char *
 apply_settings(int fd, const struct config *conf, int nonblocking)
 {
@@ -100,15 +155,19 @@ apply_settings(int fd, const struct config *conf, int nonblocking)
 	return NULL;
 }
 
-/* A socket of the given family, bound and listening, or -1 and errno. */
+/*
+ * A socket of the given family, bound and listening (TCP) or bound
+ * (UDP), or -1 and errno.
+ */
 static int
 bind_one(const struct sockaddr *sa, socklen_t salen, int v6only, int backlog,
-    const char **what)
+    int udp, const char **what)
 {
 	int	 fd, on = 1, saved_errno;
 
 	*what = "socket";
-	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	if ((fd = socket(sa->sa_family, (udp ? SOCK_DGRAM : SOCK_STREAM) |
+	    SOCK_CLOEXEC, 0)) == -1)
 		return -1;
 	/* A restart must bind at once, despite connections in TIME_WAIT. */
 	*what = "setsockopt SO_REUSEADDR";
@@ -124,7 +183,7 @@ bind_one(const struct sockaddr *sa, socklen_t salen, int v6only, int backlog,
 	if (bind(fd, sa, salen) == -1)
 		goto fail;
 	*what = "listen";
-	if (listen(fd, backlog) == -1)
+	if (!udp && listen(fd, backlog) == -1)
 		goto fail;
 	return fd;
 fail:
@@ -151,14 +210,14 @@ listener_bind(const struct listen_addr *la, int backlog, char *err,
 
 	if (!la->wildcard)
 		fd = bind_one((const struct sockaddr *)&la->ss, la->sslen, 1,
-		    backlog, &what);
+		    backlog, la->udp, &what);
 	else {
 		memset(&sin6, 0, sizeof(sin6));
 		sin6.sin6_family = AF_INET6;
 		sin6.sin6_addr = in6addr_any;
 		sin6.sin6_port = htons(la->port);
 		fd = bind_one((struct sockaddr *)&sin6, sizeof(sin6), 0,
-		    backlog, &what);
+		    backlog, la->udp, &what);
 		if (fd == -1 && (errno == EAFNOSUPPORT ||
 		    errno == EADDRNOTAVAIL)) {
 			memset(&sin, 0, sizeof(sin));
@@ -166,7 +225,7 @@ listener_bind(const struct listen_addr *la, int backlog, char *err,
 			sin.sin_addr.s_addr = htonl(INADDR_ANY);
 			sin.sin_port = htons(la->port);
 			fd = bind_one((struct sockaddr *)&sin, sizeof(sin), 0,
-			    backlog, &what);
+			    backlog, la->udp, &what);
 		}
 	}
 	if (fd == -1 && la->line == 0)
@@ -182,15 +241,27 @@ listener_bind(const struct listen_addr *la, int backlog, char *err,
  * The settings of conf applied to the sockets in ls[], as to echod's
  * own (apply_settings()).  Returns -1 with err on failure.
  */
+static size_t
+count_tcp(const struct listener *ls, size_t n)
+{
+	size_t	 i, ntcp = 0;
+
+	for (i = 0; i < n; i++)
+		ntcp += ls[i].fd != -1 && !ls[i].addr.udp;
+	return ntcp;
+}
+
 static int
 apply_all(const struct config *conf, struct listener *ls, size_t n,
     char *err, size_t errlen)
 {
 	const char	*what;
-	size_t		 i;
+	size_t		 i, ntcp = count_tcp(ls, n);
 
 	for (i = 0; i < n; i++) {
-		if ((what = apply_settings(ls[i].fd, conf, n > 1)) != NULL) {
+		what = ls[i].addr.udp ? apply_udp_settings(ls[i].fd, conf) :
+		    apply_settings(ls[i].fd, conf, ntcp > 1);
+		if (what != NULL) {
 			snprintf(err, errlen, "listening socket %s from "
 			    "systemd: %s: %s", ls[i].bound, what,
 			    strerror(errno));
@@ -251,6 +322,7 @@ match_activated(const struct config *conf, struct listener *ls, size_t n,
 	socklen_t		 sslen;
 	size_t			 i, j;
 	char			*named;
+	int			 udp;
 
 	if ((named = calloc(conf->nlistens, 1)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -267,8 +339,10 @@ match_activated(const struct config *conf, struct listener *ls, size_t n,
 			free(named);
 			return -1;
 		}
+		udp = is_datagram(ls[i].fd);
 		for (j = 0; j < conf->nlistens; j++)
-			if (line_names(&conf->listens[j], &ss))
+			if (conf->listens[j].udp == udp &&
+			    line_names(&conf->listens[j], &ss))
 				break;
 		if (j < conf->nlistens) {
 			ls[i].addr = conf->listens[j];
@@ -287,6 +361,7 @@ match_activated(const struct config *conf, struct listener *ls, size_t n,
 		ls[i].addr.sslen = sslen;
 		ls[i].addr.wildcard = 0;
 		ls[i].addr.port = addr_port(&ss);
+		ls[i].addr.udp = udp;
 	}
 	for (j = 0; j < conf->nlistens; j++) {
 		/* Not the default "*:2000" of a file without listen lines. */
@@ -298,6 +373,26 @@ match_activated(const struct config *conf, struct listener *ls, size_t n,
 	}
 	free(named);
 	return apply_all(conf, ls, n, err, errlen);
+}
+
+/*
+ * The TCP listeners first, then the UDP ones, each in their order: the
+ * pool hands each kind of worker its own part (pool_configure()).
+ */
+static void
+tcp_first(struct listener *ls, size_t n)
+{
+	struct listener	 l;
+	size_t		 i, j;
+
+	for (i = 1; i < n; i++) {
+		for (j = i; j > 0 && ls[j - 1].addr.udp && !ls[j].addr.udp;
+		    j--) {
+			l = ls[j - 1];
+			ls[j - 1] = ls[j];
+			ls[j] = l;
+		}
+	}
 }
 
 /*
@@ -328,6 +423,7 @@ listeners_adopt(const struct config *conf, int first, int n,
 		free(ls);
 		return -1;
 	}
+	tcp_first(ls, n);
 	*out = ls;
 	*nout = n;
 	return 0;
@@ -404,13 +500,24 @@ listeners_open(const struct config *conf, struct listener *old, size_t nold,
 			goto fail;
 	}
 
-	nonblocking = conf->nlistens > 1;
+	/*
+	 * While the new generation is on trial, the old one accepts too:
+	 * if either polls several listeners, their shared sockets must not
+	 * block (a worker with one listener copes with EAGAIN, worker.c).
+	 * listeners_apply() sets them as conf alone says once one of the
+	 * two has gone.  Only TCP workers poll their listeners; UDP sockets
+	 * stay blocking.
+	 */
+	nonblocking = conf->nlistens - config_count_udp(conf) > 1 ||
+	    count_tcp(old, nold) > 1;
 	for (i = 0; i < conf->nlistens; i++) {
 		int		 fd = reuse[i] < nold ? old[reuse[i]].fd :
 				    ls[i].fd;
 		const char	*what;
 
-		if ((what = apply_settings(fd, conf, nonblocking)) != NULL) {
+		what = ls[i].addr.udp ? apply_udp_settings(fd, conf) :
+		    apply_settings(fd, conf, nonblocking);
+		if (what != NULL) {
 			snprintf(err, errlen, "listen on %s: %s: %s",
 			    ls[i].addr.name, what, strerror(errno));
 			goto fail;
@@ -428,6 +535,7 @@ listeners_open(const struct config *conf, struct listener *old, size_t nold,
 			    sizeof(ls[i].bound));
 	}
 	free(reuse);
+	tcp_first(ls, conf->nlistens);
 	*out = ls;
 	*nout = conf->nlistens;
 	return 0;
@@ -439,6 +547,94 @@ fail:
 	free(reuse);
 	free(ls);
 	return -1;
+}
+
+/*
+ * A live upgrade (upgrade.c): the n sockets the old master handed over,
+ * descriptors first to first + n - 1, are matched to the "listen on"
+ * lines of conf by the address each is bound to, and kept as the
+ * sockets of those lines, the very same ones (their accept queues, the
+ * clients in them, their inode), with conf's settings; the lines no
+ * socket matches are bound, and the sockets no line names are closed,
+ * as a reload would.  Sockets that were systemd's stay systemd's.
+ */
+int
+listeners_inherit(const struct config *conf, int first, int n,
+    int from_systemd, struct listener **out, size_t *nout, char *err,
+    size_t errlen)
+{
+	struct sockaddr_storage	 ss;
+	struct listener		*old;
+	socklen_t		 sslen;
+	size_t			 j;
+	int			 i, r, udp;
+
+	/* config_load() gives every configuration a listen line at least. */
+	if (conf->nlistens == 0) {
+		snprintf(err, errlen, "no listen lines");
+		return -1;
+	}
+	if (from_systemd) {
+		if (listeners_adopt(conf, first, n, out, nout, err, errlen) ==
+		    -1)
+			return -1;
+		return 0;
+	}
+	if ((old = calloc(n > 0 ? n : 1, sizeof(*old))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		old[i].fd = first + i;
+		format_bound(old[i].fd, old[i].bound, sizeof(old[i].bound));
+		sslen = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		if (getsockname(old[i].fd, (struct sockaddr *)&ss, &sslen) ==
+		    -1)
+			continue;
+		/* A TCP and a UDP line may share an address and port. */
+		udp = is_datagram(old[i].fd);
+		for (j = 0; j < conf->nlistens; j++)
+			if (conf->listens[j].udp == udp &&
+			    line_names(&conf->listens[j], &ss)) {
+				old[i].addr = conf->listens[j];
+				break;
+			}
+	}
+	r = listeners_open(conf, old, n, out, nout, err, errlen);
+	for (i = 0; i < n; i++)
+		if (old[i].fd != -1)
+			log_info("upgrade: %s is no longer configured; closed",
+			    old[i].bound);
+	listeners_close(old, n);
+	free(old);
+	return r;
+}
+
+/*
+ * The settings of conf, applied again to its listeners: after a reload's
+ * generation has proved itself or been rolled back, when the sockets'
+ * O_NONBLOCK need serve only the generation that stays.
+ */
+int
+listeners_apply(const struct config *conf, struct listener *ls, size_t n,
+    char *err, size_t errlen)
+{
+	const char	*what;
+	size_t		 i, ntcp = count_tcp(ls, n);
+
+	for (i = 0; i < n; i++) {
+		if (ls[i].fd == -1)
+			continue;
+		what = ls[i].addr.udp ? apply_udp_settings(ls[i].fd, conf) :
+		    apply_settings(ls[i].fd, conf, ntcp > 1);
+		if (what != NULL) {
+			snprintf(err, errlen, "listen on %s: %s: %s",
+			    ls[i].addr.name, what, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Clients waiting in the accept queues of all listening sockets. */
@@ -464,7 +660,7 @@ listener_queue(const struct listener *l, unsigned int *backlog,
 	socklen_t	 len = sizeof(ti);
 
 	*backlog = *queued = 0;
-	if (l->fd != -1 && getsockopt(l->fd, IPPROTO_TCP, TCP_INFO, &ti,
+	if (l->fd != -1 && !l->addr.udp && getsockopt(l->fd, IPPROTO_TCP, TCP_INFO, &ti,
 	    &len) == 0) {
 		*backlog = ti.tcpi_sacked;	/* of a listener: backlog */
 		*queued = ti.tcpi_unacked;	/* and its queue */

@@ -19,10 +19,15 @@ struct listener {
 	int			 from_systemd;	/* socket activation */
 };
 
+/* listeners_open() and listeners_adopt() put the TCP ones first. */
 int	listeners_open(const struct config *, struct listener *, size_t,
 	    struct listener **, size_t *, char *, size_t);
 int	listeners_adopt(const struct config *, int, int, struct listener **,
 	    size_t *, char *, size_t);
+int	listeners_inherit(const struct config *, int, int, int,
+	    struct listener **, size_t *, char *, size_t);
+int	listeners_apply(const struct config *, struct listener *, size_t,
+	    char *, size_t);
 void	listeners_close(struct listener *, size_t);
 size_t	listeners_queued(const struct listener *, size_t);
 void	listener_queue(const struct listener *, unsigned int *,

@@ -13,6 +13,9 @@
  *   SIGTERM, SIGINT  fast stop
  *   SIGQUIT  graceful stop
  *   SIGCHLD  reap
+ *   SIGUSR2  live binary upgrade (upgrade.c), as echodctl upgrade
+ *   SIGPIPE and every other catchable signal not listed: ignored
+ *            (signals.c), so that none kills the master by accident
  *
  * Besides signals, ppoll() waits on the wake pipe, to which a worker
  * writes when the pool runs short of idle workers (pool.c), and on the
@@ -59,8 +62,10 @@
 #include "rlimits.h"
 #include "sandbox.h"
 #include "scoreboard.h"
+#include "signals.h"
 #include "systemd.h"
 #include "title.h"
+#include "upgrade.h"
 
 /*
  * How long a reload's generation has to serve (pool_census()): echodctl
@@ -84,11 +89,26 @@ struct master {
 	enum stop_mode		 stop;
 	int			 exit_status;
 	int64_t			 serve_wait;	/* ms the generation has */
+
+	/*
+	 * While a reload's generation is on trial (pool.c), what the
+	 * previous one runs with, to go back to: its configuration, its
+	 * listeners (the same descriptors as those kept in listeners[], and
+	 * those the new configuration no longer has, still open in
+	 * removed[]), freed once the new generation serves.
+	 */
+	struct config		*prev_conf;
+	struct listener		*prev_listeners;
+	size_t			 nprev_listeners;
+	struct listener		*removed;
+	size_t			 nremoved;
 	int			 reloading;	/* its generation to serve */
+	pid_t			 upgraded;	/* the new master that serves */
 };
 
 static volatile sig_atomic_t	 got_sighup;
 static volatile sig_atomic_t	 got_sigchld;
+static volatile sig_atomic_t	 got_sigusr2;
 static volatile sig_atomic_t	 got_stop;	/* the signal's number */
 
 static void
@@ -100,6 +120,9 @@ on_signal(int sig)
 		break;
 	case SIGCHLD:
 		got_sigchld = 1;
+		break;
+	case SIGUSR2:
+		got_sigusr2 = 1;
 		break;
 	case SIGQUIT:
 		/* A fast stop already asked for stays fast. */
@@ -113,13 +136,14 @@ on_signal(int sig)
 }
 
 static const int master_signals[] = {
-	SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD
+	SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGUSR2
 };
 #define NSIGNALS	(sizeof(master_signals) / sizeof(master_signals[0]))
 
 /*
  * Called from main() before the pidfile names us: from then on a signal
- * waits, pending, for the loop instead of killing a half-started master.
+ * waits, pending, for the loop instead of killing a half-started master,
+ * and one that echod does not use is ignored.
  */
 void
 master_block_signals(void)
@@ -127,6 +151,7 @@ master_block_signals(void)
 	sigset_t	 set;
 	size_t		 i;
 
+	signals_ignore_unused();
 	sigemptyset(&set);
 	for (i = 0; i < NSIGNALS; i++)
 		sigaddset(&set, master_signals[i]);
@@ -168,7 +193,10 @@ master_title(const struct master *m)
 {
 	size_t	 n = pool_counts(m->pool)->current;
 
-	if (m->stop != RUNNING)
+	if (m->upgraded != 0)
+		title_set("master [upgraded to %ld, draining] %s",
+		    (long)m->upgraded, m->conf->path);
+	else if (m->stop != RUNNING)
 		title_set("master [stopping] %s", m->conf->path);
 	else
 		title_set("master [gen %u, %zu worker%s] %s",
@@ -195,14 +223,101 @@ begin_stop(struct master *m, enum stop_mode how, const char *why,
 		log_info("%s: %s stop", why, how == STOP_FAST ? "fast" :
 		    "graceful");
 	m->stop = how;
-	systemd_stopping();
+	/* Handed over, the service does not stop: its new master serves. */
+	if (m->upgraded == 0)
+		systemd_stopping();
+	upgrade_abort();
 	metricsd_stop();
 	/* From here on, new connections are refused by the kernel. */
 	listeners_close(m->listeners, m->nlisteners);
+	listeners_close(m->removed, m->nremoved);
 	if (how == STOP_FAST)
 		pool_stop_all(m->pool, now);
 	else
 		pool_drain_all(m->pool, now);
+	master_title(m);
+}
+
+static void	reload_outcome(struct master *, enum reload_outcome);
+
+/* What a reload kept to go back to, no longer needed. */
+static void
+forget_previous(struct master *m)
+{
+	listeners_close(m->removed, m->nremoved);
+	free(m->removed);
+	free(m->prev_listeners);
+	config_free(m->prev_conf);
+	m->removed = m->prev_listeners = NULL;
+	m->nremoved = m->nprev_listeners = 0;
+	m->prev_conf = NULL;
+}
+
+/*
+ * The reload's generation serves, and the previous one drains (pool.c):
+ * the listeners the new configuration dropped close now, and the kept
+ * sockets block again if only one is left.
+ */
+static void
+reload_proved(struct master *m)
+{
+	char	 err[256];
+
+	forget_previous(m);
+	if (listeners_apply(m->conf, m->listeners, m->nlisteners, err,
+	    sizeof(err)) == -1)
+		log_warnx("%s", err);
+	log_info("generation %u serves; the previous generation drains",
+	    pool_generation(m->pool));
+}
+
+/*
+ * The reload's generation cannot serve: its workers drain, and the
+ * previous generation, which never stopped accepting, goes on with its
+ * configuration and listeners.  echodctl reload and systemd are told.
+ */
+static void
+reload_rollback(struct master *m, int64_t now)
+{
+	struct listener	*ls = m->listeners;
+	size_t		 nls = m->nlisteners, i, j;
+	unsigned int	 failed = pool_generation(m->pool);
+	char		 why[512], err[256];
+
+	/* The sockets only the new configuration had close. */
+	for (i = 0; i < nls; i++) {
+		for (j = 0; j < m->nprev_listeners; j++)
+			if (ls[i].fd == m->prev_listeners[j].fd)
+				break;
+		if (j == m->nprev_listeners && ls[i].fd != -1)
+			close(ls[i].fd);
+	}
+	free(ls);
+	/* Those it dropped are in prev_listeners: not closed. */
+	free(m->removed);
+	m->removed = NULL;
+	m->nremoved = 0;
+	m->listeners = m->prev_listeners;
+	m->nlisteners = m->nprev_listeners;
+	m->prev_listeners = NULL;
+	m->nprev_listeners = 0;
+	config_free(m->conf);
+	m->conf = m->prev_conf;
+	m->prev_conf = NULL;
+	log_setfacility(m->conf->syslog_facility);
+	if (listeners_apply(m->conf, m->listeners, m->nlisteners, err,
+	    sizeof(err)) == -1)
+		log_warnx("%s", err);
+	pool_rollback(m->pool, now, m->conf, m->listeners, m->nlisteners);
+
+	snprintf(why, sizeof(why), "generation %u: %s; back to generation "
+	    "%u with the previous configuration", failed,
+	    pool_trial_failure(m->pool), pool_generation(m->pool));
+	log_warnx("reload failed: %s", why);
+	reload_outcome(m, RELOAD_NOT_SERVING);
+	control_answer(m->ctl, failed, now, "error: reload failed: %s\n",
+	    why);
+	systemd_reload_failed(why);
 	master_title(m);
 }
 
@@ -235,6 +350,13 @@ pool_events(struct master *m, int events, int64_t now)
 	unsigned int			 gen = pool_generation(m->pool);
 	char				 failure[128];
 
+	/* A trial is always a reload's: there is a previous to go back to. */
+	if ((events & POOL_TRIAL_FAILED) && m->prev_conf != NULL) {
+		reload_rollback(m, now);
+		return;
+	}
+	if ((events & POOL_SERVING) && m->prev_conf != NULL)
+		reload_proved(m);
 	if (events & POOL_GIVE_UP) {
 		m->exit_status = 1;
 		begin_stop(m, STOP_FAST, pool_give_up_reason(m->pool), now);
@@ -316,12 +438,26 @@ static int
 master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 {
 	struct config	*conf;
-	struct listener	*ls;
+	struct listener	*ls, *prev;
 	size_t		 nls;
 	unsigned int	 old;
 
+	if (pool_on_trial(m->pool)) {
+		snprintf(err, errlen, "a reload is under way: generation %u "
+		    "is not serving yet", pool_generation(m->pool));
+		log_warnx("reload refused: %s", err);
+		return -1;
+	}
 	log_info("reloading %s", m->conf->path);
 	systemd_reloading();
+	/* The listeners as they are, before listeners_open() takes some. */
+	if ((prev = reallocarray(NULL, m->nlisteners, sizeof(*prev))) ==
+	    NULL) {
+		snprintf(err, errlen, "out of memory");
+		systemd_reload_failed(err);
+		return -1;
+	}
+	memcpy(prev, m->listeners, m->nlisteners * sizeof(*prev));
 	if ((conf = config_load(m->conf->path, err, errlen)) == NULL ||
 	    sandbox_ready(conf, err, errlen) == -1 ||
 	    listeners_open(conf, m->listeners, m->nlisteners, &ls, &nls, err,
@@ -331,6 +467,7 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 		    pool_generation(m->pool));
 		systemd_reload_failed(err);
 		config_free(conf);
+		free(prev);
 		reload_outcome(m, RELOAD_FAILED);
 		return -1;
 	}
@@ -353,12 +490,18 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	config_notes(conf);
 	log_setfacility(conf->syslog_facility);
 
-	/* The addresses no longer configured are those still open in old. */
-	listeners_close(m->listeners, m->nlisteners);
-	free(m->listeners);
+	/*
+	 * The addresses no longer configured are those still open in the
+	 * old array: kept open, with the old configuration, until the new
+	 * generation serves (reload_proved()) or fails (reload_rollback()).
+	 */
+	m->prev_conf = m->conf;
+	m->removed = m->listeners;
+	m->nremoved = m->nlisteners;
+	m->prev_listeners = prev;
+	m->nprev_listeners = m->nlisteners;
 	m->listeners = ls;
 	m->nlisteners = nls;
-	config_free(m->conf);
 	m->conf = conf;
 
 	old = pool_generation(m->pool);
@@ -373,9 +516,86 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	master_title(m);
 	systemd_reloaded();
 	log_info("reloaded: generation %u, %d worker%s, %zu listening "
-	    "socket%s", pool_generation(m->pool), conf->prefork,
-	    conf->prefork == 1 ? "" : "s", nls, nls == 1 ? "" : "s");
+	    "socket%s; generation %u serves until it does", pool_generation(m->pool),
+	    conf->prefork, conf->prefork == 1 ? "" : "s", nls,
+	    nls == 1 ? "" : "s", old);
 	return 0;
+}
+
+/*
+ * SIGUSR2 or echodctl upgrade: start the installed binary with our
+ * sockets (upgrade.c).  Until it serves, this master goes on as if
+ * nothing happened; upgrade_outcome() then hands over or carries on.
+ */
+static int
+master_upgrade(struct master *m, int64_t now, char *err, size_t errlen)
+{
+	int	*fds;
+	size_t	 i;
+	int	 r;
+
+	if (m->stop != RUNNING) {
+		snprintf(err, errlen, "stopping");
+		return -1;
+	}
+	if (upgrade_old_master() != 0) {
+		snprintf(err, errlen, "an upgrade is under way: the previous "
+		    "master, pid %ld, is still finishing its connections",
+		    (long)upgrade_old_master());
+		return -1;
+	}
+	if (pool_on_trial(m->pool)) {
+		snprintf(err, errlen, "a reload is under way: its generation "
+		    "is on trial; upgrade when it is decided");
+		return -1;
+	}
+	if (upgrade_busy()) {
+		snprintf(err, errlen, "an upgrade is under way already (new "
+		    "master pid %ld); wait for its outcome", (long)upgrade_pid());
+		return -1;
+	}
+	if ((fds = calloc(m->nlisteners + 1, sizeof(int))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < m->nlisteners; i++)
+		fds[i] = m->listeners[i].fd;
+	r = upgrade_begin(fds, m->nlisteners, m->nlisteners > 0 &&
+	    m->listeners[0].from_systemd, control_fd(m->ctl),
+	    m->conf->pidfile, now, err, errlen);
+	free(fds);
+	if (r == -1)
+		log_warnx("upgrade refused: %s", err);
+	return r;
+}
+
+/*
+ * The new master serves: say so, let it have the control socket, and
+ * stop accepting; our workers finish their connections under
+ * drain-timeout, and we leave once they have (they die with us).  Or it
+ * failed and is gone: carry on.
+ */
+static void
+upgrade_outcome(struct master *m, int what, const char *why, int64_t now)
+{
+	pid_t	 pid = upgrade_pid();
+
+	if (what == UPGRADE_READY) {
+		log_info("upgrade: pid %ld serves; pid %ld stops accepting and "
+		    "leaves once its connections have finished", (long)pid,
+		    (long)getpid());
+		m->upgraded = pid;
+		systemd_mainpid(pid);
+		control_answer(m->ctl, UPGRADE_TAG, now, "ok: pid %ld serves "
+		    "(upgraded from pid %ld)\n", (long)pid, (long)getpid());
+		control_disown(m->ctl);
+		begin_stop(m, STOP_GRACEFUL, "upgraded", now);
+	} else if (what == UPGRADE_FAILED) {
+		log_warnx("upgrade failed: %s; pid %ld still serves", why,
+		    (long)getpid());
+		control_answer(m->ctl, UPGRADE_TAG, now, "error: upgrade "
+		    "failed: %s; pid %ld still serves\n", why, (long)getpid());
+	}
 }
 
 /*
@@ -430,6 +650,16 @@ master_command(void *arg, struct control_cmd *cmd)
 	} else if (strcmp(argv[0], "metrics") == 0) {
 		buf_printf(out, "ok\n");
 		metrics_format(out, pool_scoreboard(m->pool));
+	} else if (strcmp(argv[0], "upgrade") == 0) {
+		if (!cmd->owner)
+			buf_printf(out, "error: permission denied: upgrade "
+			    "needs root\n");
+		else if (master_upgrade(m, now, err, sizeof(err)) == -1)
+			buf_printf(out, "error: %s\n", err);
+		else {
+			cmd->defer = UPGRADE_TAG;
+			cmd->defer_until = now + 2 * UPGRADE_WAIT_MS;
+		}
 	} else if (strcmp(argv[0], "reload") == 0 ||
 	    strcmp(argv[0], "stop") == 0) {
 		if (!cmd->owner)
@@ -443,6 +673,9 @@ master_command(void *arg, struct control_cmd *cmd)
 			    "fast" : "graceful");
 		} else if (m->stop != RUNNING)
 			buf_printf(out, "error: stopping\n");
+		else if (upgrade_busy())
+			buf_printf(out, "error: an upgrade is under way; reload "
+			    "once it is over\n");
 		else if (master_reload(m, now, err, sizeof(err)) == -1)
 			buf_printf(out, "error: %s\n", err);
 		else {
@@ -464,6 +697,43 @@ in_child(struct master *m)
 	/* The pidfile's lock belongs to the master alone. */
 	pidfile_close(m->pfh);
 	control_forget(m->ctl);
+	upgrade_forget();
+	/*
+	 * The listeners a reload on trial dropped: they must close once it
+	 * has proved itself, so its workers must not keep them.
+	 */
+	listeners_close(m->removed, m->nremoved);
+}
+
+/*
+ * The control socket and the pidfile as the master ends: removed, but
+ * not by an old master that handed them over, nor by a new one whose
+ * old master still runs (upgrade_owner()).
+ */
+static void
+control_close_owned(struct control *ctl)
+{
+	if (!upgrade_owner())
+		control_disown(ctl);
+	control_close(ctl);
+}
+
+static void
+pidfile_release(struct pidfh *pfh)
+{
+	if (upgrade_owner())
+		pidfile_remove(pfh);
+	else {
+		pidfile_close(pfh);
+		upgrade_left();
+	}
+}
+
+static void
+release(struct control *ctl, struct pidfh *pfh)
+{
+	control_close_owned(ctl);
+	pidfile_release(pfh);
 }
 
 static void
@@ -501,12 +771,13 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 {
 	struct master	 m;
 	struct totals	 t;
-	struct pollfd	 pfd[2 + CONTROL_POLLFDS];
+	struct pollfd	 pfd[2 + CONTROL_POLLFDS + 1];
 	struct timespec	 ts;
 	sigset_t	 waitmask;
 	int64_t		 now, wait, ctl_deadline, md_deadline;
-	size_t		 i, nctl = 0;
+	size_t		 i, nctl = 0, npfd = 2;
 	char		 err[1024];
+	int		 up_revents = 0;
 
 	memset(&m, 0, sizeof(m));
 	m.conf = conf;
@@ -518,19 +789,16 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	control_set_handler(ctl, master_command, &m);
 	if (sandbox_ready(conf, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
-		control_close(m.ctl);
-		pidfile_remove(pfh);
+		release(m.ctl, pfh);
 		return 1;
 	}
 	if ((m.pool = pool_create(in_worker, &m)) == NULL) {
-		control_close(m.ctl);
-		pidfile_remove(pfh);
+		release(m.ctl, pfh);
 		return 1;
 	}
 	pool_configure(m.pool, conf, ls, nls);
 	if (metricsd_listen(conf) == -1) {
-		control_close(m.ctl);
-		pidfile_remove(pfh);
+		release(m.ctl, pfh);
 		pool_free(m.pool);
 		return 1;
 	}
@@ -568,6 +836,10 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		now = clock_ms();
 		if (pfd[0].revents & POLLIN)
 			pool_wake_drain(m.pool);
+		/* Before pool_reap(): its waitpid(-1) would take the new one. */
+		if (upgrade_pid() != 0)
+			upgrade_outcome(&m, upgrade_poll(up_revents, now, err,
+			    sizeof(err)), err, now);
 		if (got_sigchld) {
 			got_sigchld = 0;
 			pool_events(&m, pool_reap(m.pool, now), now);
@@ -575,9 +847,17 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		if (got_stop != 0)
 			begin_stop(&m, got_stop == SIGQUIT ? STOP_GRACEFUL :
 			    STOP_FAST, strsignal(got_stop), now);
-		if (got_sighup) {
+		if (got_sigusr2) {
+			got_sigusr2 = 0;
+			(void)master_upgrade(&m, now, err, sizeof(err));
+		}
+		/* One during a reload's trial waits until it is decided. */
+		if (got_sighup && !pool_on_trial(m.pool)) {
 			got_sighup = 0;
-			if (m.stop == RUNNING)
+			if (m.stop == RUNNING && upgrade_busy())
+				log_warnx("an upgrade is under way: reload "
+				    "refused");
+			else if (m.stop == RUNNING)
 				master_reload(&m, now, err, sizeof(err));
 			else
 				log_info("stopping: reload ignored");
@@ -589,7 +869,8 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		pool_enforce_deadlines(m.pool, now);
 		if (m.stop == RUNNING)
 			pool_events(&m, pool_adjust(m.pool, now), now);
-		else if (pool_counts(m.pool)->total == 0)
+		else if (pool_counts(m.pool)->total == 0 &&
+		    upgrade_next_wakeup(now) < 0)	/* no new master pending */
 			break;
 
 		nctl = control_pollfds(m.ctl, pfd + 2, now, &ctl_deadline);
@@ -597,6 +878,15 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		if (metricsd_pollfd(&pfd[1], now, &md_deadline) == 0)
 			pfd[1].fd = -1;
 		wait = sooner(wait, md_deadline, now);
+		if (upgrade_next_wakeup(now) >= 0)
+			wait = sooner(wait, now + upgrade_next_wakeup(now), now);
+		/* Last, after the control socket's: the upgrade's channel. */
+		npfd = 2 + nctl;
+		if (upgrade_fd() != -1) {
+			pfd[npfd].fd = upgrade_fd();
+			pfd[npfd].events = POLLIN;
+			pfd[npfd++].revents = 0;
+		}
 		/*
 		 * systemd (systemd.c): STATUS= now and then.  Only a
 		 * deadline for ppoll(): nothing here waits.
@@ -608,27 +898,30 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 			ts.tv_nsec = (wait % 1000) * 1000000;
 		}
 		pfd[0].revents = 0;
-		if (ppoll(pfd, 2 + nctl, wait >= 0 ? &ts : NULL, &waitmask) ==
+		if (ppoll(pfd, npfd, wait >= 0 ? &ts : NULL, &waitmask) ==
 		    -1) {
 			if (errno != EINTR)
 				fatal("ppoll");
-			for (i = 0; i < 2 + nctl; i++)
+			for (i = 0; i < npfd; i++)
 				pfd[i].revents = 0;
 		}
+		up_revents = npfd > 2 + nctl ? pfd[2 + nctl].revents : 0;
 	}
 
-	control_close(m.ctl);
+	control_close_owned(m.ctl);
 	scoreboard_totals(pool_scoreboard(m.pool), &t);
-	log_info("stopped after %llu connections, %llu bytes in, %llu bytes "
+	log_info("%s after %llu connections, %llu bytes in, %llu bytes "
 	    "out, %llu idle timeouts, %llu refused by "
 	    "max-connections-per-address",
+	    m.upgraded != 0 ? "upgraded: this master stopped" : "stopped",
 	    (unsigned long long)t.connections, (unsigned long long)t.bytes_in,
 	    (unsigned long long)t.bytes_out, (unsigned long long)t.timeouts,
 	    (unsigned long long)t.refused);
 	listeners_close(m.listeners, m.nlisteners);
 	/* Last: once the pidfile is gone, echod has said all it will say. */
-	pidfile_remove(m.pfh);
+	pidfile_release(m.pfh);
 	pool_free(m.pool);
+	forget_previous(&m);
 	free(m.listeners);
 	config_free(m.conf);
 	return m.exit_status;

@@ -396,6 +396,12 @@ serve(const struct config *conf)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGQUIT, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
+	/*
+	 * The master's (a binary upgrade); its handler, inherited, would
+	 * need a call the sandbox refuses.  The other stray signals are
+	 * ignored since the master's start (signals.c).
+	 */
+	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);

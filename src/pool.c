@@ -73,12 +73,16 @@ struct worker {
 	pid_t			 pid;		/* 0: free slot */
 	enum slot_order		 order;
 	int64_t			 deadline;	/* draining, stopping: ms */
+	int			 udp;		/* a UDP worker */
 };
 
 struct pool {
 	const struct config	*conf;
+	/* The TCP workers' listeners and the UDP workers', copies. */
 	const struct listener	*listeners;
 	size_t			 nlisteners;
+	const struct listener	*udp;
+	size_t			 nudp;
 	struct scoreboard	*sb;
 	struct worker		*workers;	/* SCOREBOARD_SLOTS of them */
 	uint32_t		 high_water;	/* slots in use are below */
@@ -98,6 +102,20 @@ struct pool {
 	/* Whether the current generation serves: see pool_census(). */
 	int			 awaiting;
 	int64_t			 await_until;
+
+	/*
+	 * A reload's generation on trial: the previous one (generation - 1)
+	 * serves until it has proved itself (see pool_new_generation()).
+	 */
+	int			 trial;
+	int64_t			 trial_started;
+	int64_t			 trial_ready;	/* prefork ready since; -1 */
+	char			 trial_failed[192];	/* why, once it failed */
+
+	/* Time with no worker of any generation waiting in accept(). */
+	int			 served;	/* once a generation has */
+	int64_t			 no_acceptor_since;	/* -1: one waits */
+	int64_t			 no_acceptor_ms;
 
 	/* Start-up failures: see start_failed(). */
 	int			 start_failures;	/* in a row */
@@ -132,6 +150,7 @@ pool_create(pool_child_hook *hook, void *arg)
 	p->probe_age = -1;
 	p->awaiting = 1;
 	p->await_until = INT64_MAX;
+	p->no_acceptor_since = -1;
 	if ((p->sb = scoreboard_create()) == NULL) {
 		log_warn("scoreboard");
 		pool_free(p);
@@ -169,14 +188,25 @@ pool_free(struct pool *p)
 	free(p);
 }
 
-/* The configuration and listeners new workers get, from now on. */
+/*
+ * The configuration and listeners new workers get, from now on: the TCP
+ * ones to the TCP workers, the UDP ones to the UDP workers, each kind
+ * waiting on its own sockets only (listeners_open() puts the TCP ones
+ * first).
+ */
 void
 pool_configure(struct pool *p, const struct config *conf,
     const struct listener *ls, size_t nls)
 {
+	size_t	 ntcp = 0;
+
+	while (ntcp < nls && !ls[ntcp].addr.udp)
+		ntcp++;
 	p->conf = conf;
 	p->listeners = ls;
-	p->nlisteners = nls;
+	p->nlisteners = ntcp;
+	p->udp = ls + ntcp;
+	p->nudp = nls - ntcp;
 	p->sb->max_workers = conf->max_workers;
 }
 
@@ -228,6 +258,32 @@ pool_give_up_reason(const struct pool *p)
 	return p->give_up;
 }
 
+int
+pool_on_trial(const struct pool *p)
+{
+	return p->trial;
+}
+
+const char *
+pool_trial_failure(const struct pool *p)
+{
+	return p->trial_failed;
+}
+
+/*
+ * The time, in ms, during which no worker of any generation was waiting
+ * for a connection since the first generation served, as seen by the
+ * census on each turn of the master's loop (which, while a generation
+ * starts, runs every SERVE_POLL_MS at least): a reload must leave none.
+ */
+int64_t
+pool_no_acceptor_ms(const struct pool *p, int64_t now)
+{
+	if (p->no_acceptor_since >= 0)
+		return p->no_acceptor_ms + (now - p->no_acceptor_since);
+	return p->no_acceptor_ms;
+}
+
 static struct worker *
 worker_by_pid(struct pool *p, pid_t pid)
 {
@@ -248,18 +304,12 @@ worker_by_pid(struct pool *p, pid_t pid)
  * pool_new_generation() (POOL_NOT_SERVING).  echodctl reload waits for
  * that, and so does systemd's READY=1.
  */
-int
-pool_census(struct pool *p, int64_t now)
+static void
+count(struct pool *p, int64_t now)
 {
 	struct pool_counts	*pc = &p->counts;
 	uint32_t		 i;
 	int			 state;
-
-	/*
-	 * Workers may ask again from here on: whatever made them ask
-	 * before is seen by this look at the pool (worker.c, wake_master()).
-	 */
-	__atomic_store_n(&p->sb->wake, 0, __ATOMIC_SEQ_CST);
 
 	memset(pc, 0, sizeof(*pc));
 	p->next_deadline = INT64_MAX;
@@ -280,6 +330,15 @@ pool_census(struct pool *p, int64_t now)
 			pc->draining++;
 			if (w->deadline < p->next_deadline)
 				p->next_deadline = w->deadline;
+			continue;
+		}
+		if (w->udp) {
+			if (s->generation != p->generation)
+				pc->draining++;
+			else {
+				pc->udp++;
+				pc->udp_ready += state == SLOT_IDLE;
+			}
 			continue;
 		}
 		switch (state) {
@@ -304,15 +363,64 @@ pool_census(struct pool *p, int64_t now)
 		if (state == SLOT_IDLE || state == SLOT_BUSY)
 			pc->ready++;
 	}
+}
+
+static void	drain(struct pool *, int64_t, unsigned int);
+
+int
+pool_census(struct pool *p, int64_t now)
+{
+	struct pool_counts	*pc = &p->counts;
+	int			 ready;
+
+	/*
+	 * Workers may ask again from here on: whatever made them ask
+	 * before is seen by this look at the pool (worker.c, wake_master()).
+	 */
+	__atomic_store_n(&p->sb->wake, 0, __ATOMIC_SEQ_CST);
+	count(p, now);
+
+	/* Idle workers of every generation told to serve wait in accept(). */
+	if (p->served && !p->stopping && pc->idle == 0) {
+		if (p->no_acceptor_since < 0)
+			p->no_acceptor_since = now;
+	} else if (p->no_acceptor_since >= 0) {
+		p->no_acceptor_ms += now - p->no_acceptor_since;
+		p->no_acceptor_since = -1;
+	}
 
 	if (!p->awaiting || p->stopping)
 		return 0;
-	if (pc->ready >= (size_t)p->conf->prefork) {
+	ready = (p->nlisteners == 0 || pc->ready >= (size_t)p->conf->prefork) &&
+	    (p->nudp == 0 || pc->udp_ready >= (size_t)p->conf->udp_workers);
+	if (!ready)
+		p->trial_ready = -1;
+	else if (p->trial && p->trial_ready < 0)
+		p->trial_ready = now;
+	/*
+	 * A reload's workers must also stay ready for one look at the pool
+	 * more: one that crashes in its first accept() is not proof.
+	 */
+	if (ready && (!p->trial || now - p->trial_ready >= SERVE_POLL_MS)) {
 		p->awaiting = 0;
+		p->served = 1;
+		if (p->trial) {
+			/* Proved: only now do the older generations drain. */
+			p->trial = 0;
+			drain(p, now, p->generation);
+			count(p, now);
+		}
 		return POOL_SERVING;
 	}
 	if (now >= p->await_until) {
 		p->awaiting = 0;
+		if (p->trial) {
+			snprintf(p->trial_failed, sizeof(p->trial_failed),
+			    "%zu of %d workers serving after %lld ms",
+			    pc->ready, p->conf->prefork,
+			    (long long)(now - p->trial_started));
+			return POOL_TRIAL_FAILED;
+		}
 		return POOL_NOT_SERVING;
 	}
 	return 0;
@@ -349,6 +457,12 @@ start_failed(struct pool *p, int64_t now, const char *why)
 
 	if (++p->start_failures >= START_FAILURES_MAX) {
 		log_warnx("%s", why);
+		if (p->trial) {
+			snprintf(p->trial_failed, sizeof(p->trial_failed),
+			    "its workers keep failing at start-up (%d in a "
+			    "row)", p->start_failures);
+			return POOL_TRIAL_FAILED;
+		}
 		p->give_up = "workers keep failing at start-up; giving up";
 		return POOL_GIVE_UP;
 	}
@@ -361,7 +475,7 @@ start_failed(struct pool *p, int64_t now, const char *why)
 }
 
 static int
-spawn_worker(struct pool *p, int64_t now)
+spawn_worker(struct pool *p, int64_t now, int udp)
 {
 	struct worker_args	 wa;
 	struct slot		*slot;
@@ -382,11 +496,13 @@ spawn_worker(struct pool *p, int64_t now)
 	slot->generation = p->generation;
 	slot->started = slot->since = now;
 	slot->order = ORDER_SERVE;
+	slot->kind = udp ? KIND_UDP : KIND_TCP;
 	__atomic_store_n(&slot->state, SLOT_STARTING, __ATOMIC_RELEASE);
 
 	wa.conf = p->conf;
-	wa.listeners = p->listeners;
-	wa.nlisteners = p->nlisteners;
+	wa.listeners = udp ? p->udp : p->listeners;
+	wa.nlisteners = udp ? p->nudp : p->nlisteners;
+	wa.udp = udp;
 	wa.generation = p->generation;
 	wa.master_pid = getpid();
 	wa.scoreboard = p->sb;
@@ -419,15 +535,20 @@ spawn_worker(struct pool *p, int64_t now)
 	w->pid = pid;
 	w->order = ORDER_SERVE;
 	w->deadline = 0;
+	w->udp = udp;
 	if (p->start_failures > 0)
 		p->probe = pid;
 	/* Started after the census: counted as it would have counted it. */
 	p->counts.total++;
-	p->counts.starting++;
-	p->counts.current++;
-	p->counts.spare++;
-	log_debug("worker %ld started (generation %u)", (long)pid,
-	    p->generation);
+	if (udp)
+		p->counts.udp++;
+	else {
+		p->counts.starting++;
+		p->counts.current++;
+		p->counts.spare++;
+	}
+	log_debug("%sworker %ld started (generation %u)", udp ? "udp " : "",
+	    (long)pid, p->generation);
 	return 0;
 }
 
@@ -457,7 +578,7 @@ retire_idle(struct pool *p, size_t n, int64_t now)
 	for (i = p->high_water; i-- > 0 && n > 0;) {
 		const struct worker *w = &p->workers[i];
 
-		if (w->pid == 0 || w->order != ORDER_SERVE ||
+		if (w->pid == 0 || w->order != ORDER_SERVE || w->udp ||
 		    p->sb->slots[i].generation != p->generation ||
 		    __atomic_load_n(&p->sb->slots[i].state, __ATOMIC_ACQUIRE)
 		    != SLOT_IDLE)
@@ -509,6 +630,30 @@ plan_settings(const struct config *conf, struct poolplan_settings *ps)
 }
 
 /*
+ * The UDP workers: udp-workers of them while a UDP listener is, however
+ * busy; one killed is replaced at once, one that fails at start-up as a
+ * TCP worker is (start_failed()).
+ */
+static void
+adjust_udp(struct pool *p, int64_t now)
+{
+	size_t	 started = 0;
+
+	if (p->nudp == 0 || p->stopping || now < p->next_start)
+		return;
+	while (p->counts.udp < (size_t)p->conf->udp_workers &&
+	    started < START_BATCH) {
+		if (spawn_worker(p, now, 1) == -1)
+			break;
+		started++;
+		if (p->start_failures > 0) {
+			p->next_start = now + START_FAILURE_MS;
+			break;
+		}
+	}
+}
+
+/*
  * Grow or shrink the current generation's pool (see the top of this
  * file): what poolplan_decide() says, done.  Called on every turn of
  * the master's loop while it runs, after pool_census().
@@ -521,6 +666,9 @@ pool_adjust(struct pool *p, int64_t now)
 	struct poolplan		 plan;
 	size_t			 started = 0;
 
+	adjust_udp(p, now);
+	if (p->nlisteners == 0)
+		return resized(p);
 	plan_settings(p->conf, &ps);
 	memset(&in, 0, sizeof(in));
 	in.current = p->counts.current;
@@ -539,7 +687,7 @@ pool_adjust(struct pool *p, int64_t now)
 	if (plan.max_reached)
 		note_max_workers(p, now);
 	while (started < plan.start && !p->stopping) {
-		if (spawn_worker(p, now) == -1)
+		if (spawn_worker(p, now, 0) == -1)
 			break;
 		started++;
 		if (plan.probe) {
@@ -682,6 +830,10 @@ pool_reap(struct pool *p, int64_t now)
 		if (order != ORDER_SERVE || p->stopping || p->give_up != NULL)
 			log_debug("worker %ld (generation %u) %s", (long)pid,
 			    generation, how);
+		else if (generation != p->generation)
+			/* The previous generation, while a new one is tried. */
+			log_warnx("worker %ld (generation %u) %s", (long)pid,
+			    generation, how);
 		else if (WIFEXITED(status) &&
 		    WEXITSTATUS(status) == WORKER_EXIT_RECYCLED)
 			log_debug("worker %ld (generation %u) recycled after "
@@ -691,6 +843,14 @@ pool_reap(struct pool *p, int64_t now)
 			log_warnx("worker %ld (generation %u) %s", (long)pid,
 			    generation, how);
 			if (WIFEXITED(status) &&
+			    WEXITSTATUS(status) == WORKER_EXIT_SETUP &&
+			    p->trial) {
+				snprintf(p->trial_failed,
+				    sizeof(p->trial_failed), "worker %ld "
+				    "could not set itself up (exit status %d)",
+				    (long)pid, WORKER_EXIT_SETUP);
+				events |= POOL_TRIAL_FAILED;
+			} else if (WIFEXITED(status) &&
 			    WEXITSTATUS(status) == WORKER_EXIT_SETUP) {
 				p->give_up = "a worker could not set itself up";
 				events |= POOL_GIVE_UP;
@@ -745,8 +905,12 @@ pool_await(struct pool *p, int64_t until)
 }
 
 /*
- * A reload: a new generation starts (pool_adjust() forks it) and the old
- * ones drain.  It is awaited for wait ms (see pool_census()).
+ * A reload: a new generation starts (pool_adjust() forks it), on trial.
+ * The previous one goes on accepting until prefork of the new one's
+ * workers are set up (pool_census() then drains it and says
+ * POOL_SERVING).  If they are not within wait ms, or a worker cannot
+ * set itself up, or they keep failing at start-up, POOL_TRIAL_FAILED
+ * says so, and the master goes back with pool_rollback().
  */
 void
 pool_new_generation(struct pool *p, int64_t now, int64_t wait)
@@ -755,11 +919,47 @@ pool_new_generation(struct pool *p, int64_t now, int64_t wait)
 	__atomic_store_n(&p->sb->generation, p->generation, __ATOMIC_RELAXED);
 	p->start_failures = 0;
 	p->next_start = 0;
+	p->probe = 0;
 	p->plan.growth_step = 0;
 	p->plan.more = 0;
 	p->awaiting = 1;
 	p->await_until = now + wait;
-	drain(p, now, p->generation);
+	p->trial = 1;
+	p->trial_started = now;
+	p->trial_ready = -1;
+	p->trial_failed[0] = '\0';
+	pool_census(p, now);
+}
+
+/*
+ * The generation on trial failed: its workers are told to drain (those
+ * that did start may have clients already, who finish) and the previous
+ * generation, which never stopped serving, is current again, with the
+ * configuration and listeners it was started with.
+ */
+void
+pool_rollback(struct pool *p, int64_t now, const struct config *conf,
+    const struct listener *ls, size_t nls)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < p->high_water; i++) {
+		const struct worker *w = &p->workers[i];
+
+		if (w->pid != 0 && w->order == ORDER_SERVE &&
+		    p->sb->slots[i].generation == p->generation)
+			signal_worker(p, i, SIGQUIT, ORDER_DRAIN,
+			    now + (int64_t)conf->drain_timeout * 1000);
+	}
+	p->generation--;
+	p->trial = 0;
+	p->awaiting = 0;
+	p->start_failures = 0;
+	p->next_start = 0;
+	p->probe = 0;
+	p->plan.growth_step = 0;
+	p->plan.more = 0;
+	pool_configure(p, conf, ls, nls);
 	pool_census(p, now);
 }
 

@@ -32,6 +32,9 @@ struct pool_counts {
 	size_t	 current;
 	size_t	 spare;		/* of those, idle or still starting */
 	size_t	 ready;		/* of those, set up: idle or busy */
+	/* UDP workers (in total and draining too, not in the above). */
+	size_t	 udp;		/* current generation, told to serve */
+	size_t	 udp_ready;	/* of those, set up */
 };
 
 /* Events, returned to the master by the calls that see them happen. */
@@ -39,6 +42,7 @@ struct pool_counts {
 #define POOL_RESIZED		0x02	/* counts.current has changed */
 #define POOL_SERVING		0x04	/* the generation serves */
 #define POOL_NOT_SERVING	0x08	/* it did not within the time given */
+#define POOL_TRIAL_FAILED	0x10	/* a reload's generation cannot serve */
 
 /* Run in each new worker after fork(), before it becomes a worker. */
 typedef void	 pool_child_hook(void *);
@@ -55,6 +59,8 @@ int		 pool_census(struct pool *, int64_t);
 void		 pool_enforce_deadlines(struct pool *, int64_t);
 int		 pool_adjust(struct pool *, int64_t);
 void		 pool_new_generation(struct pool *, int64_t, int64_t);
+void		 pool_rollback(struct pool *, int64_t, const struct config *,
+		    const struct listener *, size_t);
 void		 pool_await(struct pool *, int64_t);
 void		 pool_drain_all(struct pool *, int64_t);
 void		 pool_stop_all(struct pool *, int64_t);
@@ -64,6 +70,9 @@ unsigned int		 pool_generation(const struct pool *);
 const struct pool_counts *pool_counts(const struct pool *);
 const struct scoreboard	*pool_scoreboard(const struct pool *);
 const char		*pool_give_up_reason(const struct pool *);
+int			 pool_on_trial(const struct pool *);
+const char		*pool_trial_failure(const struct pool *);
+int64_t			 pool_no_acceptor_ms(const struct pool *, int64_t);
 void			 pool_count_reload(struct pool *, enum reload_outcome);
 
 #endif /* ECHOD_POOL_H */

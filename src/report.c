@@ -5,6 +5,13 @@
  * and the counts of the pool (pool.h), the configuration, the listening
  * sockets' TCP_INFO (listener.c) and, for conns, the kernel's sock_diag
  * (tcpdiag.c).  Nothing here changes the master's state.
+ *
+ * All but each worker's resident memory: that is in /proc/PID/statm,
+ * a file to open for every worker (up to 32768 of them) from the
+ * master's loop, which would hold up reaping and signals while a
+ * monitoring script polls.  The master writes "rss":null and an RSS
+ * column of "-" instead, and echodctl, which may take its time, reads
+ * the files (world-readable) and fills them in.
  */
 
 #include <sys/types.h>
@@ -20,11 +27,13 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "human.h"
 #include "listener.h"
 #include "pool.h"
 #include "report.h"
 #include "scoreboard.h"
 #include "tcpdiag.h"
+#include "udpguard.h"
 
 /* A worker's state as shown: draining once told to, even if busy. */
 static const char *
@@ -87,26 +96,6 @@ seconds_since(int64_t then, int64_t now)
 	return now > then ? (now - then) / 1000.0 : 0.0;
 }
 
-/* 1234, 12.3K, 123M: at most 5 characters. */
-static const char *
-human_bytes(uint64_t n, char *buf, size_t len)
-{
-	const char	*unit = "KMGTP";
-	double		 v = n;
-
-	if (n < 10000) {
-		snprintf(buf, len, "%" PRIu64, n);
-		return buf;
-	}
-	v /= 1024;
-	while (v >= 1000 && unit[1] != '\0') {
-		v /= 1024;
-		unit++;
-	}
-	snprintf(buf, len, v < 10 ? "%.1f%c" : "%.0f%c", v, *unit);
-	return buf;
-}
-
 /* 59s, 59m, 23h, 9d: at most 4 characters. */
 static const char *
 human_age(int64_t ms, char *buf, size_t len)
@@ -136,34 +125,18 @@ human_us(uint32_t us, char *buf, size_t len)
 	return buf;
 }
 
-/* Resident memory of a process, bytes; 0 if it is gone. */
-static uint64_t
-resident(pid_t pid)
-{
-	char			 path[64];
-	unsigned long long	 size, rss = 0;
-	FILE			*fp;
-
-	snprintf(path, sizeof(path), "/proc/%ld/statm", (long)pid);
-	if ((fp = fopen(path, "re")) == NULL)
-		return 0;
-	if (fscanf(fp, "%llu %llu", &size, &rss) != 2)
-		rss = 0;
-	fclose(fp);
-	return rss * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 static void
 status_json(const struct report_view *v, struct buf *b, int64_t now)
 {
 	const struct scoreboard	*sb = pool_scoreboard(v->pool);
 	const struct pool_counts *pc = pool_counts(v->pool);
 	struct totals		 t;
+	struct udp_totals	 u;
 	char			 peer[ADDR_NAME_MAX];
 	unsigned int		 backlog, queued;
 	uint32_t		 i;
 	size_t			 k;
-	int			 first = 1;
+	int			 first = 1, r;
 
 	scoreboard_totals(sb, &t);
 	buf_printf(b, "{\"pid\":%ld,\"version\":\"%s\",\"uptime\":%" PRId64
@@ -177,12 +150,14 @@ status_json(const struct report_view *v, struct buf *b, int64_t now)
 		buf_printf(b, "%s{\"address\":", k ? "," : "");
 		buf_json_string(b, v->listeners[k].bound);
 		buf_printf(b, ",\"backlog\":%u,\"queued\":%u,"
-		    "\"proxy_protocol\":%s}", backlog, queued,
-		    v->listeners[k].addr.proxy_protocol ? "true" : "false");
+		    "\"proxy_protocol\":%s,\"udp\":%s}", backlog, queued,
+		    v->listeners[k].addr.proxy_protocol ? "true" : "false",
+		    v->listeners[k].addr.udp ? "true" : "false");
 	}
 	buf_printf(b, "],\"pool\":{\"workers\":%zu,\"starting\":%zu,"
-	    "\"idle\":%zu,\"busy\":%zu,\"draining\":%zu},\"workers\":[",
-	    pc->total, pc->starting, pc->idle, pc->busy, pc->draining);
+	    "\"idle\":%zu,\"busy\":%zu,\"draining\":%zu,\"no_acceptor_ms\":%"
+	    PRId64 "},\"workers\":[", pc->total, pc->starting, pc->idle,
+	    pc->busy, pc->draining, pool_no_acceptor_ms(v->pool, now));
 	for (i = 0; i < sb->high_water; i++) {
 		const struct slot	*s = &sb->slots[i];
 		int			 busy;
@@ -190,12 +165,14 @@ status_json(const struct report_view *v, struct buf *b, int64_t now)
 		if (s->pid == 0)
 			continue;
 		busy = slot_busy(s);
-		buf_printf(b, "%s{\"pid\":%ld,\"generation\":%u,\"state\":"
-		    "\"%s\",\"connections\":%" PRIu64 ",\"bytes_in\":%" PRIu64
-		    ",\"bytes_out\":%" PRIu64 ",\"peer\":", first ? "" : ",",
-		    (long)s->pid, s->generation,
-		    state_name(s), s->connections, s->bytes_in,
-		    s->bytes_out);
+		buf_printf(b, "%s{\"pid\":%ld,\"generation\":%u,\"kind\":"
+		    "\"%s\",\"state\":\"%s\",\"connections\":%" PRIu64
+		    ",\"datagrams_in\":%" PRIu64 ",\"datagrams_out\":%" PRIu64
+		    ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+		    ",\"peer\":", first ? "" : ",", (long)s->pid,
+		    s->generation, s->kind == KIND_UDP ? "udp" : "tcp",
+		    state_name(s), s->connections, s->datagrams_in,
+		    s->datagrams_out, s->bytes_in, s->bytes_out);
 		first = 0;
 		if (busy) {
 			addr_format_peer(&s->peer, addr_len(&s->peer), peer,
@@ -211,15 +188,24 @@ status_json(const struct report_view *v, struct buf *b, int64_t now)
 		else
 			buf_printf(b, "null,\"via\":null,\"connection_age\":"
 			    "null,\"idle\":null");
-		buf_printf(b, ",\"rss\":%" PRIu64 "}",
-		    resident(s->pid));
+		/* Filled in by echodctl: see the top of this file. */
+		buf_printf(b, ",\"rss\":null}");
 	}
 	buf_printf(b, "],\"totals\":{\"accepted\":%" PRIu64 ",\"active\":%zu,"
 	    "\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"errors\":%"
 	    PRIu64 ",\"timeouts\":%" PRIu64 ",\"refused\":%" PRIu64
-	    ",\"max_workers_reached\":%" PRIu64 "}}\n", t.connections,
+	    ",\"max_workers_reached\":%" PRIu64 "},", t.connections,
 	    pc->active, t.bytes_in, t.bytes_out, t.errors, t.timeouts,
 	    t.refused, sb->max_workers_reached);
+	scoreboard_udp_totals(sb, &u);
+	buf_printf(b, "\"udp\":{\"workers\":%zu,\"datagrams_in\":%" PRIu64
+	    ",\"datagrams_out\":%" PRIu64 ",\"bytes_in\":%" PRIu64
+	    ",\"bytes_out\":%" PRIu64 ",\"drops\":{", pc->udp,
+	    u.datagrams_in, u.datagrams_out, u.bytes_in, u.bytes_out);
+	for (r = 0; r < UDP_DROP_NREASONS; r++)
+		buf_printf(b, "%s\"%s\":%" PRIu64, r ? "," : "",
+		    udpguard_reason_name(r), u.drops[r]);
+	buf_printf(b, "}}}\n");
 }
 
 static void
@@ -228,9 +214,11 @@ status_human(const struct report_view *v, struct buf *b, int64_t now)
 	const struct scoreboard	*sb = pool_scoreboard(v->pool);
 	const struct pool_counts *pc = pool_counts(v->pool);
 	struct totals		 t;
+	struct udp_totals	 u;
 	unsigned int		 backlog, queued;
 	char			 age[16];
-	size_t			 k;
+	size_t			 k, nudp = 0;
+	int			 r;
 
 	scoreboard_totals(sb, &t);
 	buf_printf(b, "echod %s, pid %ld, up %s, generation %u\n",
@@ -239,6 +227,12 @@ status_human(const struct report_view *v, struct buf *b, int64_t now)
 	    pool_generation(v->pool));
 	buf_printf(b, "configuration  %s\n", v->conf->path);
 	for (k = 0; k < v->nlisteners; k++) {
+		if (v->listeners[k].addr.udp) {
+			buf_printf(b, "listening on   %s\n",
+			    v->listeners[k].bound);
+			nudp++;
+			continue;
+		}
 		listener_queue(&v->listeners[k], &backlog, &queued);
 		buf_printf(b, "listening on   %s (backlog %u, %u waiting%s)\n",
 		    v->listeners[k].bound, backlog, queued,
@@ -248,6 +242,8 @@ status_human(const struct report_view *v, struct buf *b, int64_t now)
 	buf_printf(b, "workers        %zu: %zu busy, %zu idle, %zu starting, "
 	    "%zu draining\n", pc->total, pc->busy, pc->idle, pc->starting,
 	    pc->draining);
+	buf_printf(b, "no acceptor    %" PRId64 " ms\n",
+	    pool_no_acceptor_ms(v->pool, now));
 	buf_printf(b, "connections    %" PRIu64 " accepted, %zu active, %"
 	    PRIu64 " errors, %" PRIu64 " idle timeouts, %" PRIu64
 	    " refused\n", t.connections, pc->active, t.errors,
@@ -256,13 +252,26 @@ status_human(const struct report_view *v, struct buf *b, int64_t now)
 	    t.bytes_in, t.bytes_out);
 	buf_printf(b, "max-workers    %d, reached %" PRIu64 " times\n",
 	    v->conf->max_workers, sb->max_workers_reached);
+	if (nudp == 0)
+		return;
+	scoreboard_udp_totals(sb, &u);
+	buf_printf(b, "udp workers    %zu\n", pc->udp);
+	buf_printf(b, "datagrams      %" PRIu64 " in, %" PRIu64 " out; bytes %"
+	    PRIu64 " in, %" PRIu64 " out\n", u.datagrams_in, u.datagrams_out,
+	    u.bytes_in, u.bytes_out);
+	/* Not answered, by reason: a few to a line, within 80 columns. */
+	for (r = 0; r < UDP_DROP_NREASONS; r++)
+		buf_printf(b, "%s%s %" PRIu64, r % 3 == 0 ?
+		    (r == 0 ? "udp dropped    " : "\n               ") : ", ",
+		    udpguard_reason_name(r), u.drops[r]);
+	buf_printf(b, "\n");
 }
 
 static void
 workers_human(const struct report_view *v, struct buf *b, int64_t now)
 {
 	const struct scoreboard	*sb = pool_scoreboard(v->pool);
-	char			 in[16], out[16], rss[16], age[16], idle[16];
+	char			 in[16], out[16], age[16], idle[16];
 	char			 conns[16];
 	char			 peer[ADDR_NAME_MAX];
 	uint32_t		 i;
@@ -286,13 +295,15 @@ workers_human(const struct report_view *v, struct buf *b, int64_t now)
 			human_age(now - s->since, age, sizeof(age));
 		} else if (state == SLOT_IDLE)
 			human_age(now - s->since, idle, sizeof(idle));
+		/* A UDP worker's: "udp", and datagrams in for CONNS. */
 		buf_printf(b, "%7ld %3u %-8s %5s %5s %5s %-21.21s %4s %4s "
-		    "%5s\n", (long)s->pid, s->generation, state_name(s),
-		    human_bytes(s->connections, conns, sizeof(conns)),
+		    "%5s\n", (long)s->pid, s->generation,
+		    s->kind == KIND_UDP && s->order == ORDER_SERVE ? "udp" :
+		    state_name(s), human_bytes(s->kind == KIND_UDP ?
+		    s->datagrams_in : s->connections, conns, sizeof(conns)),
 		    human_bytes(s->bytes_in, in, sizeof(in)),
 		    human_bytes(s->bytes_out, out, sizeof(out)), peer, age,
-		    idle, human_bytes(resident(s->pid), rss,
-		    sizeof(rss)));
+		    idle, "-");	/* RSS: filled in by echodctl */
 	}
 }
 

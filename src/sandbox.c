@@ -38,6 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "coverage.h"
 #include "log.h"
 #include "sandbox.h"
 
@@ -59,6 +60,8 @@
 static const char *const allowed[] = {
 	/* Serving: the hot path, several listeners, the EMFILE pause. */
 	"accept", "accept4", "read", "write", "close", "poll", "ppoll",
+	/* UDP workers: a batch of datagrams in, a batch out. */
+	"recvmmsg", "sendmmsg",
 	/* Bulk echo through a pipe, replaced after a failed connection. */
 	"splice", "pipe2",
 	/* accept-strategy epoll (the eventfd it waits on is written). */
@@ -87,6 +90,18 @@ static const char *const allowed_for_sanitizers[] = {
 	"fstat", "newfstatat", "lseek", "pread64", "sigaltstack", "getppid",
 	"kill", "tgkill", "mprotect", "set_robust_list", "rseq", "futex",
 	"mmap", "writev", "statx", "uname", "sysinfo",
+};
+#endif
+
+/*
+ * A build for gcov (coverage.h) writes each worker's counts as it ends:
+ * libgcov opens, locks, reads and rewrites one file per source file.
+ * Never in any other build.
+ */
+#ifdef ECHOD_COVERAGE
+static const char *const allowed_for_coverage[] = {
+	"open", "openat", "fcntl", "lseek", "fstat", "newfstatat", "mkdir",
+	"ftruncate",
 };
 #endif
 
@@ -196,6 +211,18 @@ sandbox_prepare(void)
 		if (allow(ctx, allowed_for_sanitizers[i]) == -1)
 			goto out;
 #endif
+#ifdef ECHOD_COVERAGE
+	for (i = 0; i < sizeof(allowed_for_coverage) /
+	    sizeof(allowed_for_coverage[0]); i++)
+		if (allow(ctx, allowed_for_coverage[i]) == -1)
+			goto out;
+	/* coverage_catch(): SIGTERM raised again once the counts are out. */
+	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+	    SCMP_A2(SCMP_CMP_EQ, SIGTERM))) < 0) {
+		log_warnx("sandbox: cannot add a rule: %s", strerror(-rc));
+		goto out;
+	}
+#endif
 	if (allow_narrowly(ctx) == -1)
 		goto out;
 	if ((fd = memfd_create("echod-sandbox", MFD_CLOEXEC)) == -1) {
@@ -220,6 +247,7 @@ on_sigsys(int sig, siginfo_t *info, void *context)
 	(void)context;
 	/* The slot is 0 until now; the master reads it after reaping. */
 	*violation = info->si_syscall + 1;
+	coverage_dump();
 	/* SA_RESETHAND made the action the default one: die of SIGSYS. */
 	raise(sig);
 }

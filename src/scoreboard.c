@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+
 #include "clock.h"
 #include "scoreboard.h"
 
@@ -142,6 +143,14 @@ scoreboard_fold(struct scoreboard *sb, struct slot *s)
 	for (i = 0; i < SIZE_BUCKETS; i++)
 		sb->retired_size_buckets[i] += s->size_buckets[i];
 	sb->retired_size_sum += s->size_sum;
+	if (s->kind == KIND_UDP) {
+		sb->retired_datagrams_in += s->datagrams_in;
+		sb->retired_datagrams_out += s->datagrams_out;
+		sb->retired_udp_bytes_in += s->bytes_in;
+		sb->retired_udp_bytes_out += s->bytes_out;
+		for (i = 0; i < UDP_DROP_NREASONS; i++)
+			sb->retired_drops[i] += s->drops[i];
+	}
 	memset(s, 0, sizeof(*s));
 	__atomic_store_n(&sb->fold_seq, sb->fold_seq + 1, __ATOMIC_RELEASE);
 }
@@ -323,4 +332,136 @@ scoreboard_totals(const struct scoreboard *sb, struct totals *t)
 		    tries >= FOLD_TRIES)
 			return;
 	}
+}
+
+void
+scoreboard_udp_totals(const struct scoreboard *sb, struct udp_totals *t)
+{
+	uint32_t	 i, high, r;
+
+	t->datagrams_in = sb->retired_datagrams_in;
+	t->datagrams_out = sb->retired_datagrams_out;
+	t->bytes_in = sb->retired_udp_bytes_in;
+	t->bytes_out = sb->retired_udp_bytes_out;
+	for (r = 0; r < UDP_DROP_NREASONS; r++)
+		t->drops[r] = sb->retired_drops[r];
+	high = __atomic_load_n(&sb->high_water, __ATOMIC_ACQUIRE);
+	for (i = 0; i < high; i++) {
+		const struct slot *s = &sb->slots[i];
+
+		if (__atomic_load_n(&s->kind, __ATOMIC_RELAXED) != KIND_UDP)
+			continue;
+		t->datagrams_in += __atomic_load_n(&s->datagrams_in,
+		    __ATOMIC_RELAXED);
+		t->datagrams_out += __atomic_load_n(&s->datagrams_out,
+		    __ATOMIC_RELAXED);
+		t->bytes_in += __atomic_load_n(&s->bytes_in, __ATOMIC_RELAXED);
+		t->bytes_out += __atomic_load_n(&s->bytes_out,
+		    __ATOMIC_RELAXED);
+		for (r = 0; r < UDP_DROP_NREASONS; r++)
+			t->drops[r] += __atomic_load_n(&s->drops[r],
+			    __ATOMIC_RELAXED);
+	}
+}
+
+/*
+ * A lock held for a few instructions.  It holds the time it was taken:
+ * a worker killed while holding it (kill -9) leaves it taken, and a
+ * lock older than RATE_LOCK_STALE_MS is taken over, so that one death
+ * cannot stop every worker's answers to a source for good.
+ */
+#define RATE_LOCK_STALE_MS	100
+
+static void
+rate_lock(int64_t *lock, int64_t now)
+{
+	int64_t	 held;
+
+	if (now <= 0)
+		now = 1;
+	for (;;) {
+		held = 0;
+		if (__atomic_compare_exchange_n(lock, &held, now, 0,
+		    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return;
+		if (now - held > RATE_LOCK_STALE_MS &&
+		    __atomic_compare_exchange_n(lock, &held, now, 0,
+		    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+}
+
+static void
+rate_unlock(int64_t *lock)
+{
+	__atomic_store_n(lock, 0, __ATOMIC_RELEASE);
+}
+
+/* FNV-1a of a key: where its entries begin in the table. */
+static uint32_t
+rate_hash(const uint8_t key[16])
+{
+	uint32_t	 h = 2166136261u;
+	size_t		 i;
+
+	for (i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return h;
+}
+
+/*
+ * Whether a datagram of len bytes from the source key may be answered
+ * at now (ms): its own bucket (udp-rate), then the total one
+ * (udp-total-rate).  Returns -1 if so, else UDP_DROP_RATE or
+ * UDP_DROP_TOTAL.  The source's entry is one of UDP_RATE_WAYS from its
+ * hash on: its own, else a free one, else the one refilled longest ago.
+ */
+int
+scoreboard_udp_admit(struct scoreboard *sb, const uint8_t key[16],
+    int64_t now, const struct config *conf, size_t len)
+{
+	struct udp_rate_entry	*e, *victim = NULL;
+	uint32_t		 h = rate_hash(key), w;
+	int			 ok;
+
+	if (conf->udp_rate_pps > 0 || conf->udp_rate_bps > 0) {
+		for (w = 0; w < UDP_RATE_WAYS; w++) {
+			e = &sb->udp_rate[(h + w) % UDP_RATE_SLOTS];
+			rate_lock(&e->lock, now);
+			if (memcmp(e->key, key, 16) == 0 &&
+			    e->bucket.stamp != 0)
+				break;
+			if (victim == NULL ||
+			    e->bucket.stamp < victim->bucket.stamp) {
+				if (victim != NULL)
+					rate_unlock(&victim->lock);
+				victim = e;
+			} else
+				rate_unlock(&e->lock);
+			e = NULL;
+		}
+		if (e == NULL) {
+			e = victim;
+			memcpy(e->key, key, 16);
+			memset(&e->bucket, 0, sizeof(e->bucket));
+		} else if (victim != NULL)
+			rate_unlock(&victim->lock);
+		ok = udpguard_take(&e->bucket, now, conf->udp_rate_pps,
+		    conf->udp_rate_bps, len);
+		rate_unlock(&e->lock);
+		if (!ok)
+			return UDP_DROP_RATE;
+	}
+	if (conf->udp_total_pps > 0) {
+		rate_lock(&sb->udp_total_lock, now);
+		ok = udpguard_take(&sb->udp_total, now, conf->udp_total_pps,
+		    0, len);
+		rate_unlock(&sb->udp_total_lock);
+		if (!ok)
+			return UDP_DROP_TOTAL;
+	}
+	return -1;
 }

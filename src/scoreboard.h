@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "udpguard.h"
 
 /*
  * Room for a full pool of the largest size plus as many draining old
@@ -40,6 +41,28 @@ enum slot_state {
 	SLOT_IDLE,	/* waiting in accept() */
 	SLOT_BUSY,	/* echoing a connection */
 	SLOT_DRAINING,	/* told to stop accepting */
+};
+
+/* What a slot's worker serves. */
+enum slot_kind {
+	KIND_TCP,	/* accepts connections */
+	KIND_UDP,	/* echoes datagrams */
+};
+
+/*
+ * The reflection guard's token buckets, one per source (IPv6: per /64),
+ * shared by every UDP worker: a shared socket spreads one source's
+ * datagrams over all of them.  A fixed table, hashed: an address flood
+ * takes over entries (whose sources then start from a full bucket, which
+ * the total bucket still caps), it never grows the table.
+ */
+#define UDP_RATE_SLOTS		4096
+#define UDP_RATE_WAYS		4	/* entries looked at per source */
+
+struct udp_rate_entry {
+	int64_t			 lock;	/* ms taken; 0: free (rate_lock()) */
+	uint8_t			 key[16];
+	struct udp_bucket	 bucket;
 };
 
 /*
@@ -85,6 +108,8 @@ struct slot {
 	int32_t			 state;		/* enum slot_state */
 	int32_t			 order;		/* enum slot_order */
 	int32_t			 sandbox_syscall; /* +1, 0: none; see sandbox.c */
+	int32_t			 kind;		/* enum slot_kind, by the master */
+	int32_t			 unused;
 	int64_t			 started;	/* worker start, ms */
 	int64_t			 since;		/* state entered, ms */
 	uint64_t		 connections;	/* accepted, lifetime */
@@ -113,6 +138,10 @@ struct slot {
 	uint8_t			 via_key[16];
 	uint16_t		 via_port;	/* host byte order */
 	struct sockaddr_storage	 peer;		/* while busy */
+	/* A UDP worker's (bytes_in and bytes_out count its bytes). */
+	uint64_t		 datagrams_in;
+	uint64_t		 datagrams_out;
+	uint64_t		 drops[UDP_DROP_NREASONS];
 } __attribute__((__aligned__(64)));
 
 struct scoreboard {
@@ -134,6 +163,11 @@ struct scoreboard {
 	uint64_t		 retired_size_buckets[SIZE_BUCKETS];
 	uint64_t		 retired_size_sum;
 	uint64_t		 max_workers_reached;	/* times */
+	uint64_t		 retired_datagrams_in;
+	uint64_t		 retired_datagrams_out;
+	uint64_t		 retired_udp_bytes_in;
+	uint64_t		 retired_udp_bytes_out;
+	uint64_t		 retired_drops[UDP_DROP_NREASONS];
 	/*
 	 * Odd while the master moves a reaped worker's counters into the
 	 * retired ones: a reader that saw it odd, or changed, reads again
@@ -182,6 +216,10 @@ struct scoreboard {
 	    __attribute__((__aligned__(64)));
 
 	struct slot		 slots[SCOREBOARD_SLOTS];
+	/* The UDP workers' rate limits (scoreboard_udp_admit()). */
+	struct udp_rate_entry	 udp_rate[UDP_RATE_SLOTS];
+	int64_t			 udp_total_lock;
+	struct udp_bucket	 udp_total;
 };
 
 /* Everything served since the master started, by live and dead workers. */
@@ -199,6 +237,15 @@ struct totals {
 	uint64_t		 duration_sum;
 	uint64_t		 size_buckets[SIZE_BUCKETS];
 	uint64_t		 size_sum;
+};
+
+/* The UDP workers' counts, of live and dead ones. */
+struct udp_totals {
+	uint64_t		 datagrams_in;
+	uint64_t		 datagrams_out;
+	uint64_t		 bytes_in;
+	uint64_t		 bytes_out;
+	uint64_t		 drops[UDP_DROP_NREASONS];
 };
 
 /* Workers idle and busy, of every generation: scoreboard_map_count(). */
@@ -224,5 +271,10 @@ uint32_t		 scoreboard_peers(const struct scoreboard *,
 			    const uint8_t[16], uint32_t, int64_t, uint32_t);
 void			 scoreboard_totals(const struct scoreboard *,
 			    struct totals *);
+void			 scoreboard_udp_totals(const struct scoreboard *,
+			    struct udp_totals *);
+int			 scoreboard_udp_admit(struct scoreboard *,
+			    const uint8_t[16], int64_t, const struct config *,
+			    size_t);
 
 #endif /* ECHOD_SCOREBOARD_H */

@@ -197,6 +197,7 @@ systemd_reload_failed(const char *err)
 	if (!notify_enabled())
 		return;
 	strlcpy(reload_error, err, sizeof(reload_error));
+	waiting = 0;
 	if (!ready_sent)
 		return;
 	snprintf(status, sizeof(status), "reload failed: %s", err);
@@ -232,6 +233,20 @@ systemd_daemonized(void)
 }
 
 /*
+ * A live upgrade handed over: the new master, pid, is the service's main
+ * process from now on, said before this one, the unit's main pid, exits
+ * (NotifyAccess= must let the new one's notices in).
+ */
+void
+systemd_mainpid(pid_t pid)
+{
+	if (!notify_enabled())
+		return;
+	send_state("MAINPID=%ld\nSTATUS=upgraded: pid %ld serves",
+	    (long)pid, (long)pid);
+}
+
+/*
  * The number of listening sockets systemd passed (LISTEN_FDS, from
  * descriptor 3 on), or 0.  sd_listen_fds() checks that LISTEN_PID is
  * ours, sets close-on-exec on them and removes the variables, so that
@@ -257,9 +272,10 @@ systemd_listen_fds(void)
 
 /*
  * Whether systemd's n descriptors from first on are what echod can
- * serve: listening TCP sockets, over IPv4 or IPv6.  A datagram socket, a
- * connected one or a UNIX one in the socket unit is a mistake to report
- * before echod starts, not something to serve.  Returns -1 with err.
+ * serve: listening TCP sockets and UDP sockets (ListenDatagram=), over
+ * IPv4 or IPv6.  A connected socket or a UNIX one in the socket unit is
+ * a mistake to report before echod starts, not something to serve.
+ * Returns -1 with err.
  */
 int
 systemd_check_fds(int first, int n, char *err, size_t errlen)
@@ -268,9 +284,11 @@ systemd_check_fds(int first, int n, char *err, size_t errlen)
 	int	 fd;
 
 	for (fd = first; fd < first + n; fd++) {
-		if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0) {
+		if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0 &&
+		    sd_is_socket_inet(fd, AF_UNSPEC, SOCK_DGRAM, -1, 0) <= 0) {
 			snprintf(err, errlen, "socket activation: descriptor "
-			    "%d is not a listening TCP socket", fd);
+			    "%d is not a listening TCP socket nor a UDP one",
+			    fd);
 			return -1;
 		}
 	}

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "pool.h"
 
@@ -23,5 +24,6 @@ void	systemd_reloading(void);
 void	systemd_reload_failed(const char *);
 void	systemd_reloaded(void);
 void	systemd_stopping(void);
+void	systemd_mainpid(pid_t);
 
 #endif /* ECHOD_SYSTEMD_H */

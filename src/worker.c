@@ -33,10 +33,16 @@
  *            to every worker on a graceful stop.
  *   SIGTERM  left at its default action: the worker ends at once and
  *            the kernel closes its sockets.  Nothing is left to clean up.
+ *            (A gcov build writes its counts first: coverage.h.)
  *   SIGHUP, SIGINT  ignored: they are meant for the master (a terminal
  *            sends them to the whole process group with -d).
  *   SIGPIPE  ignored: a peer that resets ends its connection with EPIPE
  *            from write(), not the worker.
+ *   SIGCHLD  left at its default action, which ignores it.
+ *   SIGUSR2  ignored: it is the master's (a binary upgrade).
+ *   any other catchable signal: ignored (signals.c), so that a stray one
+ *            cannot end a connection; no handler, so nothing more for the
+ *            sandbox to allow.
  */
 
 #include <sys/types.h>
@@ -62,6 +68,7 @@
 
 #include "addr.h"
 #include "clock.h"
+#include "coverage.h"
 #include "daemon.h"
 #include "log.h"
 #include "privdrop.h"
@@ -69,7 +76,9 @@
 #include "rlimits.h"
 #include "sandbox.h"
 #include "scoreboard.h"
+#include "signals.h"
 #include "title.h"
+#include "udpecho.h"
 #include "worker.h"
 
 /*
@@ -205,6 +214,14 @@ on_sigquit(int sig)
 	errno = saved_errno;
 }
 
+/* An end before the worker serves: no exit() handlers of the master's. */
+static void __attribute__((__noreturn__))
+worker_exit(int status)
+{
+	coverage_dump();
+	_exit(status);
+}
+
 static void
 worker_signals(void)
 {
@@ -213,13 +230,17 @@ worker_signals(void)
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
+	/* What the master ignores, the fork has ignored already; inetd not. */
+	signals_ignore_unused();
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	coverage_catch(SIGTERM);
 	/*
 	 * Restart read() and write(); accept() then fails on dead_fd.
 	 * (poll(2) and epoll_wait(2) fail with EINTR all the same.)
@@ -866,11 +887,23 @@ serve_accepted(int fd, const struct sockaddr_storage *ss, socklen_t sslen,
 	return connection_done();
 }
 
-/* One listener: block in accept(); Linux wakes one waiting worker. */
+/*
+ * One listener: block in accept(); Linux wakes one waiting worker.
+ *
+ * The socket may be non-blocking all the same: O_NONBLOCK belongs to the
+ * socket, and while a reload's generation with several listeners is on
+ * trial beside this one, or this one is on trial beside such a
+ * generation, both share it (listener.c).  accept() then fails with
+ * EAGAIN instead of waiting, and poll() waits in its place, so that the
+ * worker does not spin; on a blocking socket it costs nothing.  A SIGQUIT
+ * before the poll() points the descriptor at /dev/null, which poll()
+ * finds readable at once; one during it interrupts it (EINTR).
+ */
 static void
 serve_one(const struct listener *l)
 {
 	struct sockaddr_storage	 ss;
+	struct pollfd		 pfd;
 	socklen_t		 sslen;
 	int			 fd, proxied = l->addr.proxy_protocol;
 
@@ -878,6 +911,13 @@ serve_one(const struct listener *l)
 		sslen = sizeof(ss);
 		if ((fd = accept(l->fd, (struct sockaddr *)&ss, &sslen)) ==
 		    -1) {
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+			    !ws.draining) {
+				pfd.fd = l->fd;
+				pfd.events = POLLIN;
+				(void)poll(&pfd, 1, -1);
+				continue;
+			}
 			if (accept_failed(errno))
 				return;
 			continue;
@@ -998,7 +1038,7 @@ epoll_setup(const struct worker_args *wa)
 	if ((ws.epoll_fd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    (ws.drain_event = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
 		log_warn("accept-strategy epoll");
-		_exit(WORKER_EXIT_SETUP);
+		worker_exit(WORKER_EXIT_SETUP);
 	}
 	memset(&ev, 0, sizeof(ev));
 	for (i = 0; i < wa->nlisteners; i++) {
@@ -1007,15 +1047,49 @@ epoll_setup(const struct worker_args *wa)
 		if (epoll_ctl(ws.epoll_fd, EPOLL_CTL_ADD, wa->listeners[i].fd,
 		    &ev) == -1) {
 			log_warn("accept-strategy epoll: epoll_ctl");
-			_exit(WORKER_EXIT_SETUP);
+			worker_exit(WORKER_EXIT_SETUP);
 		}
 	}
 	ev.events = EPOLLIN;
 	ev.data.u32 = wa->nlisteners;
 	if (epoll_ctl(ws.epoll_fd, EPOLL_CTL_ADD, ws.drain_event, &ev) == -1) {
 		log_warn("accept-strategy epoll: epoll_ctl");
-		_exit(WORKER_EXIT_SETUP);
+		worker_exit(WORKER_EXIT_SETUP);
 	}
+}
+
+/*
+ * A UDP worker, once set up as a TCP one is: the datagram loop
+ * (udpecho.c) until it is told to drain (SIGQUIT points its sockets at
+ * /dev/null, as a TCP worker's) or a socket breaks.  Its state stays
+ * "idle" and it sets no bits in the pool map, which counts TCP workers.
+ */
+static void
+udp_worker(const struct worker_args *wa)
+{
+	struct udpecho_args	 ua;
+	in_port_t		*ports;
+	size_t			 i;
+
+	if ((ports = calloc(wa->nlisteners, sizeof(*ports))) == NULL) {
+		log_warn("calloc");
+		exit(1);
+	}
+	for (i = 0; i < wa->nlisteners; i++)
+		ports[i] = wa->listeners[i].addr.port;
+	memset(&ua, 0, sizeof(ua));
+	ua.conf = wa->conf;
+	ua.fds = ws.drain_fds;
+	ua.ports = ports;
+	ua.nfds = wa->nlisteners;
+	ua.sb = ws.sb;
+	ua.self = ws.self;
+	ua.draining = &ws.draining;
+	__atomic_store_n(&ws.self->since, clock_ms(), __ATOMIC_RELAXED);
+	__atomic_store_n(&ws.self->state, SLOT_IDLE, __ATOMIC_RELEASE);
+	title_set("udp worker");
+	udpecho_run(&ua);
+	exit(ws.draining ? 0 : 1);
 }
 
 void
@@ -1027,11 +1101,11 @@ worker_run(const struct worker_args *wa)
 	ws.args = wa;
 	ws.sb = wa->scoreboard;
 	ws.self = &ws.sb->slots[wa->slot];
-	title_set("worker [starting]");
+	title_set(wa->udp ? "udp worker [starting]" : "worker [starting]");
 
 	if ((ws.dead_fd = open(_PATH_DEVNULL, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("open %s", _PATH_DEVNULL);
-		_exit(WORKER_EXIT_SETUP);
+		worker_exit(WORKER_EXIT_SETUP);
 	}
 	/* Allocated for the worker's life, which may end by SIGTERM. */
 	if ((ws.drain_fds = calloc(wa->nlisteners,
@@ -1039,7 +1113,7 @@ worker_run(const struct worker_args *wa)
 	    (ws.listen_pfd = calloc(wa->nlisteners, sizeof(*ws.listen_pfd))) ==
 	    NULL) {
 		log_warn("calloc");
-		_exit(WORKER_EXIT_SETUP);
+		worker_exit(WORKER_EXIT_SETUP);
 	}
 	for (i = 0; i < wa->nlisteners; i++) {
 		ws.drain_fds[i] = wa->listeners[i].fd;
@@ -1047,15 +1121,17 @@ worker_run(const struct worker_args *wa)
 		ws.listen_pfd[i].events = POLLIN;
 	}
 	ws.ndrain_fds = wa->nlisteners;
-	if (wa->nlisteners > 1 && wa->conf->accept_strategy == ACCEPT_EPOLL)
+	if (!wa->udp && wa->nlisteners > 1 &&
+	    wa->conf->accept_strategy == ACCEPT_EPOLL)
 		epoll_setup(wa);
 
 	/* Before the limits, which count the descriptors held. */
-	open_splice_pipe();
+	if (!wa->udp)
+		open_splice_pipe();
 	limits_apply(wa->conf);
 	if (privdrop(wa->conf) == -1) {
 		log_warnx("worker cannot drop privileges; exiting");
-		_exit(WORKER_EXIT_SETUP);
+		worker_exit(WORKER_EXIT_SETUP);
 	}
 	limits_allow_core(wa->conf);
 
@@ -1070,7 +1146,7 @@ worker_run(const struct worker_args *wa)
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
 		log_warn("prctl PR_SET_PDEATHSIG");
 	if (getppid() != wa->master_pid)
-		_exit(0);
+		worker_exit(0);
 #endif
 
 	/*
@@ -1085,7 +1161,7 @@ worker_run(const struct worker_args *wa)
 	if (wa->conf->sandbox &&
 	    sandbox_enter(&ws.self->sandbox_syscall) == -1) {
 		log_warnx("worker cannot enter its sandbox; exiting");
-		_exit(WORKER_EXIT_SETUP);
+		worker_exit(WORKER_EXIT_SETUP);
 	}
 #endif
 	/*
@@ -1095,6 +1171,8 @@ worker_run(const struct worker_args *wa)
 	daemon_detach();
 	/* Only now may a SIGQUIT queued since fork() be delivered. */
 	worker_signals();
+	if (wa->udp)
+		udp_worker(wa);
 	become_idle(clock_ms());
 
 	if (wa->nlisteners == 1)

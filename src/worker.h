@@ -24,6 +24,7 @@ struct worker_args {
 	struct scoreboard	*scoreboard;
 	size_t			 slot;		/* its own, in scoreboard */
 	int			 wake_fd;	/* the master's wake pipe */
+	int			 udp;	/* a UDP worker: listeners are UDP */
 };
 
 /*

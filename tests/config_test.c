@@ -35,7 +35,7 @@
 
 /* The one message every malformed "listen" line gets. */
 #define LISTEN_SHAPE	\
-	"listen: expected \"listen on ADDRESS port PORT [proxy-protocol]\""
+	"listen: expected \"listen on ADDRESS port PORT [proxy-protocol | udp]\""
 
 /* A text holding NUL bytes, with its length, for struct error_case. */
 #define WITH_LEN(s)	s, sizeof(s) - 1
@@ -630,6 +630,70 @@ t_proxy_protocol(void)
 }
 
 /*
+ * "udp" makes a datagram listener, which may share a TCP one's address
+ * and port, and not another UDP one's; the UDP settings and defaults.
+ */
+static void
+t_udp(void)
+{
+	struct config		*conf;
+	struct listen_addr	 a, b;
+
+	if ((conf = parse_ok(
+	    "listen on 127.0.0.1 port 2001\n"
+	    "listen on 127.0.0.1 port 2001 udp\n"
+	    "listen on * port 2002 udp\n"
+	    "listen on * port 2002\n"
+	    "udp-workers 3\n"
+	    "udp-receive-buffer 1048576\n"
+	    "udp-guard no\n"
+	    "udp-guard-ports-below 512\n"
+	    "udp-rate 10 2000\n"
+	    "udp-total-rate 50\n")) == NULL)
+		return;
+	check_sane(conf);
+	check_int("nlistens", conf->nlistens, 4);
+	if (conf->nlistens == 4) {
+		check_int("tcp udp", conf->listens[0].udp, 0);
+		check_int("udp", conf->listens[1].udp, 1);
+		check_int("* udp", conf->listens[2].udp, 1);
+		check_int("* tcp", conf->listens[3].udp, 0);
+		check_string("udp name", conf->listens[1].name,
+		    "127.0.0.1:2001/udp");
+		check_string("* udp name", conf->listens[2].name, "*:2002/udp");
+	}
+	check_int("config_count_udp", config_count_udp(conf), 2);
+	check_int("udp_workers", conf->udp_workers, 3);
+	check_int("udp_rcvbuf", conf->udp_rcvbuf, 1048576);
+	check_int("udp_guard", conf->udp_guard, 0);
+	check_int("udp_guard_below", conf->udp_guard_below, 512);
+	check_int("udp_rate_pps", conf->udp_rate_pps, 10);
+	check_int("udp_rate_bps", conf->udp_rate_bps, 2000);
+	check_int("udp_total_pps", conf->udp_total_pps, 50);
+	config_free(conf);
+
+	if ((conf = parse_ok("prefork 2\n")) != NULL) {
+		check_int("default: no udp", config_count_udp(conf), 0);
+		check_int("default udp_guard", conf->udp_guard, 1);
+		check_int("default udp_guard_below", conf->udp_guard_below,
+		    DEFAULT_UDP_GUARD_BELOW);
+		check_int("default udp_rcvbuf", conf->udp_rcvbuf, 0);
+		if (conf->udp_workers < 1)
+			fail("default udp_workers %d", conf->udp_workers);
+		config_free(conf);
+	}
+	/* A TCP and a UDP listener on one address are not the same. */
+	make_addr(&a, "127.0.0.1", 2000, 1);
+	make_addr(&b, "127.0.0.1", 2000, 2);
+	b.udp = 1;
+	if (listen_addr_equal(&a, &b) || listen_addr_equal(&b, &a))
+		fail("TCP and UDP listeners equal");
+	a.udp = 1;
+	if (!listen_addr_equal(&a, &b))
+		fail("two UDP listeners on one address not equal");
+}
+
+/*
  * An address reached through a host name is as taken as a written one.
  * Skipped where "localhost" does not resolve to 127.0.0.1.
  */
@@ -982,6 +1046,19 @@ static const struct error_case {
 	int		 line;
 	const char	*msg;
 } error_cases[] = {
+	{ "udp twice", "listen on * port 7 udp\nlisten on * port 7 udp\n",
+	    0, 2, "listen: *:7/udp is already configured on line 1" },
+	{ "udp overlap", "listen on * port 7 udp\n"
+	    "listen on 127.0.0.1 port 7 udp\n", 0, 2,
+	    "listen: 127.0.0.1:7/udp overlaps *:7/udp on line 1" },
+	{ "udp and proxy-protocol", "listen on * port 7 udp proxy-protocol\n",
+	    0, 1, LISTEN_SHAPE },
+	{ "udp-workers 0", "udp-workers 0\n", 0, 1,
+	    "udp-workers: \"0\" is too small" },
+	{ "udp-guard maybe", "udp-guard maybe\n", 0, 1,
+	    "udp-guard: expected \"yes\" or \"no\", not \"maybe\"" },
+	{ "udp-rate one number", "udp-rate 10\n", 0, 1,
+	    "udp-rate: missing argument" },
 	{ "unknown keyword", "prefork 4\nprefork-count 4\n", 0, 2,
 	    "unknown keyword \"prefork-count\"" },
 	{ "keywords are case-sensitive", "Prefork 4\n", 0, 1,
@@ -1580,6 +1657,7 @@ main(void)
 	run("bracketed IPv6", t_bracketed_ipv6);
 	run("localhost", t_localhost);
 	run("proxy-protocol", t_proxy_protocol);
+	run("udp", t_udp);
 	run("wildcards and literals side by side", t_wildcards);
 	run("error: an address twice, once through a name",
 	    t_name_duplicate);

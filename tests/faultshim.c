@@ -10,6 +10,9 @@
  *                    pool keeps failing beside healthy ones.  Workers
  *                    count themselves by creating numbered directories
  *                    in ECHOD_FAULT_DIR (mkdir is atomic).
+ *   crash-accept-while
+ *                    accept() aborts while the file ECHOD_FAULT_FILE
+ *                    exists: a fault that comes and goes.
  *   accept-errors    each worker's first accept() calls fail with
  *                    EINTR, ECONNABORTED, EPROTO, ENOBUFS and EMFILE, one
  *                    each, as accept(2) says they may; later calls work.
@@ -19,6 +22,9 @@
  *                    fails, as on a full disk.
  *   slow-setup       a worker's set-up takes ECHOD_FAULT_DELAY_MS longer:
  *                    its first getppid(), near its end, sleeps first.
+ *   crash-setup      a worker aborts in its first getppid(), near the end
+ *                    of its set-up: a crash at start-up, before it ever
+ *                    waits in accept().
  *   fail-fork-after  the first ECHOD_FAULT_FORKS fork() calls work, later
  *                    ones fail with EAGAIN, as at a process limit; each
  *                    attempt is counted in ECHOD_FAULT_DIR.
@@ -27,11 +33,19 @@
  *                    took over the echo path would try to; the sandbox
  *                    must stop it.  The choice costs no system call, so
  *                    that the first call the sandbox sees is execve().
+ *   exec-on-recvmmsg a UDP worker that receives a datagram from 127.0.0.2
+ *                    runs "sh -c $ECHOD_FAULT_EXEC", as exec-on-accept.
  *   kill-when-busy   a worker that accepts a connection from 127.0.0.3
  *                    dies by SIGKILL in its next clock_gettime(), the
  *                    time stamp of its slot as it turns busy: a kill -9
  *                    in the middle of its change from idle to busy in
  *                    the scoreboard.  Needs "sandbox no" (kill(2)).
+ *
+ * With ECHOD_FAULT_GATE set to a path instead, the fault is the name
+ * written in that file, read by each process as it is forked (and by the
+ * first one as it starts): none while there is no file.  A test writes
+ * it before a reload, so that the new generation's workers fail while
+ * the old one's, forked before, do not.
  *
  * Only workers call accept(), setresuid() and getppid(), only the
  * master fork(), and only pidfile_write() pwrite(), so the tests see how the master
@@ -47,17 +61,48 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+/* ECHOD_FAULT_GATE: the fault its file named when this process began. */
+static char	 gate_fault[64];
+
+static void
+look_at_gate(void)
+{
+	const char	*gate = getenv("ECHOD_FAULT_GATE");
+	ssize_t		 n = 0;
+	int		 fd;
+
+	if (gate != NULL && (fd = open(gate, O_RDONLY | O_CLOEXEC)) != -1) {
+		if ((n = read(fd, gate_fault, sizeof(gate_fault) - 1)) < 0)
+			n = 0;
+		close(fd);
+	}
+	while (n > 0 && (gate_fault[n - 1] == '\n' || gate_fault[n - 1] == ' '))
+		n--;
+	gate_fault[n] = '\0';
+}
+
+static void __attribute__((__constructor__))
+faultshim_init(void)
+{
+	look_at_gate();
+	(void)pthread_atfork(NULL, NULL, look_at_gate);
+}
+
 static int
 fault_is(const char *name)
 {
 	const char	*fault = getenv("ECHOD_FAULT");
 
+	if (getenv("ECHOD_FAULT_GATE") != NULL)
+		fault = gate_fault;
 	return fault != NULL && strcmp(fault, name) == 0;
 }
 
@@ -146,6 +191,7 @@ accept(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	static int	(*real_accept)(int, struct sockaddr *, socklen_t *);
 	const char	*healthy = getenv("ECHOD_FAULT_HEALTHY");
+	const char	*file = getenv("ECHOD_FAULT_FILE");
 
 	static const int errors[] = {
 		EINTR, ECONNABORTED, EPROTO, ENOBUFS, EMFILE
@@ -161,6 +207,9 @@ accept(int fd, struct sockaddr *sa, socklen_t *len)
 	}
 	if (fault_is("crash-accept-after") && healthy != NULL &&
 	    worker_number() >= atol(healthy))
+		abort();
+	if (fault_is("crash-accept-while") && file != NULL &&
+	    access(file, F_OK) == 0)
 		abort();
 	if (real_accept == NULL)
 		real_accept = (int (*)(int, struct sockaddr *, socklen_t *))
@@ -211,6 +260,8 @@ getppid(void)
 	static int	 slept;
 	const char	*delay = getenv("ECHOD_FAULT_DELAY_MS");
 
+	if (fault_is("crash-setup"))
+		abort();
 	if (fault_is("slow-setup") && !slept && delay != NULL) {
 		slept = 1;
 		usleep(atol(delay) * 1000);
@@ -218,4 +269,23 @@ getppid(void)
 	if (real_getppid == NULL)
 		real_getppid = (pid_t (*)(void))dlsym(RTLD_NEXT, "getppid");
 	return real_getppid();
+}
+
+int
+recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
+    struct timespec *timeout)
+{
+	static int	(*real_recvmmsg)(int, struct mmsghdr *, unsigned int,
+			    int, struct timespec *);
+	int		 got;
+
+	if (real_recvmmsg == NULL)
+		real_recvmmsg = (int (*)(int, struct mmsghdr *, unsigned int,
+		    int, struct timespec *))dlsym(RTLD_NEXT, "recvmmsg");
+	got = real_recvmmsg(fd, v, n, flags, timeout);
+	if (got > 0 && fault_is("exec-on-recvmmsg") &&
+	    from_127_0_0(v[0].msg_hdr.msg_name, 2))
+		execl("/bin/sh", "sh", "-c", getenv("ECHOD_FAULT_EXEC"),
+		    (char *)NULL);
+	return got;
 }

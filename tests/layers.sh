@@ -21,10 +21,11 @@
 # in it fails the check: a new file has to be given its place.
 
 LAYERS='
-0 log clock pathnames buf addr proxyproto poolplan title sysnames
+0 log clock pathnames buf addr proxyproto poolplan title signals
+0 human coverage udpguard sysnames
 1 conf procinfo
-2 scoreboard sandbox privdrop rlimits daemon
-3 listener tcpdiag control metrics
+2 scoreboard sandbox privdrop rlimits daemon upgrade
+3 listener tcpdiag control metrics udpecho
 4 worker metricsd
 5 pool inetd
 6 report systemd

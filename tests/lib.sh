@@ -254,6 +254,15 @@ sanitizer_reports() {
 	grep -hE 'Sanitizer|runtime error:' "$LOG" 2>/dev/null
 }
 
+# A gcov build (make coverage): what libgcov could not write, as it
+# says on stderr (the log): the counts of a process lost, not a failure
+# of the test (a chrooted worker cannot reach the build directory).
+coverage_notes() {
+	[ "${ECHOD_COVERAGE:-}" = yes ] || return 0
+	grep -h '^profiling:' "$LOG" 2>/dev/null | sort | uniq -c | head -n 5 |
+	    sed "s/^/[$NAME] gcov: /"
+}
+
 cleanup() {
 	local rc=$? m p
 	m=$(master_pid)
@@ -269,6 +278,7 @@ cleanup() {
 		alive "$p" && kill -KILL "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
+	coverage_notes
 	if [ -n "$(sanitizer_reports)" ]; then
 		echo "[$NAME] FAIL: sanitizer report:"
 		sanitizer_reports | head -n 60

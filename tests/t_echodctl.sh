@@ -213,6 +213,12 @@ ctl -t 15 status >/dev/null || fail "status after idle clients timed out"
 ok "idle control clients: reload in time, served again after their timeout"
 
 # A stale socket (a killed master's) is replaced; a live one refuses.
+# The master killed is a fresh one: the one above ends normally, so that
+# make coverage counts what it did.
+kill -TERM "$master"
+wait_for 5 "echod to stop" exited "$master"
+WANT_WORKERS=3 start_echod
+master=$(master_pid)
 orphans=$(workers)
 kill -9 "$master"
 wait_for 5 "master gone" exited "$master"

@@ -126,6 +126,21 @@ errors=$(ctl -j status | jq .totals.errors)
     fail "errors went from $errors0 to $errors, want 3 more"
 ok "no header or a garbage one: closed with nothing echoed, 3 errors counted, logged"
 
+# A client that leaves before its header is whole: before any byte, and
+# in the middle of a v1 header.  Each is an error; the workers go on.
+errors0=$errors
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+exec 3>&-
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'PROXY TCP4 192.0.2.1 ' >&3
+exec 3>&-
+two_more() {
+	[ "$(ctl -j status | jq .totals.errors)" -eq $((errors0 + 2)) ]
+}
+wait_for 10 "2 more errors" two_more
+"$ECHOTEST" echo -p "$PORT" -P 1 -n 100 || fail "no echo after clients left mid-header"
+ok "clients gone before or in the middle of their header: 2 errors, still serving"
+
 # A fresh echod, since each worker logs at most once per 10 s: first a
 # silent client, then 40 bad headers, and at most one line per worker.
 kill -TERM "$(master_pid)"

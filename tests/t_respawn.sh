@@ -46,13 +46,54 @@ ok "16 workers failing together count once: 9 probes follow"
 # One slot that keeps failing beside healthy workers is a failure too:
 # the healthy ones must not make the master forget the failures.
 mkdir "$T/starts"
-write_conf "prefork 4"
+# (The shim counts workers with mkdir(2), which the sandbox refuses.)
+write_conf "prefork 4" "sandbox no"
 run_faulty ECHOD_FAULT=crash-accept-after ECHOD_FAULT_HEALTHY=3 \
     ECHOD_FAULT_DIR="$T/starts"
 log_has "workers keep failing at start-up; giving up" ||
     fail "no clear fatal message"
 [ "$STARTS" -eq 13 ] || fail "$STARTS starts, want 3 healthy + 10 failures"
 ok "one failing slot beside 3 healthy workers: throttled, then fatal"
+
+# A fault that comes and goes: once a probe has lived for a second the
+# failures are forgotten, so that the next fault, however much later,
+# starts counting from one and does not make the master give up (8
+# failures, then 3: not 10 in a row).  The second fault meets workers
+# the pool grows by, beside busy ones, so that no worker's death in
+# between resets the count.
+: > "$LOG"
+write_conf "prefork 4" "min-spare 1" "max-spare 8" "sandbox no"
+touch "$T/fault"
+env ECHOD_FAULT=crash-accept-while ECHOD_FAULT_FILE="$T/fault" \
+    LD_PRELOAD="$FAULTSHIM" "$ECHOD" -d -v -f "$CONF" >>"$LOG" 2>&1 &
+m=$!
+BG_PIDS="$BG_PIDS $m"
+failures_at_least() {
+	[ "$(grep -c "after it started; next worker start in" "$LOG")" -ge "$1" ]
+}
+more_workers() {
+	[ "$(nworkers)" -ge "$1" ]
+}
+wait_for 20 "8 start-up failures" failures_at_least 8
+rm -f "$T/fault"
+wait_for 20 "4 workers after the fault" more_workers 4
+wait_for 10 "all idle" all_idle
+touch "$T/fault"
+for i in 1 2 3 4; do
+	background "$ECHOTEST" session -p "$PORT" -f "$T/stop" -r "$T/ready$i" \
+	    -t 60
+done
+wait_for 20 "3 more failures" failures_at_least 11
+rm -f "$T/fault"
+wait_for 20 "the pool grown after the second fault" more_workers 5
+touch "$T/stop"
+"$ECHOTEST" echo -p "$PORT" -n 1000 -c 4 || fail "no echo after recovery"
+log_has "giving up" && fail "gave up: the first fault's failures were not forgotten"
+alive "$m" || fail "the master is gone"
+kill -TERM "$m"
+wait_for 5 "the master to stop" exited "$m"
+rm -f "$T/stop"
+ok "a fault that comes and goes: throttled, pool refilled, failures forgotten"
 
 # A fork that fails (a process limit) is not a worker that fails: the
 # master keeps what it has, serves with it, and tries again each second,

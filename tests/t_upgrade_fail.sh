@@ -1,0 +1,189 @@
+#!/bin/bash
+# Upgrades that fail, and what may not happen during one.  The new
+# binary (the copy an upgrade starts, replaced here by wrappers) fails in
+# each way an upgrade can: a configuration error, an exit at start-up
+# (the fault shim), workers that cannot start, a binary that never
+# serves (killed at the deadline), a new master killed with -9 midway.
+# Each time the old master serves on with its workers, echodctl upgrade
+# exits 1 with the reason, and the pidfile still names the old master.
+# While an upgrade is under way, a second one and a reload are refused;
+# a SIGTERM to the old master then stops both.
+. "$TESTS_SRCDIR/lib.sh"
+
+mkdir -p "$T/bin"
+REAL="$T/bin/echod.real"
+cp "$ECHOD" "$REAL"
+cp "$ECHOD" "$T/bin/echod"
+ECHOD="$T/bin/echod"
+
+# install SCRIPT: the next upgrade starts "sh -c SCRIPT" with echod's
+# arguments; "" puts the good binary back.
+install() {
+	if [ -z "$1" ]; then
+		cp "$REAL" "$T/bin/echod.new"
+	else
+		printf '#!/bin/sh\n%s\n' "$1" >"$T/bin/echod.new"
+		chmod +x "$T/bin/echod.new"
+	fi
+	mv -f "$T/bin/echod.new" "$T/bin/echod"
+}
+
+# The masters of this configuration: processes with a master's title
+# whose parent is none (a worker just forked still has its master's).
+masters() {
+	local all p n=0
+	all=" $(pgrep -d ' ' -f "^echod: master .*$CONF") "
+	for p in $all; do
+		case "$all" in
+		*" $(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null) "*) ;;
+		*) n=$((n + 1)) ;;
+		esac
+	done
+	echo "$n"
+}
+
+# still_serving WHAT: the old master, its pidfile, its workers, its echo.
+still_serving() {
+	[ "$(master_pid)" = "$master" ] ||
+	    fail "$1: pidfile names $(master_pid), not $master"
+	[ ! -e "$PIDFILE.oldbin" ] || fail "$1: $PIDFILE.oldbin left behind"
+	alive "$master" || fail "$1: the old master died"
+	wait_for 10 "$1: 2 workers" has_workers 2
+	"$ECHOTEST" echo -p "$PORT" -n 100 -c 2 >/dev/null ||
+	    fail "$1: no echo"
+	[ "$(masters)" -eq 1 ] || fail "$1: $(masters) masters"
+}
+
+# upgrade_fails WHAT PATTERN: echodctl upgrade exits 1 saying PATTERN.
+upgrade_fails() {
+	local out rc=0
+	out=$("$ECHODCTL" -s "$CTL" upgrade 2>&1) || rc=$?
+	[ "$rc" -eq 1 ] || fail "$1: echodctl upgrade exited $rc: $out"
+	echo "$out" | grep -Eq -- "$2" || fail "$1: \"$out\" lacks /$2/"
+	echo "$out" | grep -q "pid $master still serves" ||
+	    fail "$1: \"$out\" does not say who serves"
+	still_serving "$1"
+	ok "$1: $out"
+}
+
+write_conf "prefork 2" "drain-timeout 30"
+WANT_WORKERS=2 start_echod
+master=$(master_pid)
+inode=$(listen_inode)
+
+# A configuration error: the new master says which, and exits.
+cp "$CONF" "$T/good.conf"
+echo "no-such-directive 1" >>"$CONF"
+upgrade_fails "configuration error" "no-such-directive"
+cp "$T/good.conf" "$CONF"
+
+# An exit at start-up: the pidfile cannot be written (the fault shim).
+install "LD_PRELOAD=$FAULTSHIM ECHOD_FAULT=fail-pwrite exec $REAL \"\$@\""
+upgrade_fails "exit at start-up" "pidfile.*No space left"
+
+# Workers that cannot start: every one aborts in accept().
+install "LD_PRELOAD=$FAULTSHIM ECHOD_FAULT=crash-accept exec $REAL \"\$@\""
+upgrade_fails "workers crash at start-up" "."
+
+# Not even an echod: it never says it serves, and is killed at 10 s.
+install 'exec sleep 60'
+upgrade_fails "never ready" "did not serve within [0-9]+ s"
+
+# A binary that cannot be run at all.
+install "exit 126"
+upgrade_fails "exits at once" "status 126"
+
+# A new master that is slow to start (the fault shim delays it): while
+# it is under way, a second upgrade and a reload are refused; then it
+# is killed with -9, and the upgrade is reported failed.
+install "LD_PRELOAD=$FAULTSHIM ECHOD_FAULT=slow-setup ECHOD_FAULT_DELAY_MS=4000 exec $REAL \"\$@\""
+started=$(grep -c "echod\[$master\]: upgrade: started" "$LOG")
+"$ECHODCTL" -s "$CTL" upgrade >"$T/up.out" 2>&1 &
+up=$!
+BG_PIDS="$BG_PIDS $up"
+wait_for 5 "the new master started" eval \
+    '[ "$(grep -c "echod\[$master\]: upgrade: started" "$LOG")" -gt "$started" ]'
+new=$(sed -n "s/^echod\[$master\]: upgrade: started .* as pid \([0-9]*\)$/\1/p" \
+    "$LOG" | tail -n 1)
+alive "$new" || fail "no new master"
+out=$("$ECHODCTL" -s "$CTL" upgrade 2>&1) && fail "second upgrade: $out"
+echo "$out" | grep -q "under way" || fail "second upgrade: $out"
+ok "a second upgrade is refused: $out"
+out=$("$ECHODCTL" -s "$CTL" reload 2>&1) && fail "reload: $out"
+echo "$out" | grep -q "under way" || fail "reload: $out"
+ok "a reload is refused: $out"
+kill -HUP "$master"
+wait_for 5 "SIGHUP refused" log_has "an upgrade is under way: reload refused"
+ok "SIGHUP during an upgrade: the reload is refused"
+kill -9 "$new"
+rc=0
+wait "$up" || rc=$?
+[ "$rc" -eq 1 ] || fail "kill -9: echodctl upgrade exited $rc: $(cat "$T/up.out")"
+grep -q "killed by signal 9" "$T/up.out" || fail "kill -9: $(cat "$T/up.out")"
+still_serving "kill -9 of the new master"
+ok "kill -9 of the new master: $(cat "$T/up.out")"
+
+# SIGTERM to the old master while the new one proves itself: both go.
+started=$(grep -c "echod\[$master\]: upgrade: started" "$LOG")
+"$ECHODCTL" -s "$CTL" upgrade >"$T/up.out" 2>&1 &
+up=$!
+BG_PIDS="$BG_PIDS $up"
+wait_for 5 "another new master" eval \
+    '[ "$(grep -c "echod\[$master\]: upgrade: started" "$LOG")" -gt "$started" ]'
+new=$(sed -n "s/^echod\[$master\]: upgrade: started .* as pid \([0-9]*\)$/\1/p" \
+    "$LOG" | tail -n 1)
+kill -TERM "$master"
+wait_gone 10 "both masters after SIGTERM" "$master" "$new"
+wait "$up"
+[ ! -e "$PIDFILE" ] && [ ! -e "$PIDFILE.oldbin" ] ||
+    fail "SIGTERM: pidfile left: $(ls "$T")"
+[ ! -e "$CTL" ] || fail "SIGTERM: control socket left"
+[ -z "$(listen_inode)" ] || fail "SIGTERM: the port still listens"
+ok "SIGTERM during an upgrade stops both masters, removes the pidfile"
+
+# SIGQUIT likewise, graceful for the old master's connections: the new
+# master goes at once, the old one once its long connection ends.
+install ""
+WANT_WORKERS=2 start_echod
+master=$(master_pid)
+"$ECHOTEST" session -p "$PORT" -f "$T/end" -r "$T/ready" -t 30 \
+    >"$T/session" 2>&1 &
+session=$!
+BG_PIDS="$BG_PIDS $session"
+wait_for 10 "a long connection" test -e "$T/ready"
+install "LD_PRELOAD=$FAULTSHIM ECHOD_FAULT=slow-setup ECHOD_FAULT_DELAY_MS=2000 exec $REAL \"\$@\""
+started=$(grep -c "echod\[$master\]: upgrade: started" "$LOG")
+kill -USR2 "$master"
+wait_for 5 "a new master" eval \
+    '[ "$(grep -c "echod\[$master\]: upgrade: started" "$LOG")" -gt "$started" ]'
+new=$(sed -n "s/^echod\[$master\]: upgrade: started .* as pid \([0-9]*\)$/\1/p" \
+    "$LOG" | tail -n 1)
+kill -QUIT "$master"
+wait_gone 10 "the new master after SIGQUIT" "$new"
+alive "$master" || fail "SIGQUIT: the old master left its connection"
+touch "$T/end"
+wait "$session" || fail "SIGQUIT: the long connection: $(cat "$T/session")"
+wait_gone 10 "the old master once its connection ended" "$master"
+[ ! -e "$PIDFILE" ] && [ ! -e "$PIDFILE.oldbin" ] && [ ! -e "$CTL" ] ||
+    fail "SIGQUIT: files left: $(ls "$T")"
+ok "SIGQUIT during an upgrade: the new master goes, the old one drains"
+
+# kill -9 of the old master while the new one proves itself: the new one
+# serves once it is ready, with the pidfile and the control socket.
+install ""
+WANT_WORKERS=2 start_echod
+master=$(master_pid)
+install "LD_PRELOAD=$FAULTSHIM ECHOD_FAULT=slow-setup ECHOD_FAULT_DELAY_MS=2000 exec $REAL \"\$@\""
+started=$(grep -c "echod\[$master\]: upgrade: started" "$LOG")
+kill -USR2 "$master"
+wait_for 5 "a new master" eval \
+    '[ "$(grep -c "echod\[$master\]: upgrade: started" "$LOG")" -gt "$started" ]'
+new=$(sed -n "s/^echod\[$master\]: upgrade: started .* as pid \([0-9]*\)$/\1/p" \
+    "$LOG" | tail -n 1)
+kill -9 "$master"
+wait_for 10 "the new master's pidfile" eval '[ "$(master_pid)" = "$new" ]'
+wait_for 10 "its 2 workers" has_workers 2
+"$ECHOTEST" echo -p "$PORT" -n 1000 >/dev/null || fail "no echo from $new"
+"$ECHODCTL" -s "$CTL" status | grep -q "pid $new," ||
+    fail "the control socket does not reach $new"
+ok "kill -9 of the old master: pid $new serves alone"
