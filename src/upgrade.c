@@ -85,11 +85,13 @@ upgrade_save(int argc, char *argv[])
 		saved_cwd[0] = '\0';
 	/* A relative path is relative to where we were started. */
 	if (strchr(argv[0], '/') != NULL && argv[0][0] != '/' &&
-	    saved_cwd[0] != '\0')
-		snprintf(saved_path, sizeof(saved_path), "%s/%s", saved_cwd,
-		    argv[0]);
-	else
-		strlcpy(saved_path, argv[0], sizeof(saved_path));
+	    saved_cwd[0] != '\0') {
+		if (snprintf(saved_path, sizeof(saved_path), "%s/%s",
+		    saved_cwd, argv[0]) >= (int)sizeof(saved_path))
+			saved_argv = NULL;	/* too long: no upgrade */
+	} else if (strlcpy(saved_path, argv[0], sizeof(saved_path)) >=
+	    sizeof(saved_path))
+		saved_argv = NULL;
 }
 
 /*
