@@ -223,6 +223,7 @@ usage:
 			signal(SIGTERM, SIG_DFL);
 			signal(SIGINT, SIG_DFL);
 			sigprocmask(SIG_SETMASK, &old, NULL);
+			free(pids);	/* the parent's table: not the child's */
 			serve(fd);
 		}
 		if (reuseport)
@@ -237,5 +238,6 @@ usage:
 		kill(pids[i], SIGTERM);
 	while (wait(NULL) > 0 || errno == EINTR)
 		;
+	free(pids);
 	return 0;
 }
