@@ -316,8 +316,9 @@ read_totals(const struct scoreboard *sb, struct totals *t)
  */
 #define FOLD_TRIES	1000000
 
-void
-scoreboard_totals(const struct scoreboard *sb, struct totals *t)
+static void
+fold_read(const struct scoreboard *sb, void (*read)(const struct scoreboard *,
+    void *), void *t)
 {
 	uint32_t	 seq;
 	int		 tries;
@@ -326,7 +327,7 @@ scoreboard_totals(const struct scoreboard *sb, struct totals *t)
 		seq = __atomic_load_n(&sb->fold_seq, __ATOMIC_ACQUIRE);
 		if ((seq & 1) && tries < FOLD_TRIES)
 			continue;
-		read_totals(sb, t);
+		read(sb, t);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&sb->fold_seq, __ATOMIC_RELAXED) == seq ||
 		    tries >= FOLD_TRIES)
@@ -334,17 +335,35 @@ scoreboard_totals(const struct scoreboard *sb, struct totals *t)
 	}
 }
 
-void
-scoreboard_udp_totals(const struct scoreboard *sb, struct udp_totals *t)
+static void
+read_totals_any(const struct scoreboard *sb, void *t)
 {
-	uint32_t	 i, high, r;
+	read_totals(sb, t);
+}
 
-	t->datagrams_in = sb->retired_datagrams_in;
-	t->datagrams_out = sb->retired_datagrams_out;
-	t->bytes_in = sb->retired_udp_bytes_in;
-	t->bytes_out = sb->retired_udp_bytes_out;
+void
+scoreboard_totals(const struct scoreboard *sb, struct totals *t)
+{
+	fold_read(sb, read_totals_any, t);
+}
+
+/*
+ * The UDP workers' counts, by the same fold_seq retry: read while the
+ * master folds a reaped UDP worker, the sum would miss or double it,
+ * and a counter would go down.
+ */
+static void
+read_udp_totals(const struct scoreboard *sb, void *arg)
+{
+	struct udp_totals	*t = arg;
+	uint32_t		 i, high, r;
+
+	t->datagrams_in = LOAD(sb->retired_datagrams_in);
+	t->datagrams_out = LOAD(sb->retired_datagrams_out);
+	t->bytes_in = LOAD(sb->retired_udp_bytes_in);
+	t->bytes_out = LOAD(sb->retired_udp_bytes_out);
 	for (r = 0; r < UDP_DROP_NREASONS; r++)
-		t->drops[r] = sb->retired_drops[r];
+		t->drops[r] = LOAD(sb->retired_drops[r]);
 	high = __atomic_load_n(&sb->high_water, __ATOMIC_ACQUIRE);
 	for (i = 0; i < high; i++) {
 		const struct slot *s = &sb->slots[i];
@@ -362,6 +381,12 @@ scoreboard_udp_totals(const struct scoreboard *sb, struct udp_totals *t)
 			t->drops[r] += __atomic_load_n(&s->drops[r],
 			    __ATOMIC_RELAXED);
 	}
+}
+
+void
+scoreboard_udp_totals(const struct scoreboard *sb, struct udp_totals *t)
+{
+	fold_read(sb, read_udp_totals, t);
 }
 
 /*
