@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "metrics.h"
 #include "scoreboard.h"
+#include "udpguard.h"
 
 #define LOAD(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
 
@@ -112,6 +113,32 @@ workers(struct buf *b, const struct scoreboard *sb, uint64_t *busy)
 			    n[g][st]);
 }
 
+/*
+ * The UDP workers' counters, of live and reaped ones (folded like the
+ * TCP ones): a drop reason is udpguard's name, a fixed set.
+ */
+static void
+udp(struct buf *b, const struct scoreboard *sb)
+{
+	struct udp_totals	 u;
+	int			 r;
+
+	scoreboard_udp_totals(sb, &u);
+	single(b, "echod_udp_datagrams_received_total", "counter",
+	    "UDP datagrams received, dropped ones included.", u.datagrams_in);
+	single(b, "echod_udp_datagrams_sent_total", "counter", "UDP "
+	    "datagrams echoed.", u.datagrams_out);
+	single(b, "echod_udp_received_bytes_total", "counter", "Bytes "
+	    "received in UDP datagrams, dropped ones included.", u.bytes_in);
+	single(b, "echod_udp_sent_bytes_total", "counter", "Bytes echoed "
+	    "in UDP datagrams.", u.bytes_out);
+	header(b, "echod_udp_datagrams_dropped_total", "counter", "UDP "
+	    "datagrams not answered, by reason.");
+	for (r = 0; r < UDP_DROP_NREASONS; r++)
+		buf_printf(b, "echod_udp_datagrams_dropped_total{reason=\"%s\"} "
+		    "%" PRIu64 "\n", udpguard_reason_name(r), u.drops[r]);
+}
+
 void
 metrics_format(struct buf *b, const struct scoreboard *sb)
 {
@@ -171,4 +198,5 @@ metrics_format(struct buf *b, const struct scoreboard *sb)
 	histogram(b, "echod_connection_received_bytes", "Bytes received on "
 	    "each connection that ended.", t.size_buckets,
 	    scoreboard_size_bounds, SIZE_BUCKETS, t.size_sum, 0);
+	udp(b, sb);
 }

@@ -98,6 +98,25 @@ udp_workers() {
 drops() {
 	"$ECHODCTL" -s "$CTL" -j status | jq -r --arg r "$1" '.udp.drops[$r]'
 }
+# umetric NAME [LABELS]: one series of echodctl metrics.
+umetric() {
+	local s=$1
+	[ -n "${2:-}" ] && s="$1{$2}"
+	"$ECHODCTL" -s "$CTL" metrics |
+	    awk -v s="$s" '$1 == s { print $2; f = 1 } END { exit !f }'
+}
+# The UDP counters of echodctl metrics, as "in out bytes-in bytes-out
+# nfs-drops".
+udp_counters() {
+	echo "$(umetric echod_udp_datagrams_received_total)" \
+	    "$(umetric echod_udp_datagrams_sent_total)" \
+	    "$(umetric echod_udp_received_bytes_total)" \
+	    "$(umetric echod_udp_sent_bytes_total)" \
+	    "$(umetric echod_udp_datagrams_dropped_total 'reason="nfs-port"')"
+}
+udp_counted() {
+	[ "$(udp_counters)" = "$1" ]
+}
 dropped() {
 	[ "$(drops "$1")" -ge "$2" ]
 }
@@ -114,6 +133,30 @@ wait_for 10 "2 UDP workers" has_udp_workers 2
 log_has "listening on \[::\]:$UPORT/udp" || fail "UDP listener not logged"
 "$ECHOTEST" echo -p "$PORT" -n 1000 -c 2 || fail "TCP beside UDP"
 ok "a TCP and a UDP listener, two UDP workers"
+
+# The metrics count UDP exactly, before any other datagram: 4 of 300
+# bytes echoed and one from NFS's port 2049 dropped; kill -9 of both
+# UDP workers folds their counts, so none goes down.
+command -v promtool >/dev/null 2>&1 ||
+    fail "promtool is needed (apt-get install prometheus)"
+out=$(udp echo 127.0.0.1 "$UPORT" 300 300 300 300) || fail "echo: $out"
+udp silent 127.0.0.1 "$UPORT" 2049 || fail "port 2049"
+want="5 4 1201 1200 1"
+wait_for 5 "UDP counted: $want" udp_counted "$want"
+"$ECHODCTL" -s "$CTL" metrics > "$T/m.txt" || fail "echodctl metrics"
+promtool check metrics < "$T/m.txt" > "$T/promtool.out" 2>&1 ||
+    fail "promtool: $(cat "$T/promtool.out")"
+n=$(grep -c '^echod_udp_datagrams_dropped_total{' "$T/m.txt")
+[ "$n" = 9 ] || fail "$n drop reasons in the metrics, want 9"
+for w in $(workers); do
+	[ "$(title "$w")" = "echod: udp worker" ] || continue
+	kill -KILL "$w"
+	wait_gone 5 "killed UDP worker" "$w"
+done
+wait_for 10 "2 UDP workers again" has_udp_workers 2
+[ "$(udp_counters)" = "$want" ] ||
+    fail "after kill -9 of the UDP workers: $(udp_counters), want $want"
+ok "metrics count UDP exactly (promtool passes), kept after kill -9"
 
 out=$(udp echo 127.0.0.1 "$UPORT" 0 1 1400 9000 65507) || fail "IPv4: $out"
 [ "$out" = 127.0.0.1 ] || fail "IPv4 reply from $out"
