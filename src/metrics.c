@@ -188,9 +188,9 @@ metrics_format(struct buf *b, const struct scoreboard *sb)
 	buf_printf(b, "echod_connections_ended_total{reason=\"error\"} %"
 	    PRIu64 "\n", t.errors - t.resets);
 	single(b, "echod_received_bytes_total", "counter", "Bytes received "
-	    "from clients.", t.bytes_in);
+	    "from clients, over TCP and UDP.", t.bytes_in);
 	single(b, "echod_sent_bytes_total", "counter", "Bytes echoed to "
-	    "clients.", t.bytes_out);
+	    "clients, over TCP and UDP.", t.bytes_out);
 	histogram(b, "echod_connection_duration_seconds", "How long the "
 	    "connections that ended lasted, from accept to close.",
 	    t.duration_buckets, scoreboard_duration_bounds, DURATION_BUCKETS,
