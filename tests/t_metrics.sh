@@ -54,6 +54,14 @@ ok "4 connections, 8000 bytes each way, exactly, and in the histograms"
 
 "$ECHOTEST" reset -p "$PORT" -n 4096 >/dev/null || fail "reset client"
 "$ECHOTEST" idle -p "$PORT" -t 10 >/dev/null || fail "idle client"
+# The session must not meet the limit of 1 on a worker that has not yet
+# seen its reset or timeout: both ended, and counted, first.
+ended_both() {
+	[ "$(metric echod_connections_ended_total 'reason="reset"')" = 1 ] &&
+	    [ "$(metric echod_connections_ended_total \
+	    'reason="idle_timeout"')" = 1 ]
+}
+wait_for 5 "the reset and the timeout counted" ended_both
 background "$ECHOTEST" session -p "$PORT" -f "$T/stop" -r "$T/ready"
 session=$LAST_BG
 wait_for 10 "session" test -f "$T/ready"
