@@ -294,3 +294,18 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+
+# The masters of this configuration, two for a while in a live upgrade:
+# processes with a master's title whose parent is none (a worker just
+# forked still has its master's).
+masters() {
+	local all p n=0
+	all=" $(pgrep -d ' ' -f "^echod: master .*$CONF") "
+	for p in $all; do
+		case "$all" in
+		*" $(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null) "*) ;;
+		*) n=$((n + 1)) ;;
+		esac
+	done
+	echo "$n"
+}

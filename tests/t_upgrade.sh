@@ -12,20 +12,6 @@ mkdir -p "$T/bin"
 cp "$ECHOD" "$T/bin/echod"
 ECHOD="$T/bin/echod"
 
-# The masters of this configuration: processes with a master's title
-# whose parent is none (a worker just forked still has its master's).
-masters() {
-	local all p n=0
-	all=" $(pgrep -d ' ' -f "^echod: master .*$CONF") "
-	for p in $all; do
-		case "$all" in
-		*" $(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null) "*) ;;
-		*) n=$((n + 1)) ;;
-		esac
-	done
-	echo "$n"
-}
-
 write_conf "prefork 2" "drain-timeout 60"
 WANT_WORKERS=2 start_echod
 inode=$(listen_inode)

@@ -28,20 +28,6 @@ install() {
 	mv -f "$T/bin/echod.new" "$T/bin/echod"
 }
 
-# The masters of this configuration: processes with a master's title
-# whose parent is none (a worker just forked still has its master's).
-masters() {
-	local all p n=0
-	all=" $(pgrep -d ' ' -f "^echod: master .*$CONF") "
-	for p in $all; do
-		case "$all" in
-		*" $(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null) "*) ;;
-		*) n=$((n + 1)) ;;
-		esac
-	done
-	echo "$n"
-}
-
 # still_serving WHAT: the old master, its pidfile, its workers, its echo.
 still_serving() {
 	[ "$(master_pid)" = "$master" ] ||
