@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
-# Held connections: echod's adaptive pool against C clients that connect
-# at once and each make one round trip per second for D seconds.
+# The burst of held connections: echod's adaptive pool, as shipped,
+# against the machine's own floor for the same burst.
 #
-#   bench/hold.sh [CONNS...]        (default: 1000 10000; run as root)
+#   bench/hold.sh [-r rounds] [CONNS]     (default: 3 rounds of 10000; root)
 #
-# For each C it reports what echobench measured (served, time until all
-# were served, errors, round-trip times) and the memory of all echod
-# processes together: the sum of their Pss (/proc/PID/smaps_rollup)
-# while the C connections are held, and that sum per worker.  Reading
-# smaps_rollup walks each process's page tables, so the sample is taken
-# once, after the pool has reached C workers (the master's title shows
-# how many it has), not during the burst it would slow down.
+# Each round runs, one after the other on the same port, C clients that
+# connect at once and each make one round trip per second for DURATION
+# seconds (default 5) after the last was first served (`echobench hold`),
+# against
+#
+#   - echod with the sample configuration etc/echod.conf (prefork 4,
+#     min-spare 2, max-spare 8, ...), changed only where echod(8) tells
+#     a user to for such a burst: max-workers C+100, backlog 4096,
+#     max-connections-per-address 0;
+#   - bench/tcp_floor -m fork: one process that accepts and forks a
+#     child per connection, nothing else -- how fast this machine can
+#     give each client a process of its own.
+#
+# During echod's run `echodctl status` (the human form) is timed every
+# 50 ms, from the start of the burst to its end (the time a user waits,
+# echodctl's own start included); at the end the sum of Pss
+# (/proc/PID/smaps_rollup) of echod's processes is read once the pool
+# holds C workers (reading walks the page tables, so not during the
+# burst).  The table gives each round, then the median and range.
 #
 # Large C needs system limits raised; as root the script raises them for
 # the run and puts them back afterwards: net.core.somaxconn and
@@ -21,19 +33,29 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 ECHOD=${ECHOD:-$top/src/echod}
+ECHODCTL=${ECHODCTL:-$top/src/echodctl}
 ECHOBENCH=${ECHOBENCH:-$top/src/echobench}
-DURATION=${DURATION:-30}
-[ $# -gt 0 ] || set -- 1000 10000
-[ -x "$ECHOD" ] && [ -x "$ECHOBENCH" ] || {
-	echo "build first: make" >&2
-	exit 2
-}
+FLOOR=${FLOOR:-$top/bench/tcp_floor}
+DURATION=${DURATION:-5}
+rounds=3
+while getopts r: opt; do
+	case $opt in
+	r) rounds=$OPTARG ;;
+	*) echo "usage: bench/hold.sh [-r rounds] [conns]" >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+c=${1:-10000}
+for f in "$ECHOD" "$ECHODCTL" "$ECHOBENCH" "$FLOOR"; do
+	[ -x "$f" ] || { echo "build first: make bench/tcp_floor all" >&2; exit 2; }
+done
 
 dir=$(mktemp -d /tmp/echod-bench.XXXXXX)
 chmod 755 "$dir"
-saved=""
+saved="" floor_pid=""
 cleanup() {
 	[ -f "$dir/echod.pid" ] && kill -TERM "$(cat "$dir/echod.pid")" 2>/dev/null
+	[ -n "$floor_pid" ] && kill -TERM "$floor_pid" 2>/dev/null
 	for kv in $saved; do
 		sysctl -qw "$kv" || true
 	done
@@ -52,15 +74,24 @@ raise() {	# raise SYSCTL VALUE: only up, remembered for cleanup
 		fi
 	fi
 }
-
-max=0
-for c in "$@"; do [ "$c" -gt "$max" ] && max=$c; done
-raise net.core.somaxconn $((max + 1024))
-raise net.ipv4.tcp_max_syn_backlog $((max + 1024))
-ulimit -n $((max + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+raise net.core.somaxconn $((c + 1024))
+raise net.ipv4.tcp_max_syn_backlog $((c + 1024))
+ulimit -n $((c + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 port=2400
 while ss -ltnH "sport = :$port" | grep -q .; do port=$((port + 1)); done
+
+# The sample configuration, with what echod(8) says to raise.
+grep -Ev '^[[:space:]]*(#|$|listen|max-workers|backlog|max-connections-per-address|pidfile|control|syslog)' \
+    "$top/etc/echod.conf" > "$dir/echod.conf"
+cat >> "$dir/echod.conf" <<CONF
+listen on 127.0.0.1 port $port
+pidfile $dir/echod.pid
+control socket $dir/echod.sock
+max-workers $((c + 100))
+backlog 4096
+max-connections-per-address 0
+CONF
 
 pss_sum() {	# Pss of all echod processes, KiB, and how many there are
 	local m total=0 n=0 p v
@@ -74,50 +105,105 @@ pss_sum() {	# Pss of all echod processes, KiB, and how many there are
 	echo "$total $n"
 }
 
-printf '%-8s %-8s %-14s %-7s %-10s %-10s %-12s %-10s\n' clients served \
-    "all served in" errors "rtt p50" "rtt p99" "echod Pss" "per worker"
-for c in "$@"; do
-	cat > "$dir/echod.conf" <<CONF
-listen on 127.0.0.1 port $port
-pidfile $dir/echod.pid
-prefork 4
-min-spare 8
-max-spare 64
-max-workers $((c + 100))
-backlog $((c + 1024))
-idle-timeout 0
-max-connections-per-address 0
-CONF
-	[ "$(id -u)" -eq 0 ] && echo "user nobody" >> "$dir/echod.conf"
-	"$ECHOD" -f "$dir/echod.conf"
-	for _ in $(seq 100); do [ -s "$dir/echod.pid" ] && break; sleep 0.1; done
+field() { sed -n "s/.*\"$1\":\([-0-9.]*\).*/\1/p" "$2"; }
 
+# time_status OUT: echodctl status every 50 ms until $dir/stop, one
+# answer time (us) per line, "fail" for one that did not answer.
+time_status() {
+	local t0 t1
+	while [ ! -e "$dir/stop" ]; do
+		t0=${EPOCHREALTIME/./}
+		if "$ECHODCTL" -s "$dir/echod.sock" -t 10 status >/dev/null 2>&1; then
+			t1=${EPOCHREALTIME/./}
+			echo $((t1 - t0))
+		else
+			echo fail
+		fi
+		sleep 0.05
+	done > "$1"
+}
+
+run_echod() {	# run_echod ROUND
+	local r=$1 bench sampler n sampled=""
+	"$ECHOD" -f "$dir/echod.conf"
+	rm -f "$dir/stop"
+	time_status "$dir/status.$r" &
+	sampler=$!
 	"$ECHOBENCH" hold -j -c "$c" -d "$DURATION" 127.0.0.1 "$port" \
-	    > "$dir/result.json" &
+	    > "$dir/echod.$r.json" &
 	bench=$!
-	peak=0 workers=0 sampled=""
+	echo "0 1" > "$dir/pss.$r"
 	while kill -0 "$bench" 2>/dev/null; do
 		n=$(tr '\0' ' ' < "/proc/$(cat "$dir/echod.pid")/cmdline" |
 		    sed -n 's/.*gen [0-9]*, \([0-9]*\) worker.*/\1/p')
 		if [ -z "$sampled" ] && [ "${n:-0}" -ge "$c" ]; then
-			sleep 3		# into the steady hold
-			read -r peak n < <(pss_sum)
-			workers=$((n - 1))
+			touch "$dir/stop"	# the burst is over
+			sleep 1
+			pss_sum > "$dir/pss.$r"
 			sampled=yes
 		fi
-		sleep 0.5
+		sleep 0.2
 	done
 	wait "$bench" || true
+	touch "$dir/stop"
+	wait "$sampler" || true
 	kill -TERM "$(cat "$dir/echod.pid")"
-	for _ in $(seq 100); do [ -e "$dir/echod.pid" ] || break; sleep 0.1; done
+	for _ in $(seq 300); do [ -e "$dir/echod.pid" ] || break; sleep 0.1; done
+}
 
-	j=$(cat "$dir/result.json")
-	field() { echo "$j" | sed -n "s/.*\"$1\":\([-0-9.]*\).*/\1/p"; }
-	printf '%-8s %-8s %-14s %-7s %-10s %-10s %-12s %-10s\n' "$c" \
-	    "$(field served)" "$(field all_served_ms) ms" "$(field errors)" \
-	    "$(( $(field rtt_p50_us) / 1000 )) ms" \
-	    "$(( $(field rtt_p99_us) / 1000 )) ms" "$((peak / 1024)) MiB" \
-	    "$((workers > 0 ? peak / workers : 0)) KiB"
-	echo "$j" > "$dir/last.json"
-	echo "  echobench: $j" >&2
+run_floor() {	# run_floor ROUND
+	local r=$1
+	coproc FL { exec "$FLOOR" -p "$port" -a 127.0.0.1 -m fork -B 4096 -t 600; }
+	floor_pid=$FL_PID
+	read -r _ <&"${FL[0]}"
+	"$ECHOBENCH" hold -j -c "$c" -d "$DURATION" 127.0.0.1 "$port" \
+	    > "$dir/floor.$r.json" || true
+	kill -TERM "$floor_pid"
+	wait "$floor_pid" 2>/dev/null || true
+	floor_pid=""
+}
+
+for r in $(seq "$rounds"); do
+	run_echod "$r"
+	run_floor "$r"
+	echo "  round $r: echod $(cat "$dir/echod.$r.json")" >&2
+	echo "  round $r: floor $(cat "$dir/floor.$r.json")" >&2
 done
+
+# median MIN-MAX of the numbers on stdin
+stats() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+	m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+	printf "%.0f (%.0f-%.0f)", m, v[1], v[NR] }'; }
+
+printf '%s clients, %s rounds, load average %s\n' "$c" "$rounds" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-6s %-8s %-9s %-7s %-9s %-8s %-7s %-6s %-10s %-10s %-9s %-9s\n' round \
+    "echod ms" "served" errors "floor ms" "served" errors ratio \
+    "status max" "status p99" "answers" "Pss/wkr"
+for r in $(seq "$rounds"); do
+	e=$(field all_served_ms "$dir/echod.$r.json")
+	f=$(field all_served_ms "$dir/floor.$r.json")
+	read -r pss n < "$dir/pss.$r"
+	grep -v fail "$dir/status.$r" | sort -n > "$dir/st.sorted" || true
+	ns=$(wc -l < "$dir/st.sorted")
+	nf=$(grep -c fail "$dir/status.$r" || true)
+	smax=$(tail -n 1 "$dir/st.sorted")
+	sp99=$(sed -n "$(( (ns * 99 + 99) / 100 ))p" "$dir/st.sorted")
+	echo "${e:-0} ${f:-1}" | awk '{ printf "%.2f\n", $1 / $2 }' > "$dir/ratio.$r"
+	printf '%-6s %-8.0f %-9s %-7s %-8.0f %-9s %-7s %-6s %-10s %-10s %-9s %-9s\n' \
+	    "$r" "$e" "$(field served "$dir/echod.$r.json")" \
+	    "$(field errors "$dir/echod.$r.json")" "$f" \
+	    "$(field served "$dir/floor.$r.json")" \
+	    "$(field errors "$dir/floor.$r.json")" "$(cat "$dir/ratio.$r")x" \
+	    "$(( ${smax:-0} / 1000 )) ms" "$(( ${sp99:-0} / 1000 )) ms" \
+	    "$ns/$((ns + nf))" "$(( n > 1 ? pss / (n - 1) : 0 )) KiB"
+	echo "$e" >> "$dir/e.all"; echo "$f" >> "$dir/f.all"
+	cat "$dir/ratio.$r" >> "$dir/ratio.all"
+	echo "${smax:-0}" >> "$dir/smax.all"
+	echo "$(( n > 1 ? pss / (n - 1) : 0 ))" >> "$dir/pss.all"
+done
+echo "median (range): echod $(stats < "$dir/e.all") ms, floor" \
+    "$(stats < "$dir/f.all") ms, ratio" \
+    "$(sort -n "$dir/ratio.all" | awk '{ v[NR] = $1 } END { printf "%.2fx (%.2f-%.2f)", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR] }'),"
+echo "  status max $(awk '{ print int($1 / 1000) }' "$dir/smax.all" | stats) ms," \
+    "Pss per worker $(stats < "$dir/pss.all") KiB"
