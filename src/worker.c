@@ -76,7 +76,6 @@
 #include "rlimits.h"
 #include "sandbox.h"
 #include "scoreboard.h"
-#include "signals.h"
 #include "title.h"
 #include "udpecho.h"
 #include "worker.h"
@@ -230,8 +229,12 @@ worker_signals(void)
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	/* What the master ignores, the fork has ignored already; inetd not. */
-	signals_ignore_unused();
+	/*
+	 * What the master ignores (signals_ignore_unused(), before its
+	 * first fork) the fork has ignored already: not asked again, since
+	 * a worker started in a burst has better to do than 45 sigaction()
+	 * calls.
+	 */
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
