@@ -19,7 +19,8 @@
 #
 # During echod's run `echodctl status` (the human form) is timed every
 # 50 ms, from the start of the burst to its end (the time a user waits,
-# echodctl's own start included); at the end the sum of Pss
+# echodctl's own start included), and so is the same question asked by
+# one python3 process that stays (the master's answer alone); at the end the sum of Pss
 # (/proc/PID/smaps_rollup) of echod's processes is read once the pool
 # holds C workers (reading walks the page tables, so not during the
 # burst).  The table gives each round, then the median and range.
@@ -123,12 +124,39 @@ time_status() {
 	done > "$1"
 }
 
+# time_master OUT: the same question every 50 ms from one process that
+# stays (python3), so that only the master's answer is timed, not
+# echodctl's start in a machine busy with the burst.
+time_master() {
+	command -v python3 >/dev/null || { : > "$1"; return; }
+	python3 - "$dir/echod.sock" "$dir/stop" > "$1" <<'PY'
+import os, socket, sys, time
+path, stop = sys.argv[1], sys.argv[2]
+while not os.path.exists(stop):
+    t0 = time.monotonic()
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(path)
+        s.sendall(b"status\n")
+        while s.recv(65536):
+            pass
+        s.close()
+        print(int((time.monotonic() - t0) * 1e6), flush=True)
+    except OSError:
+        print("fail", flush=True)
+    time.sleep(0.05)
+PY
+}
+
 run_echod() {	# run_echod ROUND
-	local r=$1 bench sampler n sampled=""
+	local r=$1 bench sampler master n sampled=""
 	"$ECHOD" -f "$dir/echod.conf"
 	rm -f "$dir/stop"
 	time_status "$dir/status.$r" &
 	sampler=$!
+	time_master "$dir/master.$r" &
+	master=$!
 	"$ECHOBENCH" hold -j -c "$c" -d "$DURATION" 127.0.0.1 "$port" \
 	    > "$dir/echod.$r.json" &
 	bench=$!
@@ -147,6 +175,7 @@ run_echod() {	# run_echod ROUND
 	wait "$bench" || true
 	touch "$dir/stop"
 	wait "$sampler" || true
+	wait "$master" || true
 	kill -TERM "$(cat "$dir/echod.pid")"
 	for _ in $(seq 300); do [ -e "$dir/echod.pid" ] || break; sleep 0.1; done
 }
@@ -197,6 +226,16 @@ for r in $(seq "$rounds"); do
 	    "$(field errors "$dir/floor.$r.json")" "$(cat "$dir/ratio.$r")x" \
 	    "$(( ${smax:-0} / 1000 )) ms" "$(( ${sp99:-0} / 1000 )) ms" \
 	    "$ns/$((ns + nf))" "$(( n > 1 ? pss / (n - 1) : 0 )) KiB"
+	grep -v fail "$dir/master.$r" | sort -n > "$dir/ms.sorted" || true
+	nm=$(wc -l < "$dir/ms.sorted")
+	if [ "$nm" -gt 0 ]; then
+		mmax=$(tail -n 1 "$dir/ms.sorted")
+		mp99=$(sed -n "$(( (nm * 99 + 99) / 100 ))p" "$dir/ms.sorted")
+		printf '       the master alone (no echodctl start): max %s ms, p99 %s ms, %s answers, %s failed\n' \
+		    "$((mmax / 1000))" "$((mp99 / 1000))" "$nm" \
+		    "$(grep -c fail "$dir/master.$r" || true)"
+		echo "$mmax" >> "$dir/mmax.all"
+	fi
 	echo "$e" >> "$dir/e.all"; echo "$f" >> "$dir/f.all"
 	cat "$dir/ratio.$r" >> "$dir/ratio.all"
 	echo "${smax:-0}" >> "$dir/smax.all"
@@ -207,3 +246,5 @@ echo "median (range): echod $(stats < "$dir/e.all") ms, floor" \
     "$(sort -n "$dir/ratio.all" | awk '{ v[NR] = $1 } END { printf "%.2fx (%.2f-%.2f)", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR] }'),"
 echo "  status max $(awk '{ print int($1 / 1000) }' "$dir/smax.all" | stats) ms," \
     "Pss per worker $(stats < "$dir/pss.all") KiB"
+[ -s "$dir/mmax.all" ] &&
+    echo "  the master alone: max $(awk '{ print int($1 / 1000) }' "$dir/mmax.all" | stats) ms"

@@ -12,8 +12,9 @@
  *     ones, plus one for every client waiting in the listening sockets'
  *     accept queues (which the kernel reports, TCP_INFO).  A burst of
  *     clients is met by one round of forks, not by a rate that doubles
- *     each second.  Each round starts START_BATCH workers at most, so
- *     that signals are seen between rounds.
+ *     each second.  Each round starts START_BATCH workers at most, in
+ *     START_TURN_MS at most, so that signals and echodctl are seen
+ *     between rounds.
  *   - Shrink.  While more than max-spare workers are idle and the pool
  *     is above prefork, half of the surplus is told to stop (SIGQUIT) at
  *     each RETIRE_INTERVAL_MS, beginning RETIRE_HOLDOFF_MS after the
@@ -41,6 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "listener.h"
 #include "log.h"
 #include "pool.h"
@@ -665,6 +667,7 @@ pool_adjust(struct pool *p, int64_t now)
 	struct poolplan_input	 in;
 	struct poolplan		 plan;
 	size_t			 started = 0;
+	int			 cut = 0;
 
 	adjust_udp(p, now);
 	if (p->nlisteners == 0)
@@ -694,8 +697,19 @@ pool_adjust(struct pool *p, int64_t now)
 			p->next_start = now + START_FAILURE_MS;
 			break;
 		}
+		/*
+		 * Bounded by time as well as by count: under a burst a
+		 * fork takes from 0.1 to several ms, and the master must
+		 * come back to its signals and the control socket between
+		 * rounds (clock_ms() is no system call, the vDSO's).
+		 */
+		if (started < plan.start &&
+		    clock_ms() - now >= START_TURN_MS) {
+			cut = 1;
+			break;
+		}
 	}
-	poolplan_started(&p->plan, started);
+	poolplan_started(&p->plan, started, cut);
 	if (plan.retire > 0)
 		retire_idle(p, plan.retire, now);
 	return resized(p);

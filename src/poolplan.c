@@ -99,12 +99,18 @@ poolplan_decide(const struct poolplan_settings *s,
 	}
 }
 
-/* After the starts: the next round of a growing pool doubles this one. */
+/*
+ * After the starts: the next round of a growing pool doubles this one.
+ * A round cut short by START_TURN_MS (cut) goes on at the next turn, as
+ * one cut by START_BATCH does.
+ */
 void
-poolplan_started(struct poolplan_state *st, size_t started)
+poolplan_started(struct poolplan_state *st, size_t started, int cut)
 {
 	if (started > 0)
 		st->growth_step = started;
+	if (cut)
+		st->more = 1;
 }
 
 /*

@@ -13,8 +13,14 @@
 
 /* A worker that stops faster than this after its start "failed to start". */
 #define START_FAILURE_MS	1000
-/* Workers started in one round of the master's loop, at most. */
+/*
+ * Workers started in one round of the master's loop, at most, and for
+ * this long at most: between rounds the master serves its signals and
+ * the control socket, so that echodctl answers while a burst forks
+ * thousands.
+ */
 #define START_BATCH		256
+#define START_TURN_MS		10
 /* Shrinking: no sooner than this after the pool last grew, then this often. */
 #define RETIRE_HOLDOFF_MS	1000
 #define RETIRE_INTERVAL_MS	500
@@ -59,7 +65,7 @@ int	poolplan_wants_queue(const struct poolplan_settings *, size_t);
 void	poolplan_decide(const struct poolplan_settings *,
 	    const struct poolplan_input *, struct poolplan_state *, int64_t,
 	    struct poolplan *);
-void	poolplan_started(struct poolplan_state *, size_t);
+void	poolplan_started(struct poolplan_state *, size_t, int);
 int64_t	poolplan_next_look(const struct poolplan_settings *,
 	    const struct poolplan_state *, size_t, int64_t);
 

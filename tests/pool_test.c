@@ -221,17 +221,17 @@ t_doubling(void)
 	in = counts(4, 0, 0);
 	poolplan_decide(&s, &in, &st, T0, &p);
 	CHECK_EQ(p.start, 2);
-	poolplan_started(&st, p.start);
+	poolplan_started(&st, p.start, 0);
 	CHECK_EQ(st.growth_step, 2);
 	/* The two went busy at once, and nobody is queued yet. */
 	in = counts(6, 0, 0);
 	poolplan_decide(&s, &in, &st, T0 + 1, &p);
 	CHECK_EQ(p.start, 4);
-	poolplan_started(&st, p.start);
+	poolplan_started(&st, p.start, 0);
 	in = counts(10, 1, 0);
 	poolplan_decide(&s, &in, &st, T0 + 2, &p);
 	CHECK_EQ(p.start, 8);
-	poolplan_started(&st, p.start);
+	poolplan_started(&st, p.start, 0);
 	/* Enough spares again: the next shortage starts from scratch. */
 	in = counts(18, 2, 0);
 	poolplan_decide(&s, &in, &st, T0 + 3, &p);
@@ -247,9 +247,9 @@ t_doubling_needs_starts(void)
 
 	memset(&st, 0, sizeof(st));
 	st.growth_step = 3;
-	poolplan_started(&st, 0);
+	poolplan_started(&st, 0, 0);
 	CHECK_EQ(st.growth_step, 3);
-	poolplan_started(&st, 5);
+	poolplan_started(&st, 5, 0);
 	CHECK_EQ(st.growth_step, 5);
 }
 
@@ -269,9 +269,38 @@ t_batch(void)
 	CHECK(st.more);
 	CHECK_EQ(poolplan_next_look(&s, &st, 4, T0), T0);
 	in = counts(4 + START_BATCH, 0, 1000 - START_BATCH);
-	poolplan_started(&st, p.start);
+	poolplan_started(&st, p.start, 0);
 	poolplan_decide(&s, &in, &st, T0, &p);
 	CHECK_EQ(p.start, START_BATCH);
+}
+
+/*
+ * A round cut short by START_TURN_MS: the master looks again at once,
+ * and the next round goes on from what did start.
+ */
+static void
+t_turn_cut(void)
+{
+	struct poolplan_settings s = { 4, 2, 8, 16384 };
+	struct poolplan_state	 st;
+	struct poolplan_input	 in;
+	struct poolplan		 p;
+
+	memset(&st, 0, sizeof(st));
+	in = counts(4, 0, 100);
+	poolplan_decide(&s, &in, &st, T0, &p);
+	CHECK_EQ(p.start, 102);
+	CHECK(!st.more);
+	poolplan_started(&st, 30, 1);	/* 30 forks took START_TURN_MS */
+	CHECK(st.more);
+	CHECK_EQ(poolplan_next_look(&s, &st, 34, T0 + START_TURN_MS),
+	    T0 + START_TURN_MS);
+	/* The 30 took their clients at once: still short, so on it goes. */
+	in = counts(34, 0, 70);
+	poolplan_decide(&s, &in, &st, T0 + START_TURN_MS, &p);
+	CHECK_EQ(p.start, 72);
+	poolplan_started(&st, 72, 0);
+	CHECK(!st.more);
 }
 
 /* While starts fail: one probe at a time, until one lives long enough. */
@@ -375,7 +404,7 @@ t_shrink_holdoff(void)
 	in = counts(4, 0, 30);
 	poolplan_decide(&s, &in, &st, T0, &p);
 	CHECK_EQ(p.start, 32);
-	poolplan_started(&st, p.start);
+	poolplan_started(&st, p.start, 0);
 	in = counts(36, 36, 0);		/* the clients left at once */
 	poolplan_decide(&s, &in, &st, T0 + RETIRE_HOLDOFF_MS - 1, &p);
 	CHECK_EQ(p.retire, 0);
@@ -471,7 +500,7 @@ t_burst(void)
 		poolplan_decide(&s, &in, &st, now, &p);
 		CHECK(!p.max_reached);
 		CHECK_EQ(p.retire, 0);
-		poolplan_started(&st, p.start);
+		poolplan_started(&st, p.start, 0);
 		if (p.start > 0)
 			grown = now;
 		workers += p.start;
@@ -513,6 +542,7 @@ main(void)
 	run("growth: rounds double while short", t_doubling);
 	run("growth: only rounds that started", t_doubling_needs_starts);
 	run("growth: START_BATCH per round", t_batch);
+	run("growth: a round cut by START_TURN_MS", t_turn_cut);
 	run("start failures: the probe", t_probe_pending);
 	run("start failures: one probe in a burst", t_probe_in_burst);
 	run("throttled: no start before next_start", t_throttled);
