@@ -126,6 +126,8 @@ struct pool {
 
 	/* Growing and shrinking: see pool_adjust() and poolplan.c. */
 	struct poolplan_state	 plan;
+	uint64_t		 accepted;	/* by the census, all slots */
+	uint64_t		 finished_seen;	/* at the last decision */
 	int64_t			 fork_failed_logged;
 	int64_t			 max_workers_logged;
 };
@@ -316,6 +318,7 @@ count(struct pool *p, int64_t now)
 	memset(pc, 0, sizeof(*pc));
 	p->next_deadline = INT64_MAX;
 	p->probe_age = -1;
+	p->accepted = 0;
 	for (i = 0; i < p->high_water; i++) {
 		const struct worker	*w = &p->workers[i];
 		const struct slot	*s = &p->sb->slots[i];
@@ -323,6 +326,7 @@ count(struct pool *p, int64_t now)
 		if (w->pid == 0)
 			continue;
 		state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		p->accepted += __atomic_load_n(&s->accepted, __ATOMIC_RELAXED);
 		pc->total++;
 		if (state == SLOT_BUSY)
 			pc->active++;
@@ -378,8 +382,12 @@ pool_census(struct pool *p, int64_t now)
 	/*
 	 * Workers may ask again from here on: whatever made them ask
 	 * before is seen by this look at the pool (worker.c, wake_master()).
+	 * Not while the pool keeps up (poolplan.c): the flag stays set and
+	 * the workers silent until the look that poolplan_next_look()
+	 * asks for, instead of a wake-up per connection.
 	 */
-	__atomic_store_n(&p->sb->wake, 0, __ATOMIC_SEQ_CST);
+	if (!poolplan_quiet(&p->plan, now))
+		__atomic_store_n(&p->sb->wake, 0, __ATOMIC_SEQ_CST);
 	count(p, now);
 
 	/* Idle workers of every generation told to serve wait in accept(). */
@@ -666,6 +674,7 @@ pool_adjust(struct pool *p, int64_t now)
 	struct poolplan_settings ps;
 	struct poolplan_input	 in;
 	struct poolplan		 plan;
+	uint64_t		 finished;
 	size_t			 started = 0;
 	int			 cut = 0;
 
@@ -678,6 +687,15 @@ pool_adjust(struct pool *p, int64_t now)
 	in.spare = p->counts.spare;
 	if (poolplan_wants_queue(&ps, in.spare))
 		in.queued = listeners_queued(p->listeners, p->nlisteners);
+	/*
+	 * Connections ended since the last decision: every accept() the
+	 * slots (and the reaped workers' totals) count, less the clients
+	 * still being served.
+	 */
+	finished = p->accepted + p->sb->retired_accepted - p->counts.active;
+	in.finished = finished > p->finished_seen ?
+	    finished - p->finished_seen : 0;
+	p->finished_seen = finished;
 	in.failures = p->start_failures;
 	in.probe_age = p->probe_age;
 	in.next_start = p->next_start;

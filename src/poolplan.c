@@ -19,14 +19,67 @@ poolplan_wants_queue(const struct poolplan_settings *s, size_t spare)
 	return s->min_spare > 0 && spare < s->min_spare + 1;
 }
 
+/*
+ * Whether a pool short of spares keeps up with its clients anyway
+ * (KEEP_UP_MS): the queue is served within moments by workers that are
+ * finishing connections, as under many short ones.  More workers would not serve them sooner, on
+ * the same CPUs, but would cost every connection their share of the
+ * scheduler and the caches; nor is the min-spare margin wanted while
+ * the busy workers free up every few microseconds.  A pool whose
+ * workers hold their clients finishes none: never keeping up.
+ */
+static int
+keeping_up(const struct poolplan_settings *s, const struct poolplan_input *in,
+    struct poolplan_state *st, int64_t now)
+{
+	int64_t		 dt;
+	uint64_t	 finished;
+
+	/*
+	 * The rate over this window and the one before it; a window is
+	 * KEEP_UP_WINDOW_MS or the silence between two looks, if longer.
+	 */
+	if (st->window == 0) {
+		st->window = now;
+		return 0;
+	}
+	st->window_finished += in->finished;
+	if (now - st->window >= KEEP_UP_WINDOW_MS) {
+		st->last_window = now - st->window;
+		st->last_finished = st->window_finished;
+		st->window = now;
+		st->window_finished = 0;
+	}
+	if (!poolplan_wants_queue(s, in->spare))
+		return 0;
+	finished = st->last_finished + st->window_finished;
+	dt = st->last_window + (now - st->window);
+	if (finished == 0 || dt == 0)
+		return 0;
+	/* queued / (finished / dt) <= KEEP_UP_MS, without a division. */
+	return (uint64_t)in->queued * (uint64_t)dt <= finished * KEEP_UP_MS;
+}
+
+/* Whether wake-ups may wait until the pool is looked at again. */
+int
+poolplan_quiet(const struct poolplan_state *st, int64_t now)
+{
+	return now < st->quiet_until;
+}
+
 void
 poolplan_decide(const struct poolplan_settings *s,
     const struct poolplan_input *in, struct poolplan_state *st, int64_t now,
     struct poolplan *out)
 {
 	size_t	 want = 0, need, room, surplus;
+	int	 up;
 
 	memset(out, 0, sizeof(*out));
+	up = keeping_up(s, in, st, now);
+	st->keeping_up = up;
+	if (up)
+		st->quiet_until = now + KEEP_UP_QUIET_MS;
 
 	/* Only the probe's survival proves that workers can start again. */
 	if (in->failures > 0 && in->probe_age >= START_FAILURE_MS)
@@ -38,10 +91,10 @@ poolplan_decide(const struct poolplan_settings *s,
 		want = s->prefork - in->current;
 	/*
 	 * 2. Short of spares: min-spare of them, and a worker for every
-	 * queued client.  (With min-spare 0 the pool is fixed at prefork,
-	 * as in Stevens' model.)
+	 * queued client, unless the pool keeps up.  (With min-spare 0 the
+	 * pool is fixed at prefork, as in Stevens' model.)
 	 */
-	if (poolplan_wants_queue(s, in->spare)) {
+	if (poolplan_wants_queue(s, in->spare) && !up) {
 		need = s->min_spare + in->queued;
 		if (need > in->spare && need - in->spare > want)
 			want = need - in->spare;
@@ -60,7 +113,7 @@ poolplan_decide(const struct poolplan_settings *s,
 	 * done; in a burst many more are on their way.  A pool still short
 	 * of spares after a round of starts doubles its next round.
 	 */
-	if (in->spare < s->min_spare && st->growth_step > 0) {
+	if (in->spare < s->min_spare && st->growth_step > 0 && !up) {
 		if (want < st->growth_step * 2)
 			want = st->growth_step * 2;
 	} else if (in->spare >= s->min_spare)
@@ -86,12 +139,15 @@ poolplan_decide(const struct poolplan_settings *s,
 	/*
 	 * Shrinking: while more than max-spare are idle and the pool is
 	 * above prefork, half of the surplus at each RETIRE_INTERVAL_MS,
-	 * from RETIRE_HOLDOFF_MS after the pool last grew.
+	 * from RETIRE_HOLDOFF_MS after the pool last grew.  A pool short
+	 * of spares that keeps up has no use for its idle workers beyond
+	 * prefork: they are surplus too, and the pool comes back to
+	 * prefork under a load that prefork workers serve.
 	 */
-	if (in->spare > s->max_spare && in->current > s->prefork &&
-	    now >= st->next_retire &&
+	if (in->spare > (up ? 0 : s->max_spare) &&
+	    in->current > s->prefork && now >= st->next_retire &&
 	    now - st->last_growth >= RETIRE_HOLDOFF_MS) {
-		surplus = in->spare - s->max_spare;
+		surplus = in->spare - (up ? 0 : s->max_spare);
 		if (surplus > in->current - s->prefork)
 			surplus = in->current - s->prefork;
 		out->retire = (surplus + 1) / 2;
@@ -127,6 +183,9 @@ poolplan_next_look(const struct poolplan_settings *s,
 
 	if (st->more)
 		when = now;
+	/* Wake-ups unheard meanwhile: a look when the quiet ends. */
+	if (st->quiet_until > now && st->quiet_until < when)
+		when = st->quiet_until;
 	if (current > s->prefork) {
 		look = st->last_growth + RETIRE_HOLDOFF_MS;
 		if (look < st->next_retire)

@@ -24,6 +24,17 @@
 /* Shrinking: no sooner than this after the pool last grew, then this often. */
 #define RETIRE_HOLDOFF_MS	1000
 #define RETIRE_INTERVAL_MS	500
+/*
+ * A pool that keeps up: the clients queued now would all be served
+ * within KEEP_UP_MS at the rate the workers have been finishing
+ * connections (over the last one or two windows of KEEP_UP_WINDOW_MS).
+ * It is then not short of workers, whatever its idle count, and
+ * wake-ups are not heard for KEEP_UP_QUIET_MS (it is looked at again
+ * then).
+ */
+#define KEEP_UP_MS		10
+#define KEEP_UP_WINDOW_MS	100
+#define KEEP_UP_QUIET_MS	20
 
 /* From echod.conf(5). */
 struct poolplan_settings {
@@ -38,6 +49,7 @@ struct poolplan_input {
 	size_t		 current;	/* the generation's serving workers */
 	size_t		 spare;		/* of those, idle or starting */
 	size_t		 queued;	/* clients in the accept queues */
+	uint64_t	 finished;	/* connections ended since the last look */
 	int		 failures;	/* start-up failures in a row */
 	int64_t		 probe_age;	/* ms the probe has lived; -1: none */
 	int64_t		 next_start;	/* no start before (ms) */
@@ -50,6 +62,12 @@ struct poolplan_state {
 	int64_t		 next_retire;	/* ms */
 	int		 at_max_workers;
 	int		 more;		/* a batch was cut short */
+	int64_t		 window;	/* this window began, ms; 0: none */
+	uint64_t	 window_finished;	/* connections ended in it */
+	int64_t		 last_window;	/* the previous one's length, ms */
+	uint64_t	 last_finished;	/* and its connections ended */
+	int		 keeping_up;	/* at the last look */
+	int64_t		 quiet_until;	/* wake-ups not heard before, ms */
 };
 
 /* The decision. */
@@ -62,6 +80,7 @@ struct poolplan {
 };
 
 int	poolplan_wants_queue(const struct poolplan_settings *, size_t);
+int	poolplan_quiet(const struct poolplan_state *, int64_t);
 void	poolplan_decide(const struct poolplan_settings *,
 	    const struct poolplan_input *, struct poolplan_state *, int64_t,
 	    struct poolplan *);

@@ -303,6 +303,90 @@ t_turn_cut(void)
 	CHECK(!st.more);
 }
 
+/*
+ * Eight clients that connect, echo and close, as fast as they can, on
+ * a pool of 4 (min-spare 2): the workers are nearly always busy and the
+ * queue is rarely empty, but it empties within moments.  A pool that
+ * keeps up starts nobody, hears no wake-up for KEEP_UP_QUIET_MS, and,
+ * grown, comes back to prefork rather than to max-spare idle workers.
+ */
+static void
+t_keeping_up(void)
+{
+	struct poolplan_settings s = defaults();
+	struct poolplan_state	 st;
+	struct poolplan_input	 in;
+	struct poolplan		 p;
+	int64_t			 now = T0;
+
+	memset(&st, 0, sizeof(st));
+	in = counts(4, 0, 4);
+	poolplan_decide(&s, &in, &st, now, &p);
+	CHECK_EQ(p.start, 6);		/* no rate yet: 2 + 4 */
+	poolplan_started(&st, p.start, 0);
+	/* 2,000 connections ended in each window since: 20,000/s. */
+	for (now = T0 + 50; now <= T0 + 2 * KEEP_UP_WINDOW_MS; now += 50) {
+		in = counts(10, 0, 4);
+		in.finished = 1000;
+		poolplan_decide(&s, &in, &st, now, &p);
+	}
+	CHECK_EQ(p.start, 0);
+	CHECK(st.keeping_up);
+	CHECK(poolplan_quiet(&st, now - 50));
+	CHECK(!poolplan_quiet(&st, now - 50 + KEEP_UP_QUIET_MS));
+	CHECK_EQ(poolplan_next_look(&s, &st, 10, now - 50),
+	    now - 50 + KEEP_UP_QUIET_MS);
+	/* After the hold-off: the idle ones beyond prefork go too. */
+	now = T0 + RETIRE_HOLDOFF_MS;
+	in = counts(10, 2, 3);
+	in.finished = 20000;
+	poolplan_decide(&s, &in, &st, now, &p);
+	CHECK_EQ(p.start, 0);
+	CHECK_EQ(p.retire, 1);		/* (2 + 1) / 2 */
+	/* Not short of spares: max-spare as ever, no quiet. */
+	in = counts(10, 6, 0);
+	in.finished = 2000;
+	poolplan_decide(&s, &in, &st, now + RETIRE_INTERVAL_MS, &p);
+	CHECK(!st.keeping_up);
+	CHECK_EQ(p.retire, 0);
+}
+
+/*
+ * A burst on a pool that keeps up with short connections: thousands
+ * queued are more than the rate clears within KEEP_UP_MS, and start at
+ * once; clients that hold their connections end none, and are never
+ * kept up with.
+ */
+static void
+t_burst_while_keeping_up(void)
+{
+	struct poolplan_settings s = { 4, 2, 8, 16384 };
+	struct poolplan_state	 st;
+	struct poolplan_input	 in;
+	struct poolplan		 p;
+
+	memset(&st, 0, sizeof(st));
+	in = counts(4, 0, 4);
+	poolplan_decide(&s, &in, &st, T0, &p);
+	in = counts(4, 0, 4);
+	in.finished = 2000;
+	poolplan_decide(&s, &in, &st, T0 + KEEP_UP_WINDOW_MS, &p);
+	CHECK(st.keeping_up);
+	CHECK_EQ(p.start, 0);
+	in = counts(4, 0, 3000);
+	in.finished = 100;
+	poolplan_decide(&s, &in, &st, T0 + KEEP_UP_WINDOW_MS + 5, &p);
+	CHECK(!st.keeping_up);
+	CHECK_EQ(p.start, START_BATCH);
+	/* Held: nothing ends, and the pool grows however long it looks. */
+	memset(&st, 0, sizeof(st));
+	in = counts(4, 0, 10);
+	poolplan_decide(&s, &in, &st, T0, &p);
+	poolplan_decide(&s, &in, &st, T0 + KEEP_UP_WINDOW_MS, &p);
+	CHECK(!st.keeping_up);
+	CHECK_EQ(p.start, 12);
+}
+
 /* While starts fail: one probe at a time, until one lives long enough. */
 static void
 t_probe_pending(void)
@@ -543,6 +627,9 @@ main(void)
 	run("growth: only rounds that started", t_doubling_needs_starts);
 	run("growth: START_BATCH per round", t_batch);
 	run("growth: a round cut by START_TURN_MS", t_turn_cut);
+	run("keeping up: short connections start nobody", t_keeping_up);
+	run("keeping up: a burst or held clients still grow",
+	    t_burst_while_keeping_up);
 	run("start failures: the probe", t_probe_pending);
 	run("start failures: one probe in a burst", t_probe_in_burst);
 	run("throttled: no start before next_start", t_throttled);
