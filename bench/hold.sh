@@ -23,7 +23,9 @@
 # one python3 process that stays (the master's answer alone); at the end the sum of Pss
 # (/proc/PID/smaps_rollup) of echod's processes is read once the pool
 # holds C workers (reading walks the page tables, so not during the
-# burst).  The table gives each round, then the median and range.
+# burst), and the CPU time the server's processes have used by then
+# (/proc/PID/schedstat), for echod and for the floor: a count that the
+# machine's other load moves less than it moves the times.  The table gives each round, then the median and range.
 #
 # Large C needs system limits raised; as root the script raises them for
 # the run and puts them back afterwards: net.core.somaxconn and
@@ -106,6 +108,24 @@ pss_sum() {	# Pss of all echod processes, KiB, and how many there are
 	echo "$total $n"
 }
 
+tree() {	# process $1, its children and theirs
+	local p
+	echo "$1"
+	for p in $(pgrep -P "$1"); do
+		echo "$p"
+		pgrep -P "$p" || true
+	done
+}
+
+cpu_sum() {	# CPU time (ms) of process $1 and its descendants, from schedstat
+	local p total=0 v
+	for p in $(tree "$1"); do
+		read -r v _ < "/proc/$p/schedstat" 2>/dev/null || continue
+		total=$((total + v))
+	done
+	echo $((total / 1000000))
+}
+
 field() { sed -n "s/.*\"$1\":\([-0-9.]*\).*/\1/p" "$2"; }
 
 # time_status OUT: echodctl status every 50 ms until $dir/stop, one
@@ -166,6 +186,7 @@ run_echod() {	# run_echod ROUND
 		    sed -n 's/.*gen [0-9]*, \([0-9]*\) worker.*/\1/p')
 		if [ -z "$sampled" ] && [ "${n:-0}" -ge "$c" ]; then
 			touch "$dir/stop"	# the burst is over
+			cpu_sum "$(cat "$dir/echod.pid")" > "$dir/ecpu.$r"
 			sleep 1
 			pss_sum > "$dir/pss.$r"
 			sampled=yes
@@ -181,12 +202,22 @@ run_echod() {	# run_echod ROUND
 }
 
 run_floor() {	# run_floor ROUND
-	local r=$1
+	local r=$1 bench
 	coproc FL { exec "$FLOOR" -p "$port" -a 127.0.0.1 -m fork -B 4096 -t 600; }
 	floor_pid=$FL_PID
 	read -r _ <&"${FL[0]}"
 	"$ECHOBENCH" hold -j -c "$c" -d "$DURATION" 127.0.0.1 "$port" \
-	    > "$dir/floor.$r.json" || true
+	    > "$dir/floor.$r.json" &
+	bench=$!
+	echo 0 > "$dir/fcpu.$r"
+	while kill -0 "$bench" 2>/dev/null; do
+		if [ "$(tree "$floor_pid" | wc -l)" -ge "$c" ]; then
+			cpu_sum "$floor_pid" > "$dir/fcpu.$r"
+			break
+		fi
+		sleep 0.2
+	done
+	wait "$bench" || true
 	kill -TERM "$floor_pid"
 	wait "$floor_pid" 2>/dev/null || true
 	floor_pid=""
@@ -239,6 +270,9 @@ for r in $(seq "$rounds"); do
 	echo "$e" >> "$dir/e.all"; echo "$f" >> "$dir/f.all"
 	cat "$dir/ratio.$r" >> "$dir/ratio.all"
 	echo "${smax:-0}" >> "$dir/smax.all"
+	printf '       server CPU until all were served: echod %s ms, floor %s ms\n' \
+	    "$(cat "$dir/ecpu.$r")" "$(cat "$dir/fcpu.$r")"
+	cat "$dir/ecpu.$r" >> "$dir/ecpu.all"; cat "$dir/fcpu.$r" >> "$dir/fcpu.all"
 	echo "$(( n > 1 ? pss / (n - 1) : 0 ))" >> "$dir/pss.all"
 done
 echo "median (range): echod $(stats < "$dir/e.all") ms, floor" \
@@ -246,5 +280,6 @@ echo "median (range): echod $(stats < "$dir/e.all") ms, floor" \
     "$(sort -n "$dir/ratio.all" | awk '{ v[NR] = $1 } END { printf "%.2fx (%.2f-%.2f)", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR] }'),"
 echo "  status max $(awk '{ print int($1 / 1000) }' "$dir/smax.all" | stats) ms," \
     "Pss per worker $(stats < "$dir/pss.all") KiB"
+echo "  server CPU: echod $(stats < "$dir/ecpu.all") ms, floor $(stats < "$dir/fcpu.all") ms"
 [ -s "$dir/mmax.all" ] &&
     echo "  the master alone: max $(awk '{ print int($1 / 1000) }' "$dir/mmax.all" | stats) ms"
