@@ -181,6 +181,7 @@ run_echod() {	# run_echod ROUND
 	    > "$dir/echod.$r.json" &
 	bench=$!
 	echo "0 1" > "$dir/pss.$r"
+	echo "-" > "$dir/ecpu.$r"	# unless the pool reaches C workers
 	while kill -0 "$bench" 2>/dev/null; do
 		n=$(tr '\0' ' ' < "/proc/$(cat "$dir/echod.pid")/cmdline" |
 		    sed -n 's/.*gen [0-9]*, \([0-9]*\) worker.*/\1/p')
@@ -209,7 +210,7 @@ run_floor() {	# run_floor ROUND
 	"$ECHOBENCH" hold -j -c "$c" -d "$DURATION" 127.0.0.1 "$port" \
 	    > "$dir/floor.$r.json" &
 	bench=$!
-	echo 0 > "$dir/fcpu.$r"
+	echo "-" > "$dir/fcpu.$r"
 	while kill -0 "$bench" 2>/dev/null; do
 		if [ "$(tree "$floor_pid" | wc -l)" -ge "$c" ]; then
 			cpu_sum "$floor_pid" > "$dir/fcpu.$r"
@@ -231,7 +232,7 @@ for r in $(seq "$rounds"); do
 done
 
 # median MIN-MAX of the numbers on stdin
-stats() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+stats() { grep -E '^[0-9.]+$' | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit }
 	m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
 	printf "%.0f (%.0f-%.0f)", m, v[1], v[NR] }'; }
 
