@@ -6,7 +6,7 @@
 #
 # Each round runs, one after the other on the same port, C clients that
 # connect at once and each make one round trip per second for DURATION
-# seconds (default 5) after the last was first served (`echobench hold`),
+# seconds (default 10) after the last was first served (`echobench hold`),
 # against
 #
 #   - echod with the sample configuration etc/echod.conf (prefork 4,
@@ -39,7 +39,7 @@ ECHOD=${ECHOD:-$top/src/echod}
 ECHODCTL=${ECHODCTL:-$top/src/echodctl}
 ECHOBENCH=${ECHOBENCH:-$top/src/echobench}
 FLOOR=${FLOOR:-$top/bench/tcp_floor}
-DURATION=${DURATION:-5}
+DURATION=${DURATION:-10}
 rounds=3
 while getopts r: opt; do
 	case $opt in
@@ -97,29 +97,26 @@ max-connections-per-address 0
 CONF
 
 pss_sum() {	# Pss of all echod processes, KiB, and how many there are
-	local m total=0 n=0 p v
+	local m p
 	m=$(cat "$dir/echod.pid")
 	for p in $m $(pgrep -P "$m"); do
-		v=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null) || continue
-		[ -n "$v" ] || continue
-		total=$((total + v))
-		n=$((n + 1))
-	done
-	echo "$total $n"
+		echo "/proc/$p/smaps_rollup"
+	done | xargs cat 2>/dev/null |
+	    awk '/^Pss:/ { t += $2; n++ } END { print t + 0, n + 0 }'
 }
 
-tree() {	# process $1, its children and theirs
+tree() {	# process $1 and its children; with "2", theirs too
 	local p
 	echo "$1"
 	for p in $(pgrep -P "$1"); do
 		echo "$p"
-		pgrep -P "$p" || true
+		[ "${2:-1}" -lt 2 ] || pgrep -P "$p" || true
 	done
 }
 
-cpu_sum() {	# CPU time (ms) of process $1 and its descendants, from schedstat
+cpu_sum() {	# CPU time (ms) of process $1 and its descendants to depth $2
 	local p total=0 v
-	for p in $(tree "$1"); do
+	for p in $(tree "$1" "${2:-1}"); do
 		read -r v _ < "/proc/$p/schedstat" 2>/dev/null || continue
 		total=$((total + v))
 	done
@@ -212,8 +209,9 @@ run_floor() {	# run_floor ROUND
 	bench=$!
 	echo "-" > "$dir/fcpu.$r"
 	while kill -0 "$bench" 2>/dev/null; do
-		if [ "$(tree "$floor_pid" | wc -l)" -ge "$c" ]; then
-			cpu_sum "$floor_pid" > "$dir/fcpu.$r"
+		# tcp_floor's server is its child, the clients' theirs.
+		if [ "$(tree "$floor_pid" 2 | wc -l)" -ge "$c" ]; then
+			cpu_sum "$floor_pid" 2 > "$dir/fcpu.$r"
 			break
 		fi
 		sleep 0.2
