@@ -719,9 +719,12 @@ pool_adjust(struct pool *p, int64_t now)
 		 * Bounded by time as well as by count: under a burst a
 		 * fork takes from 0.1 to several ms, and the master must
 		 * come back to its signals and the control socket between
-		 * rounds (clock_ms() is no system call, the vDSO's).
+		 * rounds (clock_ms() is no system call, the vDSO's).  Not
+		 * below prefork: those start as one batch, which, if it
+		 * fails at start-up, fails as one (start_failed()).
 		 */
 		if (started < plan.start &&
+		    in.current + started >= (size_t)p->conf->prefork &&
 		    clock_ms() - now >= START_TURN_MS) {
 			cut = 1;
 			break;

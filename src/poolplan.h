@@ -14,10 +14,10 @@
 /* A worker that stops faster than this after its start "failed to start". */
 #define START_FAILURE_MS	1000
 /*
- * Workers started in one round of the master's loop, at most, and for
- * this long at most: between rounds the master serves its signals and
- * the control socket, so that echodctl answers while a burst forks
- * thousands.
+ * Workers started in one round of the master's loop, at most, and,
+ * beyond prefork, for this long at most (pool_adjust()): between rounds
+ * the master serves its signals and the control socket, so that
+ * echodctl answers while a burst forks thousands.
  */
 #define START_BATCH		256
 #define START_TURN_MS		10
