@@ -96,9 +96,28 @@ title_init(int argc, char *argv[], char *envp[])
 }
 
 /*
- * "echod: " and the title.  Called by the workers on every connection,
- * so it writes only what it must, and makes no system call.
+ * The title, len bytes of buf (which starts with the prefix), written
+ * over the area: only what it must, and no system call.
  */
+static void
+title_write(const char *buf, size_t len)
+{
+	if (len > area_len - 1)
+		len = area_len - 1;
+	memcpy(area, buf, len);
+	if (dirty > len)
+		memset(area + len, '\0', dirty - len);
+	else
+		area[len] = '\0';
+	dirty = len + 1;
+	/* Shorter than the arguments: the kernel is to stop at its NUL. */
+	if (len + 1 < args_len) {
+		area[args_len - 1] = ' ';
+		dirty = args_len;
+	}
+}
+
+/* "echod: " and the title. */
 void
 title_set(const char *fmt, ...)
 {
@@ -115,19 +134,26 @@ title_set(const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	len = strnlen(buf, sizeof(buf));
-	if (len > area_len - 1)
-		len = area_len - 1;
+	title_write(buf, strnlen(buf, sizeof(buf)));
+}
 
-	memcpy(area, buf, len);
-	if (dirty > len)
-		memset(area + len, '\0', dirty - len);
-	else
-		area[len] = '\0';
-	dirty = len + 1;
-	/* Shorter than the arguments: the kernel is to stop at its NUL. */
-	if (len + 1 < args_len) {
-		area[args_len - 1] = ' ';
-		dirty = args_len;
-	}
+/*
+ * The same for a title that is a string already, without a format:
+ * the workers set theirs twice per connection, and vsnprintf() was a
+ * good part of a connection's user-space time (BENCHMARKS.md, "Where a
+ * connection's time goes").
+ */
+void
+title_set_str(const char *title)
+{
+	char	 buf[TITLE_MAX];
+	size_t	 plen, tlen;
+
+	if (area == NULL)
+		return;
+	plen = strlen(prefix);
+	tlen = strnlen(title, sizeof(buf) - 1 - plen);
+	memcpy(buf, prefix, plen);
+	memcpy(buf + plen, title, tlen);
+	title_write(buf, plen + tlen);
 }

@@ -280,11 +280,30 @@ become_idle(int64_t now)
 {
 	if (ws.draining) {
 		slot_enter_at(SLOT_DRAINING, 0, now);
-		title_set("worker [draining]");
+		title_set_str("worker [draining]");
 		return;
 	}
 	slot_enter_at(SLOT_IDLE, MAP_IDLE, now);
-	title_set("worker [idle]");
+	title_set_str("worker [idle]");
+}
+
+/*
+ * "worker [192.0.2.7:51234]": composed without a format, as it is on
+ * every connection (title_set_str()).
+ */
+static void
+title_peer(const struct sockaddr_storage *ss, socklen_t sslen)
+{
+	static const char	 head[] = "worker [";
+	char			 title[sizeof(head) + ADDR_NAME_MAX + 1];
+	size_t			 n;
+
+	memcpy(title, head, sizeof(head) - 1);
+	addr_format_peer(ss, sslen, title + sizeof(head) - 1, ADDR_NAME_MAX);
+	n = strlen(title);
+	title[n] = ']';
+	title[n + 1] = '\0';
+	title_set_str(title);
 }
 
 /*
@@ -311,7 +330,6 @@ become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
     const uint8_t key[16])
 {
 	struct map_count	 mc;
-	char			 peer[ADDR_NAME_MAX];
 
 	memcpy(&ws.self->peer, ss, sslen);
 	memcpy(ws.self->peer_key, key, sizeof(ws.self->peer_key));
@@ -321,8 +339,7 @@ become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
 	SLOT_ADD(accepted, 1);
 	slot_enter(SLOT_BUSY, MAP_BUSY);
 	scoreboard_map_count(ws.sb, &mc);
-	addr_format_peer(ss, sslen, peer, sizeof(peer));
-	title_set("worker [%s]", peer);
+	title_peer(ss, sslen);
 	if (mc.idle < (uint32_t)ws.args->conf->min_spare)
 		wake_master();
 	return mc.busy;
@@ -341,14 +358,12 @@ show_client(const struct sockaddr_storage *client, socklen_t clientlen,
     const uint8_t key[16])
 {
 	const struct sockaddr_storage	*via = &ws.self->peer;
-	char				 peer[ADDR_NAME_MAX];
 
 	memcpy(ws.self->via_key, ws.self->peer_key, sizeof(ws.self->via_key));
 	__atomic_store_n(&ws.self->via_port, addr_port(via), __ATOMIC_RELAXED);
 	memcpy(&ws.self->peer, client, clientlen);
 	memcpy(ws.self->peer_key, key, sizeof(ws.self->peer_key));
-	addr_format_peer(client, clientlen, peer, sizeof(peer));
-	title_set("worker [%s]", peer);
+	title_peer(client, clientlen);
 }
 
 /*
