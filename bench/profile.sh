@@ -15,6 +15,7 @@
 #   STRACE=1      system calls per connection, workers and master
 #   RECORD=1      perf record -g of both: the hottest symbols
 #   STREAM=1      also echobench stream -c 1 and rr -c 1, same rounds
+#   BASE=path     another echod build in the same rounds (before/after)
 #
 # Counts come from /proc, which the measured processes pay nothing for:
 # CPU time on /proc/PID/schedstat (ns, exact), the user/system split on
@@ -96,33 +97,46 @@ if [ "$PIN" = 1 ]; then
 	SERVER_CPU="taskset -c 1"
 fi
 
-# The servers: ROOT_NAME is the pid of the process that forks the rest.
-E_PORT=$(freeport)
-{
-	echo "listen on 127.0.0.1 port $E_PORT"
-	echo "prefork 4"
-	echo "min-spare 0"
-	echo "max-spare 4"
-	echo "max-workers 4"
-	echo "pidfile $T/echod.pid"
-	echo "control socket $T/echod.sock"
-} >"$T/echod.conf"
-$SERVER_CPU "$ECHOD" -d -f "$T/echod.conf" 2>>"$T/echod.log" &
-ROOT_echod=$!
-PIDS="$PIDS $ROOT_echod"
-wait_port "$E_PORT"
-
+# The servers, by name: PORT[name], ROOT[name] (the process that forks
+# the rest).  echod and base (BASE=path: another echod build, say the
+# one before a change) run the same configuration.
+declare -A PORT ROOT
+start_echod() {
+	local name=$1 bin=$2 port
+	port=$(freeport)
+	{
+		echo "listen on 127.0.0.1 port $port"
+		echo "prefork 4"
+		echo "min-spare 0"
+		echo "max-spare 4"
+		echo "max-workers 4"
+		echo "pidfile $T/$name.pid"
+		echo "control socket $T/$name.sock"
+	} >"$T/$name.conf"
+	$SERVER_CPU "$bin" -d -f "$T/$name.conf" 2>>"$T/$name.log" &
+	ROOT[$name]=$!
+	PORT[$name]=$port
+	PIDS="$PIDS $!"
+	wait_port "$port"
+}
+start_echod echod "$ECHOD"
 F_PORT=$(freeport)
 $SERVER_CPU "$FLOOR" -p "$F_PORT" -m prefork -n 4 >/dev/null &
-ROOT_floor=$!
-PIDS="$PIDS $ROOT_floor"
+ROOT[floor]=$!
+PORT[floor]=$F_PORT
+PIDS="$PIDS $!"
 wait_port "$F_PORT"
+SERVERS="echod floor"
+if [ -n "${BASE:-}" ]; then
+	start_echod base "$BASE"
+	SERVERS="echod floor base"
+fi
 
 port_of() {
-	if [ "$1" = echod ]; then echo "$E_PORT"; else echo "$F_PORT"; fi
+	echo "${PORT[$1]}"
 }
 root_of() {
-	if [ "$1" = echod ]; then echo "$ROOT_echod"; else echo "$ROOT_floor"; fi
+	echo "${ROOT[$1]}"
 }
 procs() {
 	local r
@@ -181,7 +195,8 @@ round() {
 		unit=1000000 ;;
 	esac
 	awk -v b="$b" -v a="$a" -v m="$m" -v ma="$ma" -v n="$n" \
-	    -v unit="$unit" -v hz="$HZ" -v rate="$(jq .rate "$T/out.json")" '
+	    -v unit="$unit" -v hz="$HZ" \
+	    -v rate="$(jq ".rate // .mbytes_per_s" "$T/out.json")" '
 	BEGIN {
 		split(b, B); split(a, A); split(m, M); split(ma, MA)
 		n = n / unit
@@ -196,10 +211,14 @@ round() {
 
 # The pool must stay at 4: check with echodctl.
 held_at_4() {
-	local w
-	w=$("$ECHODCTL" -j -s "$T/echod.sock" status |
-	    jq '.pool.workers')
-	[ "$w" = 4 ] || echo "warning: echod has $w workers, not 4" >&2
+	local w name
+	for name in $SERVERS; do
+		[ "$name" = floor ] && continue
+		w=$("$ECHODCTL" -j -s "$T/$name.sock" status |
+		    jq '.pool.workers')
+		[ "$w" = 4 ] ||
+		    echo "warning: $name has $w workers, not 4" >&2
+	done
 }
 
 # median_range FILE COLUMN: "median [min-max]"
@@ -208,14 +227,15 @@ median_range() {
 	{ v[NR] = $c }
 	END {
 		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		printf "%.4g [%.4g-%.4g]", m, v[1], v[NR]
+		f = m >= 1000 ? "%.0f [%.0f-%.0f]" : "%.4g [%.4g-%.4g]"
+		printf f, m, v[1], v[NR]
 	}'
 }
 
-# ratio MODE COLUMN: the median of echod/floor, round by round.
+# ratio MODE COLUMN A B: the median of A/B, round by round.
 ratio() {
-	paste -d' ' "$T/echod.$1" "$T/floor.$1" |
-	    awk -v c="$2" -v w="$(head -1 "$T/echod.$1" | wc -w)" '
+	paste -d' ' "$T/$3.$1" "$T/$4.$1" |
+	    awk -v c="$2" -v w="$(head -1 "$T/$3.$1" | wc -w)" '
 	{ if ($(c + w) > 0) print $c / $(c + w) }' | sort -g | awk '
 	{ v[NR] = $1 }
 	END {
@@ -226,25 +246,34 @@ ratio() {
 }
 
 table() {
-	local mode=$1 per=$2 col label
+	local mode=$1 per=$2 col label head
 	echo
-	echo "$mode, per $per: median [min-max] of $ROUNDS rounds"
-	printf '%-26s %-28s %-28s %s\n' "" echod "floor (prefork 4)" \
-	    "echod/floor"
+	echo "$mode, per $per: median [min-max] of $ROUNDS rounds; ratios:" \
+	    "median of the rounds' own"
+	head=$(printf '%-25s %-24s %-24s %-22s' "" echod \
+	    "floor (prefork 4)" "echod/floor")
+	[ -n "${BASE:-}" ] && head=$(printf '%s %-24s %-22s %s' "$head" \
+	    base base/floor echod/base)
+	echo "$head"
 	for col in 1 2 3 4 5 6 7; do
 		case $col in
-		1) label="rate (/s)" ;;
+		1) label="rate (/s; stream MB/s)" ;;
 		2) label="CPU, all processes (us)" ;;
 		3) label="  user (us)" ;;
 		4) label="  system (us)" ;;
 		5) label="context switches" ;;
-		6) label="  the master's CPU (us)" ;;
-		7) label="  the master's switches" ;;
+		6) label="  master's CPU (us)" ;;
+		7) label="  master's switches" ;;
 		esac
-		printf '%-26s %-28s %-28s %s\n' "$label" \
+		printf '%-25s %-24s %-24s %-22s' "$label" \
 		    "$(median_range "$T/echod.$mode" $col)" \
 		    "$(median_range "$T/floor.$mode" $col)" \
-		    "$(ratio "$mode" $col)"
+		    "$(ratio "$mode" $col echod floor)"
+		[ -n "${BASE:-}" ] && printf ' %-24s %-22s %s' \
+		    "$(median_range "$T/base.$mode" $col)" \
+		    "$(ratio "$mode" $col base floor)" \
+		    "$(ratio "$mode" $col echod base)"
+		echo
 	done
 }
 
@@ -254,16 +283,19 @@ echo "pinned: $([ "$PIN" = 1 ] && echo "client CPU 0, servers CPU 1" ||
     echo no); $ROUNDS rounds of $DURATION s, alternating"
 
 # Warm both up (page cache, the pool's first connections), unmeasured.
-$CLIENT "$ECHOBENCH" connect -d 1 -w 0 -c 8 -s 64 127.0.0.1 "$E_PORT" \
-    >/dev/null || true
-$CLIENT "$ECHOBENCH" connect -d 1 -w 0 -c 8 -s 64 127.0.0.1 "$F_PORT" \
-    >/dev/null || true
+for name in $SERVERS; do
+	$CLIENT "$ECHOBENCH" connect -d 1 -w 0 -c 8 -s 64 127.0.0.1 \
+	    "$(port_of "$name")" >/dev/null || true
+done
 held_at_4
 
 modes="connect"
 [ "$STREAM" = 1 ] && modes="connect stream rr"
 for r in $(seq "$ROUNDS"); do
-	if [ $((r % 2)) = 1 ]; then order="echod floor"; else order="floor echod"; fi
+	# Alternating: each round in the order of the last, rotated.
+	order=$(echo $SERVERS | awk -v r="$r" '{
+		for (i = 0; i < NF; i++) printf "%s ", $((i + r - 1) % NF + 1)
+	}')
 	for name in $order; do
 		round "$name" connect -c 8 -s 64
 		if [ "$STREAM" = 1 ]; then
@@ -294,7 +326,7 @@ if [ "$STRACE" = 1 ] && command -v strace >/dev/null; then
 		strace -c -f -o "$T/$name.strace" $args 2>/dev/null &
 		st=$!
 		if [ "$name" = echod ]; then
-			strace -c -o "$T/master.strace" -p "$ROOT_echod" \
+			strace -c -o "$T/master.strace" -p "$(root_of echod)" \
 			    2>/dev/null &
 			sm=$!
 		fi
