@@ -405,6 +405,11 @@ show_client(const struct sockaddr_storage *client, socklen_t clientlen,
  *
  * With "hard", N binds at any load, and every connection counts.
  *
+ * now is the time of the count of busy workers, in ms, or -1 to read
+ * the clock here: a plain listener's count is of the accept(), whose
+ * time the slot has, and one clock read fewer per connection matters
+ * in a pool near max-workers, where this looks at every connection.
+ *
  * Each worker writes its client's key and sets its busy bit before it
  * counts, and the counts are sequentially consistent
  * (scoreboard_map_set()): of two workers that take a connection at the
@@ -413,12 +418,12 @@ show_client(const struct sockaddr_storage *client, socklen_t clientlen,
  * though two that arrive together may then both be refused.
  */
 static uint32_t
-over_address_limit(const uint8_t key[16], uint32_t busy)
+over_address_limit(const uint8_t key[16], uint32_t busy, int64_t now)
 {
 	const struct config	*conf = ws.args->conf;
 	uint32_t		 share = conf->max_conns_per_address, room;
 	uint32_t		 max = conf->max_workers;
-	int64_t			 now, look;
+	int64_t			 look;
 
 	if (share == 0)
 		return 0;
@@ -430,7 +435,8 @@ over_address_limit(const uint8_t key[16], uint32_t busy)
 		return 0;
 	if (share > room)
 		share = room > 0 ? room : 1;
-	now = clock_ms();
+	if (now == -1)
+		now = clock_ms();
 	if (scoreboard_peers(ws.sb, key, ws.args->slot, now - ADDRESS_HELD_MS,
 	    share) >= share)
 		return share;
@@ -866,7 +872,7 @@ serve_proxied(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	scoreboard_map_count(ws.sb, &mc);
-	if ((share = over_address_limit(key, mc.busy)) != 0) {
+	if ((share = over_address_limit(key, mc.busy, -1)) != 0) {
 		refuse(fd, client, clientlen, share, mc.busy);
 		return connection_done();
 	}
@@ -892,7 +898,8 @@ serve_accepted(int fd, const struct sockaddr_storage *ss, socklen_t sslen,
 		return serve_proxied(fd, ss, sslen);
 	addr_key(ss, key);
 	busy = become_busy(ss, sslen, key);
-	if ((share = over_address_limit(key, busy)) != 0) {
+	/* The clock read of become_busy(), at the count it returned. */
+	if ((share = over_address_limit(key, busy, ws.self->since)) != 0) {
 		refuse(fd, ss, sslen, share, busy);
 		return connection_done();
 	}
