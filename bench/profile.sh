@@ -14,8 +14,12 @@
 #   PIN=1         client on CPU 0, servers on CPU 1 (taskset)
 #   STRACE=1      system calls per connection, workers and master
 #   RECORD=1      perf record -g of both: the hottest symbols
-#   STREAM=1      also echobench stream -c 1 and rr -c 1, same rounds
+#   MODES="connect stream rr"  which of: connect (-c 8 -s 64, the
+#                 default), stream (-c 1 -s 65536), rr (-c 1 -s 64)
+#   STREAM=1      the same as MODES="connect stream rr"
 #   BASE=path     another echod build in the same rounds (before/after)
+#   EXTRA="name=path ..."  more echod builds in the same rounds (say,
+#                 buffer sizes or splice on and off, for stream)
 #
 # Counts come from /proc, which the measured processes pay nothing for:
 # CPU time on /proc/PID/schedstat (ns, exact), the user/system split on
@@ -131,6 +135,10 @@ if [ -n "${BASE:-}" ]; then
 	start_echod base "$BASE"
 	SERVERS="echod floor base"
 fi
+for extra in ${EXTRA:-}; do
+	start_echod "${extra%%=*}" "${extra#*=}"
+	SERVERS="$SERVERS ${extra%%=*}"
+done
 
 port_of() {
 	echo "${PORT[$1]}"
@@ -245,36 +253,38 @@ ratio() {
 	}'
 }
 
+# table MODE PER: one row per server, its medians [min-max], and its
+# ratios to the floor (the median of the rounds' own).
 table() {
-	local mode=$1 per=$2 col label head
+	local mode=$1 per=$2 name col
 	echo
-	echo "$mode, per $per: median [min-max] of $ROUNDS rounds; ratios:" \
-	    "median of the rounds' own"
-	head=$(printf '%-25s %-24s %-24s %-22s' "" echod \
-	    "floor (prefork 4)" "echod/floor")
-	[ -n "${BASE:-}" ] && head=$(printf '%s %-24s %-22s %s' "$head" \
-	    base base/floor echod/base)
-	echo "$head"
-	for col in 1 2 3 4 5 6 7; do
-		case $col in
-		1) label="rate (/s; stream MB/s)" ;;
-		2) label="CPU, all processes (us)" ;;
-		3) label="  user (us)" ;;
-		4) label="  system (us)" ;;
-		5) label="context switches" ;;
-		6) label="  master's CPU (us)" ;;
-		7) label="  master's switches" ;;
-		esac
-		printf '%-25s %-24s %-24s %-22s' "$label" \
-		    "$(median_range "$T/echod.$mode" $col)" \
-		    "$(median_range "$T/floor.$mode" $col)" \
-		    "$(ratio "$mode" $col echod floor)"
-		[ -n "${BASE:-}" ] && printf ' %-24s %-22s %s' \
-		    "$(median_range "$T/base.$mode" $col)" \
-		    "$(ratio "$mode" $col base floor)" \
-		    "$(ratio "$mode" $col echod base)"
-		echo
+	echo "$mode, per $per: median [min-max] of $ROUNDS rounds; x floor:" \
+	    "median of the rounds' ratios"
+	printf '%-8s %-22s %-14s %-21s %-14s %-16s %-16s %-8s %s\n' "" \
+	    "rate (/s; stream MB/s)" "x floor" "CPU (us)" "x floor" \
+	    "user (us)" "system (us)" "switches" "master (us, switches)"
+	for name in $SERVERS; do
+		printf '%-8s %-22s %-14s %-21s %-14s %-16s %-16s %-8s %s\n' \
+		    "$name" "$(median_range "$T/$name.$mode" 1)" \
+		    "$(ratio "$mode" 1 "$name" floor | cut -d' ' -f1)" \
+		    "$(median_range "$T/$name.$mode" 2)" \
+		    "$(ratio "$mode" 2 "$name" floor | cut -d' ' -f1)" \
+		    "$(median_range "$T/$name.$mode" 3)" \
+		    "$(median_range "$T/$name.$mode" 4)" \
+		    "$(median_range "$T/$name.$mode" 5 | cut -d' ' -f1)" \
+		    "$(median_range "$T/$name.$mode" 6 | cut -d' ' -f1), $(
+		    median_range "$T/$name.$mode" 7 | cut -d' ' -f1)"
 	done
+	for name in $SERVERS; do
+		[ "$name" = floor ] && continue
+		echo "  $name/floor, [min-max] of the rounds: rate" \
+		    "$(ratio "$mode" 1 "$name" floor), CPU" \
+		    "$(ratio "$mode" 2 "$name" floor)"
+	done
+	if [ -n "${BASE:-}" ]; then
+		echo "  echod/base: rate $(ratio "$mode" 1 echod base), CPU" \
+		    "$(ratio "$mode" 2 echod base)"
+	fi
 }
 
 echo "machine: $(nproc) CPUs, $(uname -sr); load average" \
@@ -289,7 +299,7 @@ for name in $SERVERS; do
 done
 held_at_4
 
-modes="connect"
+modes=${MODES:-connect}
 [ "$STREAM" = 1 ] && modes="connect stream rr"
 for r in $(seq "$ROUNDS"); do
 	# Alternating: each round in the order of the last, rotated.
@@ -297,11 +307,13 @@ for r in $(seq "$ROUNDS"); do
 		for (i = 0; i < NF; i++) printf "%s ", $((i + r - 1) % NF + 1)
 	}')
 	for name in $order; do
-		round "$name" connect -c 8 -s 64
-		if [ "$STREAM" = 1 ]; then
-			round "$name" stream -c 1 -s 65536
-			round "$name" rr -c 1 -s 64
-		fi
+		for mode in $modes; do
+			case $mode in
+			connect) round "$name" connect -c 8 -s 64 ;;
+			stream) round "$name" stream -c 1 -s 65536 ;;
+			rr) round "$name" rr -c 1 -s 64 ;;
+			esac
+		done
 	done
 done
 held_at_4
