@@ -41,6 +41,8 @@ static size_t	 args_len;	/* the arguments' bytes, NULs included */
 static size_t	 area_len;	/* with the environment's after them */
 static size_t	 dirty;		/* bytes from area on not known to be NUL */
 static char	 prefix[64];	/* "echod: " */
+static size_t	 prefix_len;
+static int	 prefixed;	/* the area starts with the prefix */
 
 static int
 inside(const char *p, const char *start, size_t len)
@@ -73,6 +75,7 @@ title_init(int argc, char *argv[], char *envp[])
 
 	setproctitle_init(argc, argv, envp);
 	(void)snprintf(prefix, sizeof(prefix), "%s: ", getprogname());
+	prefix_len = strlen(prefix);
 
 	/*
 	 * Only what has been copied elsewhere may be written over: if
@@ -95,16 +98,10 @@ title_init(int argc, char *argv[], char *envp[])
 	dirty = area_len;
 }
 
-/*
- * The title, len bytes of buf (which starts with the prefix), written
- * over the area: only what it must, and no system call.
- */
+/* The title is the first len bytes of the area: end it there. */
 static void
-title_write(const char *buf, size_t len)
+title_end(size_t len)
 {
-	if (len > area_len - 1)
-		len = area_len - 1;
-	memcpy(area, buf, len);
 	if (dirty > len)
 		memset(area + len, '\0', dirty - len);
 	else
@@ -115,6 +112,20 @@ title_write(const char *buf, size_t len)
 		area[args_len - 1] = ' ';
 		dirty = args_len;
 	}
+}
+
+/*
+ * The title, len bytes of buf (which starts with the prefix), written
+ * over the area: only what it must, and no system call.
+ */
+static void
+title_write(const char *buf, size_t len)
+{
+	if (len > area_len - 1)
+		len = area_len - 1;
+	memcpy(area, buf, len);
+	prefixed = len >= prefix_len;
+	title_end(len);
 }
 
 /* "echod: " and the title. */
@@ -141,19 +152,24 @@ title_set(const char *fmt, ...)
  * The same for a title that is a string already, without a format:
  * the workers set theirs twice per connection, and vsnprintf() was a
  * good part of a connection's user-space time (BENCHMARKS.md, "Where a
- * connection's time goes").
+ * connection's time goes").  Where the prefix is in the area already,
+ * and the title fits after it, only the title is written.
  */
 void
 title_set_str(const char *title)
 {
 	char	 buf[TITLE_MAX];
-	size_t	 plen, tlen;
+	size_t	 tlen;
 
 	if (area == NULL)
 		return;
-	plen = strlen(prefix);
-	tlen = strnlen(title, sizeof(buf) - 1 - plen);
-	memcpy(buf, prefix, plen);
-	memcpy(buf + plen, title, tlen);
-	title_write(buf, plen + tlen);
+	tlen = strnlen(title, sizeof(buf) - 1 - prefix_len);
+	if (prefixed && prefix_len + tlen <= area_len - 1) {
+		memcpy(area + prefix_len, title, tlen);
+		title_end(prefix_len + tlen);
+		return;
+	}
+	memcpy(buf, prefix, prefix_len);
+	memcpy(buf + prefix_len, title, tlen);
+	title_write(buf, prefix_len + tlen);
 }
