@@ -370,7 +370,10 @@ if [ "$STRACE" = 1 ] && command -v strace >/dev/null; then
 	done
 fi
 
-# perf record -g: where the cycles of each server go.
+# perf record -g: where each server's time goes.  perf samples the
+# CPU clock at a fixed rate, so samples per connection are CPU time per
+# connection, symbol by symbol: echod's and the floor's side by side,
+# the symbols where echod spends more first.
 if [ "$RECORD" = 1 ] && command -v perf >/dev/null; then
 	for name in echod floor; do
 		pids=$(procs "$name" | tr ' ' ',')
@@ -378,14 +381,29 @@ if [ "$RECORD" = 1 ] && command -v perf >/dev/null; then
 		    >/dev/null 2>&1 &
 		pr=$!
 		sleep 0.5
-		$CLIENT "$ECHOBENCH" connect -w 0 -d "$DURATION" -c 8 -s 64 \
-		    127.0.0.1 "$(port_of "$name")" >/dev/null || true
+		$CLIENT "$ECHOBENCH" connect -j -w 0 -d "$DURATION" -c 8 -s 64 \
+		    127.0.0.1 "$(port_of "$name")" >"$T/out.json" || true
 		kill -INT "$pr"
 		wait "$pr" 2>/dev/null || true
-		echo
-		echo "$name: perf record -g, the hottest symbols (self):"
+		n=$(jq .connects "$T/out.json")
+		# "samples per 1000 connections" "[k] or [.]" symbol
 		perf report -i "$T/$name.perf" --no-children --stdio \
-		    --sort dso,sym -g none 2>/dev/null | grep -v '^#' |
-		    grep -v '^$' | head -25
+		    --sort sym -g none -F sample,sym 2>/dev/null |
+		    grep -v '^#' | grep -v '^$' | awk -v n="$n" '
+		    { s = $1; k = $2; $1 = $2 = ""; sub(/^ +/, "")
+		      printf "%s%s %.4f\n", k, $0, s * 1000 / n }' |
+		    sort >"$T/$name.syms"
 	done
+	echo
+	echo "perf record (cpu-clock), samples per 1000 connections," \
+	    "[k] kernel, [.] user space:"
+	for name in echod floor; do
+		awk -v name="$name" '{ t += $2; if ($1 ~ /^\[k\]/) k += $2 }
+		    END { printf "  %-6s %.2f in all, %.2f kernel, %.2f user\n",
+		    name, t, k, t - k }' "$T/$name.syms"
+	done
+	echo "  where echod spends more (echod, floor, difference):"
+	join -a1 -a2 -e 0 -o 0,1.2,2.2 "$T/echod.syms" "$T/floor.syms" |
+	    awk '{ printf "  %8.3f %8.3f %+8.3f  %s\n", $2, $3, $2 - $3, $1 }' |
+	    sort -k3 -g -r | head -25
 fi
