@@ -7,7 +7,8 @@
 # alternating rounds.  BENCHMARKS.md, "Where a connection's time goes",
 # shows a run.
 #
-#   bench/profile.sh            (as root: strace and perf attach)
+#   bench/profile.sh            (as root: strace and perf attach; make
+#                                bench runs it with STREAM=1 RECORD=1)
 #
 #   ROUNDS=5      alternating rounds per server
 #   DURATION=5    seconds per round
@@ -36,6 +37,7 @@ ECHOD=${ECHOD:-$top/src/echod}
 ECHODCTL=${ECHODCTL:-$top/src/echodctl}
 ECHOBENCH=${ECHOBENCH:-$top/src/echobench}
 FLOOR=${FLOOR:-$top/bench/tcp_floor}
+ECHOTEST=${ECHOTEST:-$top/tests/echotest}
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5}
 PIN=${PIN:-0}
@@ -75,7 +77,7 @@ trap cleanup EXIT
 freeport() {
 	local p
 	for _ in $(seq 50); do
-		p=$("$top/tests/echotest" freeport 2>/dev/null) ||
+		p=$("$ECHOTEST" freeport 2>/dev/null) ||
 		    p=$(shuf -i 20000-40000 -n 1)
 		ss -ltnH "sport = :$p" | grep -q . || break
 	done
