@@ -14,6 +14,13 @@
  * Every datagram passes the reflection guard (udpguard.c) first; what
  * it drops is counted per reason in the worker's slot and logged once
  * per LOG_INTERVAL_MS at most.
+ *
+ * Answers go out on a duplicate of each socket (udpecho_prepare()),
+ * not on the descriptor the worker receives on: a SIGQUIT points that
+ * one at /dev/null (worker.c), and it may come between a recvmmsg()
+ * and its sendmmsg(); the batch taken from the socket is answered all
+ * the same, so that a reload, which drains every old UDP worker, loses
+ * no datagram.
  */
 
 #include <sys/types.h>
@@ -21,6 +28,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +69,8 @@ struct udp_state {
 };
 
 static struct udp_state	 us;
+/* What the answers go out on: a duplicate of each socket. */
+static int		*send_fds;
 static char		 bufs[BATCH][DGRAM_MAX];
 
 /* What the kernel said of a received datagram (its control messages). */
@@ -280,7 +290,7 @@ answer(int fd, unsigned int n)
  * SIGQUIT handler pointed it at /dev/null) or broken.
  */
 static int
-batch(int fd, in_port_t own, int flags)
+batch(int fd, int sfd, in_port_t own, int flags)
 {
 	unsigned int	 nout = 0;
 	int		 i, n;
@@ -304,7 +314,28 @@ batch(int fd, in_port_t own, int flags)
 	for (i = 0; i < n; i++)
 		take(i, own, now, &nout);
 	if (nout > 0)
-		answer(fd, nout);
+		answer(sfd, nout);
+	return 0;
+}
+
+/*
+ * Before the sandbox, which refuses fcntl(): the duplicates the
+ * answers go out on.  Returns -1 if they cannot be made.
+ */
+int
+udpecho_prepare(const int *fds, size_t nfds)
+{
+	size_t	 i;
+
+	if ((send_fds = calloc(nfds, sizeof(*send_fds))) == NULL) {
+		log_warn("calloc");
+		return -1;
+	}
+	for (i = 0; i < nfds; i++)
+		if ((send_fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0)) == -1) {
+			log_warn("udp worker: fcntl F_DUPFD_CLOEXEC");
+			return -1;
+		}
 	return 0;
 }
 
@@ -326,7 +357,8 @@ udpecho_run(const struct udpecho_args *a)
 		us.out[i2].msg_hdr.msg_iov = &us.out_iov[i2];
 	}
 	if (a->nfds == 1) {
-		while (!*a->draining && batch(a->fds[0], a->ports[0], 0) == 0)
+		while (!*a->draining &&
+		    batch(a->fds[0], send_fds[0], a->ports[0], 0) == 0)
 			;
 		return;
 	}
@@ -355,7 +387,8 @@ udpecho_run(const struct udpecho_args *a)
 				continue;
 			if (pfd[i].revents & POLLNVAL)
 				goto out;
-			if (batch(a->fds[i], a->ports[i], MSG_DONTWAIT) == -1)
+			if (batch(a->fds[i], send_fds[i], a->ports[i],
+			    MSG_DONTWAIT) == -1)
 				goto out;
 		}
 	}
