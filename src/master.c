@@ -338,6 +338,18 @@ reload_outcome(struct master *m, enum reload_outcome outcome)
 	pool_count_reload(m->pool, outcome);
 }
 
+
+/* Whether a UDP listener is: the UDP workers' count is worth saying. */
+static int
+has_udp(const struct master *m)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nlisteners; i++)
+		if (m->listeners[i].addr.udp)
+			return 1;
+	return 0;
+}
 /*
  * What the pool's calls said happened: workers that cannot start (stop),
  * a new size (the title), a generation that serves or does not (the
@@ -367,8 +379,13 @@ pool_events(struct master *m, int events, int64_t now)
 		/* Without -d, the command that started echod exits 0. */
 		daemon_ready();
 		reload_outcome(m, RELOAD_OK);
-		control_answer(m->ctl, gen, now, "ok: generation %u serving "
-		    "with %zu workers\n", gen, pc->ready);
+		if (has_udp(m))
+			control_answer(m->ctl, gen, now, "ok: generation %u "
+			    "serving with %zu workers and %zu UDP workers\n",
+			    gen, pc->ready, pc->udp_ready);
+		else
+			control_answer(m->ctl, gen, now, "ok: generation %u "
+			    "serving with %zu workers\n", gen, pc->ready);
 		systemd_ready(pc, gen, NULL, now);
 	}
 	if ((events & POOL_NOT_SERVING) && daemon_starting()) {
@@ -390,6 +407,33 @@ pool_events(struct master *m, int events, int64_t now)
 		control_answer(m->ctl, gen, now, "error: %s\n", failure);
 		systemd_ready(pc, gen, failure, now);
 	}
+}
+
+/*
+ * The workers a generation of conf has on ls, for the log: "4 workers",
+ * "1 worker and 2 UDP workers", "2 UDP workers".  Each kind is named
+ * only where it has a socket to serve (the pool starts no TCP worker
+ * without a TCP listener); without UDP the words are those echod has
+ * always logged, which scripts may read.
+ */
+static void
+worker_words(const struct config *conf, const struct listener *ls,
+    size_t nls, char *buf, size_t len)
+{
+	size_t	 i, nudp = 0;
+
+	for (i = 0; i < nls; i++)
+		nudp += ls[i].addr.udp != 0;
+	if (nudp == 0)
+		snprintf(buf, len, "%d worker%s", conf->prefork,
+		    conf->prefork == 1 ? "" : "s");
+	else if (nudp == nls)
+		snprintf(buf, len, "%d UDP worker%s", conf->udp_workers,
+		    conf->udp_workers == 1 ? "" : "s");
+	else
+		snprintf(buf, len, "%d worker%s and %d UDP worker%s",
+		    conf->prefork, conf->prefork == 1 ? "" : "s",
+		    conf->udp_workers, conf->udp_workers == 1 ? "" : "s");
 }
 
 /* What a configuration means on this system, said once per load. */
@@ -439,6 +483,7 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 {
 	struct config	*conf;
 	struct listener	*ls, *prev;
+	char		 words[64];
 	size_t		 nls;
 	unsigned int	 old;
 
@@ -515,10 +560,10 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	pool_events(m, pool_adjust(m->pool, now), now);
 	master_title(m);
 	systemd_reloaded();
-	log_info("reloaded: generation %u, %d worker%s, %zu listening "
-	    "socket%s; generation %u serves until it does", pool_generation(m->pool),
-	    conf->prefork, conf->prefork == 1 ? "" : "s", nls,
-	    nls == 1 ? "" : "s", old);
+	worker_words(conf, ls, nls, words, sizeof(words));
+	log_info("reloaded: generation %u, %s, %zu listening socket%s; "
+	    "generation %u serves until it does", pool_generation(m->pool),
+	    words, nls, nls == 1 ? "" : "s", old);
 	return 0;
 }
 
@@ -771,6 +816,7 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 {
 	struct master	 m;
 	struct totals	 t;
+	char		 words[64];
 	struct pollfd	 pfd[2 + CONTROL_POLLFDS + 1];
 	struct timespec	 ts;
 	sigset_t	 waitmask;
@@ -812,9 +858,9 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		pool_await(m.pool, clock_ms() + m.serve_wait);
 	}
 
-	log_info("echod %s starting: %d worker%s, configuration %s",
-	    PACKAGE_VERSION, conf->prefork, conf->prefork == 1 ? "" : "s",
-	    conf->path);
+	worker_words(conf, ls, nls, words, sizeof(words));
+	log_info("echod %s starting: %s, configuration %s", PACKAGE_VERSION,
+	    words, conf->path);
 	for (i = 0; i < nls; i++)
 		log_info("listening on %s%s%s", ls[i].bound,
 		    ls[i].from_systemd ? " (from systemd)" : "",
