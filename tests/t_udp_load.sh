@@ -116,6 +116,8 @@ wait_for 10 "pidfile of a running master" pidfile_ready
 wait_for 10 "3 UDP workers" n_udp 3
 inode=$(udp_inode)
 [ -n "$inode" ] || fail "no UDP socket in /proc/net"
+log_has "starting: 1 worker and 3 UDP workers, configuration" ||
+    fail "the start does not count the UDP workers"
 
 # 1. 20 reloads, each waited for, under the load; the 10th and the 20th
 # slow.
@@ -131,6 +133,10 @@ for i in $(seq 2 21); do
 done
 rm -f "$GATE"
 took=$(( $(now_ms) - started ))
+log_has "reloaded: generation 21, 1 worker and 3 UDP workers, 2 listening sockets;" ||
+    fail "the reload does not count the UDP workers"
+grep -q "^generation 21 serving with [0-9]* workers and 3 UDP workers$" \
+    "$T/reload.out" || fail "echodctl reload: $(cat "$T/reload.out")"
 alive "$BENCH" || fail "20 reloads took ${took} ms, longer than the load"
 load_done
 wait_for 10 "generation 21" gen_serving 21
@@ -183,5 +189,5 @@ lost=$(( $(field .lost) - elsewhere ))
 "$ECHOTEST" echo -p "$PORT" -n 100 || fail "TCP after the kills"
 log_has "worker [0-9]+ \(generation [0-9]+\) killed by signal 9" ||
     fail "the kills not logged"
-ok "$kills UDP workers killed under load: replaced, $taken taken with" \
-    "them, $lost lost by echod (at most $BATCH a kill)"
+ok "$kills UDP workers killed under load: replaced, $taken counted in and" \
+    "not out, $lost lost by echod (at most $BATCH a kill)"

@@ -77,6 +77,8 @@ for w in $(udp_pids); do
 	ls -l "/proc/$w/fd" | grep -q "socket:\[$inode\]" ||
 	    fail "UDP worker $w does not hold socket $inode"
 done
+log_has "starting: 2 UDP workers, configuration" ||
+    fail "the start does not count the UDP workers alone"
 log_has "listening on 127\.0\.0\.1:$UPORT/udp \(from systemd\)" ||
     fail "no \"listening on ...:$UPORT/udp (from systemd)\" in the log"
 log_has "listen on 127\.0\.0\.1:$other/udp \(line [0-9]+\): no socket from systemd has this address; not bound" ||
