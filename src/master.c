@@ -338,7 +338,6 @@ reload_outcome(struct master *m, enum reload_outcome outcome)
 	pool_count_reload(m->pool, outcome);
 }
 
-
 /* Whether a UDP listener is: the UDP workers' count is worth saying. */
 static int
 has_udp(const struct master *m)
@@ -350,6 +349,7 @@ has_udp(const struct master *m)
 			return 1;
 	return 0;
 }
+
 /*
  * What the pool's calls said happened: workers that cannot start (stop),
  * a new size (the title), a generation that serves or does not (the
