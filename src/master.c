@@ -551,6 +551,8 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 
 	old = pool_generation(m->pool);
 	pool_configure(m->pool, conf, ls, nls);
+	/* Now: pool_events() may roll the reload back, freeing conf and ls. */
+	worker_words(conf, ls, nls, words, sizeof(words));
 	m->serve_wait = RELOAD_WAIT_MS;
 	m->reloading = 1;
 	pool_new_generation(m->pool, now, m->serve_wait);
@@ -560,7 +562,6 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	pool_events(m, pool_adjust(m->pool, now), now);
 	master_title(m);
 	systemd_reloaded();
-	worker_words(conf, ls, nls, words, sizeof(words));
 	log_info("reloaded: generation %u, %s, %zu listening socket%s; "
 	    "generation %u serves until it does", pool_generation(m->pool),
 	    words, nls, nls == 1 ? "" : "s", old);
