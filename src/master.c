@@ -364,7 +364,12 @@ pool_events(struct master *m, int events, int64_t now)
 	if (events & POOL_RESIZED)
 		master_title(m);
 	if (events & POOL_SERVING) {
-		/* Without -d, the command that started echod exits 0. */
+		/*
+		 * Without -d, the command that started echod exits 0; in
+		 * an upgrade, the old master hands over.
+		 */
+		if (daemon_starting())
+			upgrade_served();
 		daemon_ready();
 		reload_outcome(m, RELOAD_OK);
 		control_answer(m->ctl, gen, now, "ok: generation %u serving "

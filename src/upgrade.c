@@ -66,6 +66,7 @@ static char	 saved_path[PATH_MAX];
 
 /* The new master: its parent, the old master, while that one lives. */
 static pid_t	 old_pid;
+static int	 served;		/* it said so: the files are its own */
 
 /* The old master: the upgrade under way. */
 static pid_t	 child;			/* 0: none */
@@ -230,16 +231,29 @@ upgrade_old_master(void)
 }
 
 /*
+ * The new master, as its first generation serves and it says so on the
+ * start-up channel: from then on the old master hands over and never
+ * puts its pidfile back, so the pidfile and the control socket are this
+ * master's to remove, even if it stops while the old one still drains.
+ */
+void
+upgrade_served(void)
+{
+	served = 1;
+}
+
+/*
  * Whether this master may remove the pidfile and the control socket as
- * it ends: not an old master that handed over, nor a new one whose old
- * master still runs (it puts its own pidfile back).
+ * it ends: not an old master that handed over, nor a new one that has
+ * not served while its old master still runs (that one puts its own
+ * pidfile back).
  */
 int
 upgrade_owner(void)
 {
 	if (handed)
 		return 0;
-	return !(old_pid != 0 && getppid() == old_pid);
+	return served || !(old_pid != 0 && getppid() == old_pid);
 }
 
 static void __attribute__((__noreturn__))

@@ -35,6 +35,7 @@ pid_t	upgrade_old_master(void);
 /* The new master, at start: what it inherited (descriptors from 3 on). */
 int	upgrade_inherited(size_t *, int *, int *);
 void	upgrade_watch(void);
+void	upgrade_served(void);
 void	upgrade_settle(const char *);
 
 /* The old master. */

@@ -229,3 +229,50 @@ grep -q "generation 2 serving" "$T/reload.out" ||
 [ "$(master_pid)" = "$master" ] && [ "$(masters)" -eq 1 ] ||
     fail "an upgrade happened during the trial"
 ok "an upgrade during a reload's trial is refused: $out"
+
+# After the hand-over, while the old master finishes a long connection,
+# the new one serves: a SIGHUP to it is refused until the old one has
+# gone, a SIGTERM to the old one cuts only its own connection.
+install ""
+"$ECHOTEST" session -p "$PORT" -f "$T/end2" -r "$T/ready2" -t 30 \
+    >"$T/session2" 2>&1 &
+session=$!
+BG_PIDS="$BG_PIDS $session"
+wait_for 10 "a long connection" test -e "$T/ready2"
+out=$("$ECHODCTL" -s "$CTL" upgrade 2>&1) || fail "upgrade: $out"
+new=$(echo "$out" | sed -n 's/^pid \([0-9]*\) serves.*/\1/p')
+alive "$master" || fail "the old master left its connection"
+kill -HUP "$new"
+wait_for 5 "SIGHUP to the new master refused" \
+    log_has "echod[.a-z]*\[$new\]: an upgrade is under way: reload refused"
+kill -TERM "$master"
+wait_gone 5 "the draining old master after SIGTERM" "$master"
+wait "$session" && fail "the old master's connection outlived it"
+[ "$(master_pid)" = "$new" ] && [ "$(masters)" -eq 1 ] ||
+    fail "after SIGTERM to the old master: pidfile $(master_pid), $(masters) masters"
+[ ! -e "$PIDFILE.oldbin" ] || fail "$PIDFILE.oldbin after SIGTERM"
+"$ECHOTEST" echo -p "$PORT" -n 1000 >/dev/null || fail "no echo from $new"
+ok "while the old master drains: SIGHUP to the new one refused, SIGTERM to the old one stops it alone"
+
+# A SIGTERM to the new master while the old one drains stops the
+# service: the new master at once, the old one once its connection has
+# ended; neither leaves the pidfile, PIDFILE.oldbin or the control
+# socket behind.
+master=$new
+"$ECHOTEST" session -p "$PORT" -f "$T/end3" -r "$T/ready3" -t 30 \
+    >"$T/session3" 2>&1 &
+session=$!
+BG_PIDS="$BG_PIDS $session"
+wait_for 10 "a long connection" test -e "$T/ready3"
+out=$("$ECHODCTL" -s "$CTL" upgrade 2>&1) || fail "upgrade: $out"
+new=$(echo "$out" | sed -n 's/^pid \([0-9]*\) serves.*/\1/p')
+kill -TERM "$new"
+wait_gone 5 "the new master after SIGTERM" "$new"
+alive "$master" || fail "the old master left its connection"
+touch "$T/end3"
+wait "$session" || fail "the old master's connection: $(cat "$T/session3")"
+wait_gone 10 "the old master once its connection ended" "$master"
+[ ! -e "$PIDFILE" ] && [ ! -e "$PIDFILE.oldbin" ] && [ ! -e "$CTL" ] ||
+    fail "SIGTERM to the new master: files left: $(ls "$T" | tr "\n" " ")"
+[ -z "$(listen_inode)" ] || fail "the port still listens"
+ok "SIGTERM to the new master while the old one drains: both gone, nothing left"
