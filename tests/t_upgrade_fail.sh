@@ -276,3 +276,32 @@ wait_gone 10 "the old master once its connection ended" "$master"
     fail "SIGTERM to the new master: files left: $(ls "$T" | tr "\n" " ")"
 [ -z "$(listen_inode)" ] || fail "the port still listens"
 ok "SIGTERM to the new master while the old one drains: both gone, nothing left"
+
+# kill -9 of the old master, and then the new one cannot start its
+# workers: nothing holds the port any more, the new master's log says
+# why, and no pidfile or PIDFILE.oldbin is left to mislead.
+rm -f "$GATE"
+ECHOD_FAULT_GATE="$GATE" ECHOD_FAULT_DELAY_MS=2000 LD_PRELOAD="$FAULTSHIM" \
+    "$ECHOD" -d -f "$CONF" >>"$LOG" 2>&1 &
+BG_PIDS="$BG_PIDS $!"
+wait_for 10 "pidfile of a running master" pidfile_ready
+wait_for 10 "2 workers" has_workers 2
+master=$(master_pid)
+# The new master is slow to begin its loop; its workers crash.
+echo slow-setup >"$GATE"
+started=$(grep -c "echod[.a-z]*\[$master\]: upgrade: started" "$LOG")
+kill -USR2 "$master"
+wait_for 5 "a new master" eval \
+    '[ "$(grep -c "echod[.a-z]*\[$master\]: upgrade: started" "$LOG")" -gt "$started" ]'
+new=$(sed -n "s/^echod[.a-z]*\[$master\]: upgrade: started .* as pid \([0-9]*\)$/\1/p" \
+    "$LOG" | tail -n 1)
+echo crash-setup >"$GATE"
+kill -9 "$master"
+wait_gone 30 "the new master, whose workers cannot start" "$new"
+rm -f "$GATE"
+[ -z "$(listen_inode)" ] || fail "the port still listens after both masters"
+log_has "echod[.a-z]*\[$new\]: .*(giving up|keep failing|did not start)" ||
+    fail "the new master does not say why it stopped"
+[ ! -e "$PIDFILE" ] && [ ! -e "$PIDFILE.oldbin" ] && [ ! -e "$CTL" ] ||
+    fail "files left: $(ls "$T" | tr "\n" " ")"
+ok "kill -9 of the old master, then a new master that fails: nothing listens, $(grep "echod[.a-z]*\[$new\]: .*stop" "$LOG" | head -n 1)"
