@@ -18,9 +18,10 @@
  * (daemon.c).
  *
  * Started by an old master for a live upgrade (upgrade.c), echod takes
- * the sockets it was handed (the metrics socket too) instead of binding, does not daemonize (it
- * is the old master's child, detached already), and tells the old
- * master, instead of a waiting shell, its errors and when it serves.
+ * the sockets it was handed (the metrics socket too) instead of
+ * binding, does not daemonize (it is the old master's child, detached
+ * already), and tells the old master, instead of a waiting shell, its
+ * errors and when it serves.
  *
  * With -i (inetd mode) there is none of this: inetd.c serves the one
  * connection on standard input and output.

@@ -42,6 +42,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "conf.h"
+#include "coverage.h"
 #include "log.h"
 #include "metrics.h"
 #include "metricsd.h"
@@ -540,8 +541,10 @@ serve(const struct config *conf)
 					wait = c->deadline - now;
 			}
 		}
-		if (lfd == -1 && !busy)
+		if (lfd == -1 && !busy) {
+			coverage_dump();
 			_exit(0);
+		}
 		ts.tv_sec = wait / 1000;
 		ts.tv_nsec = (wait % 1000) * 1000000;
 		if (ppoll(pfd, 1 + METRICS_CLIENTS, &ts, &none) == -1) {
