@@ -9,7 +9,7 @@
 # echo is answered before and after.  Then an upgrade to a configuration
 # that moves the metrics to another port (the old socket closed, the new
 # port bound), and one that has no metrics any more (closed, no metrics
-# process).
+# process), and one that brings them back (bound by the new master).
 . "$TESTS_SRCDIR/lib.sh"
 
 command -v python3 >/dev/null || skip "no python3 for the UDP client"
@@ -153,3 +153,11 @@ wait_for 10 "3 workers" has_workers 3
 [ -z "$(metricsd "$new")" ] || fail "a metrics process without metrics"
 udp_echo 3 || fail "no UDP echo"
 ok "metrics gone: port $MPORT2 closed, no metrics process"
+
+# Metrics again, where the old master had none: bound by the new one.
+old=$new
+conf "metrics listen on 127.0.0.1 port $MPORT"
+upgrade
+[ -n "$(scrape "$MPORT" | accepted)" ] || fail "no metrics on port $MPORT"
+wait_for 10 "4 workers with the metrics process" has_workers 4
+ok "metrics new in the configuration: port $MPORT bound by pid $new"
