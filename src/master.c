@@ -376,7 +376,12 @@ pool_events(struct master *m, int events, int64_t now)
 	if (events & POOL_RESIZED)
 		master_title(m);
 	if (events & POOL_SERVING) {
-		/* Without -d, the command that started echod exits 0. */
+		/*
+		 * Without -d, the command that started echod exits 0; in
+		 * an upgrade, the old master hands over.
+		 */
+		if (daemon_starting())
+			upgrade_served();
 		daemon_ready();
 		reload_outcome(m, RELOAD_OK);
 		if (has_udp(m))
@@ -607,12 +612,22 @@ master_upgrade(struct master *m, int64_t now, char *err, size_t errlen)
 	for (i = 0; i < m->nlisteners; i++)
 		fds[i] = m->listeners[i].fd;
 	r = upgrade_begin(fds, m->nlisteners, m->nlisteners > 0 &&
-	    m->listeners[0].from_systemd, control_fd(m->ctl),
+	    m->listeners[0].from_systemd, control_fd(m->ctl), metricsd_fd(),
 	    m->conf->pidfile, now, err, errlen);
 	free(fds);
-	if (r == -1)
-		log_warnx("upgrade refused: %s", err);
 	return r;
+}
+
+/* A refusal is logged too: a SIGUSR2 has no one else to tell. */
+static int
+master_upgrade_logged(struct master *m, int64_t now, char *err,
+    size_t errlen)
+{
+	if (master_upgrade(m, now, err, errlen) == -1) {
+		log_warnx("upgrade refused: %s", err);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -700,7 +715,8 @@ master_command(void *arg, struct control_cmd *cmd)
 		if (!cmd->owner)
 			buf_printf(out, "error: permission denied: upgrade "
 			    "needs root\n");
-		else if (master_upgrade(m, now, err, sizeof(err)) == -1)
+		else if (master_upgrade_logged(m, now, err, sizeof(err)) ==
+		    -1)
 			buf_printf(out, "error: %s\n", err);
 		else {
 			cmd->defer = UPGRADE_TAG;
@@ -824,7 +840,7 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	int64_t		 now, wait, ctl_deadline, md_deadline;
 	size_t		 i, nctl = 0, npfd = 2;
 	char		 err[1024];
-	int		 up_revents = 0;
+	int		 up_revents = 0, metrics_held;
 
 	memset(&m, 0, sizeof(m));
 	m.conf = conf;
@@ -833,6 +849,9 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	m.pfh = pfh;
 	m.ctl = ctl;
 	master_install_handlers(&waitmask);
+	/* A new master: told by SIGCHLD when its old master is gone. */
+	upgrade_watch();
+	upgrade_settle(conf->pidfile);
 	control_set_handler(ctl, master_command, &m);
 	if (sandbox_ready(conf, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
@@ -890,13 +909,14 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		if (got_sigchld) {
 			got_sigchld = 0;
 			pool_events(&m, pool_reap(m.pool, now), now);
+			upgrade_settle(m.conf->pidfile);
 		}
 		if (got_stop != 0)
 			begin_stop(&m, got_stop == SIGQUIT ? STOP_GRACEFUL :
 			    STOP_FAST, strsignal(got_stop), now);
 		if (got_sigusr2) {
 			got_sigusr2 = 0;
-			(void)master_upgrade(&m, now, err, sizeof(err));
+			(void)master_upgrade_logged(&m, now, err, sizeof(err));
 		}
 		/* One during a reload's trial waits until it is decided. */
 		if (got_sighup && !pool_on_trial(m.pool)) {
@@ -910,8 +930,16 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 				log_info("stopping: reload ignored");
 		}
 		pool_events(&m, pool_census(m.pool, now), now);
-		metricsd_service(m.conf, pfd[1].fd != -1 ? &pfd[1] : NULL, now,
-		    in_metrics, &m);
+		/*
+		 * A new master in a live upgrade starts its metrics process
+		 * only once it serves: until then the old master's answers
+		 * scrapes on the socket they share, alone, and a new master
+		 * that fails has shown no numbers of its own.
+		 */
+		metrics_held = daemon_starting() && upgrade_old_master() != 0;
+		if (!metrics_held)
+			metricsd_service(m.conf, pfd[1].fd != -1 ? &pfd[1] :
+			    NULL, now, in_metrics, &m);
 		control_service(m.ctl, pfd + 2, nctl, now);
 		pool_enforce_deadlines(m.pool, now);
 		if (m.stop == RUNNING)
@@ -922,7 +950,10 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 
 		nctl = control_pollfds(m.ctl, pfd + 2, now, &ctl_deadline);
 		wait = sooner(pool_next_wakeup(m.pool, now), ctl_deadline, now);
-		if (metricsd_pollfd(&pfd[1], now, &md_deadline) == 0)
+		if (metrics_held)
+			md_deadline = INT64_MAX;
+		if (metrics_held ||
+		    metricsd_pollfd(&pfd[1], now, &md_deadline) == 0)
 			pfd[1].fd = -1;
 		wait = sooner(wait, md_deadline, now);
 		if (upgrade_next_wakeup(now) >= 0)
