@@ -528,5 +528,9 @@ row "socat: fork per connection" socat
 [ -n "$INETD" ] && row "inetd: fork per connection" inetd
 [ -n "$GO_SERVER" ] && row "go: goroutine per connection" go
 echo
+if [ -s "$T/echobench.err" ]; then
+	echo "echobench's first error messages:"
+	head -n 5 "$T/echobench.err"
+fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit 0
