@@ -14,8 +14,9 @@
 #
 # The scenarios: connect -c 16 -s 64, rr -c 4 -s 64 (round trips a
 # second over 4 connections, no more than the smallest pool serves at
-# once) and stream -c 4.  Each figure is the median of ROUNDS rounds (default 3) with its range; in
-# each round every server runs once on every set of CPUs, in turn.
+# once) and stream -c 4.  Each figure is the median of ROUNDS rounds
+# (default 3) with its range; in each round every server runs once on
+# every set of CPUs, in turn.
 # The server's CPU per connection is counted as in bench/compare.sh.
 #
 #   bench/scaling.sh     ROUNDS (3), DURATION and WARMUP (3 and 1 s),
