@@ -9,7 +9,8 @@
 # client (nothing pinned): on 2 CPUs, that is the 1- and 2-CPU figures.
 # With k CPUs both servers have 4k workers, held there:
 #
-#   echod    prefork 4k, min-spare 0, max-spare 4k, max-workers 4k
+#   echod    prefork 4k, min-spare 0, max-spare 4k, max-workers 4k,
+#            max-connections-per-address 0 (one client address)
 #   floor    bench/tcp_floor -m prefork -n 4k
 #
 # The scenarios: connect -c 16 -s 64, rr -c 4 -s 64 (round trips a
@@ -113,6 +114,9 @@ start_echod() {
 		echo "min-spare 0"
 		echo "max-spare $WORKERS"
 		echo "max-workers $WORKERS"
+		# Every client is 127.0.0.1: a full pool would leave it a
+		# share of 3 of 4 workers, and refuse the 4th rr connection.
+		echo "max-connections-per-address 0"
 		echo "pidfile $T/echod.pid"
 		echo "control socket $CTL"
 	} >"$T/echod.conf"
