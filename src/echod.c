@@ -18,9 +18,10 @@
  * (daemon.c).
  *
  * Started by an old master for a live upgrade (upgrade.c), echod takes
- * the sockets it was handed instead of binding, does not daemonize (it
- * is the old master's child, detached already), and tells the old
- * master, instead of a waiting shell, its errors and when it serves.
+ * the sockets it was handed (the metrics socket too) instead of
+ * binding, does not daemonize (it is the old master's child, detached
+ * already), and tells the old master, instead of a waiting shell, its
+ * errors and when it serves.
  *
  * With -i (inetd mode) there is none of this: inetd.c serves the one
  * connection on standard input and output.
@@ -46,6 +47,7 @@
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "metricsd.h"
 #include "systemd.h"
 #include "title.h"
 #include "upgrade.h"
@@ -103,7 +105,7 @@ main(int argc, char *argv[])
 	pid_t		 otherpid;
 	unsigned int	 logverbose = 0;	/* -v: LOG_VERBOSE */
 	int		 ch, debug = 0, noaction = 0, inetd = 0;
-	int		 nactivated, ninherited, inh_systemd = 0;
+	int		 nactivated, ninherited, inh_systemd = 0, inh_metrics;
 	size_t		 ninh = 0;
 
 	/* Before setproctitle_init() writes over argv (upgrade.c). */
@@ -113,7 +115,8 @@ main(int argc, char *argv[])
 	 * but for the listening sockets systemd passed, from 3 on, or
 	 * those an old master handed over in a live upgrade.
 	 */
-	if ((ninherited = upgrade_inherited(&ninh, &inh_systemd)) > 0)
+	if ((ninherited = upgrade_inherited(&ninh, &inh_systemd,
+	    &inh_metrics)) > 0)
 		nactivated = 0;
 	else
 		nactivated = systemd_listen_fds();
@@ -232,6 +235,10 @@ main(int argc, char *argv[])
 		exit(1);
 	}
 
+	/* Left by an old master killed midway through an upgrade. */
+	if (ninherited == 0)
+		upgrade_stale_oldbin(conf->pidfile);
+
 	/* systemd's sockets are checked before they are taken. */
 	if (ninherited > 0 ? listeners_inherit(conf, STDERR_FILENO + 1,
 	    (int)ninh, inh_systemd, &ls, &nls, err, sizeof(err)) == -1 :
@@ -246,6 +253,9 @@ main(int argc, char *argv[])
 		pidfile_remove(pfh);
 		exit(1);
 	}
+	/* Matched to "metrics listen on" by the master (metricsd.c). */
+	if (ninherited > 0 && inh_metrics != -1)
+		metricsd_inherit(inh_metrics);
 	if (ninherited > 0) {
 		if ((ctl = control_adopt(conf, STDERR_FILENO + 1 + (int)ninh,
 		    err, sizeof(err))) == NULL) {

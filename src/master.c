@@ -338,6 +338,18 @@ reload_outcome(struct master *m, enum reload_outcome outcome)
 	pool_count_reload(m->pool, outcome);
 }
 
+/* Whether a UDP listener is: the UDP workers' count is worth saying. */
+static int
+has_udp(const struct master *m)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nlisteners; i++)
+		if (m->listeners[i].addr.udp)
+			return 1;
+	return 0;
+}
+
 /*
  * What the pool's calls said happened: workers that cannot start (stop),
  * a new size (the title), a generation that serves or does not (the
@@ -364,11 +376,21 @@ pool_events(struct master *m, int events, int64_t now)
 	if (events & POOL_RESIZED)
 		master_title(m);
 	if (events & POOL_SERVING) {
-		/* Without -d, the command that started echod exits 0. */
+		/*
+		 * Without -d, the command that started echod exits 0; in
+		 * an upgrade, the old master hands over.
+		 */
+		if (daemon_starting())
+			upgrade_served();
 		daemon_ready();
 		reload_outcome(m, RELOAD_OK);
-		control_answer(m->ctl, gen, now, "ok: generation %u serving "
-		    "with %zu workers\n", gen, pc->ready);
+		if (has_udp(m))
+			control_answer(m->ctl, gen, now, "ok: generation %u "
+			    "serving with %zu workers and %zu UDP workers\n",
+			    gen, pc->ready, pc->udp_ready);
+		else
+			control_answer(m->ctl, gen, now, "ok: generation %u "
+			    "serving with %zu workers\n", gen, pc->ready);
 		systemd_ready(pc, gen, NULL, now);
 	}
 	if ((events & POOL_NOT_SERVING) && daemon_starting()) {
@@ -390,6 +412,33 @@ pool_events(struct master *m, int events, int64_t now)
 		control_answer(m->ctl, gen, now, "error: %s\n", failure);
 		systemd_ready(pc, gen, failure, now);
 	}
+}
+
+/*
+ * The workers a generation of conf has on ls, for the log: "4 workers",
+ * "1 worker and 2 UDP workers", "2 UDP workers".  Each kind is named
+ * only where it has a socket to serve (the pool starts no TCP worker
+ * without a TCP listener); without UDP the words are those echod has
+ * always logged, which scripts may read.
+ */
+static void
+worker_words(const struct config *conf, const struct listener *ls,
+    size_t nls, char *buf, size_t len)
+{
+	size_t	 i, nudp = 0;
+
+	for (i = 0; i < nls; i++)
+		nudp += ls[i].addr.udp != 0;
+	if (nudp == 0)
+		snprintf(buf, len, "%d worker%s", conf->prefork,
+		    conf->prefork == 1 ? "" : "s");
+	else if (nudp == nls)
+		snprintf(buf, len, "%d UDP worker%s", conf->udp_workers,
+		    conf->udp_workers == 1 ? "" : "s");
+	else
+		snprintf(buf, len, "%d worker%s and %d UDP worker%s",
+		    conf->prefork, conf->prefork == 1 ? "" : "s",
+		    conf->udp_workers, conf->udp_workers == 1 ? "" : "s");
 }
 
 /* What a configuration means on this system, said once per load. */
@@ -439,6 +488,7 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 {
 	struct config	*conf;
 	struct listener	*ls, *prev;
+	char		 words[64];
 	size_t		 nls;
 	unsigned int	 old;
 
@@ -506,6 +556,8 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 
 	old = pool_generation(m->pool);
 	pool_configure(m->pool, conf, ls, nls);
+	/* Now: pool_events() may roll the reload back, freeing conf and ls. */
+	worker_words(conf, ls, nls, words, sizeof(words));
 	m->serve_wait = RELOAD_WAIT_MS;
 	m->reloading = 1;
 	pool_new_generation(m->pool, now, m->serve_wait);
@@ -515,10 +567,9 @@ master_reload(struct master *m, int64_t now, char *err, size_t errlen)
 	pool_events(m, pool_adjust(m->pool, now), now);
 	master_title(m);
 	systemd_reloaded();
-	log_info("reloaded: generation %u, %d worker%s, %zu listening "
-	    "socket%s; generation %u serves until it does", pool_generation(m->pool),
-	    conf->prefork, conf->prefork == 1 ? "" : "s", nls,
-	    nls == 1 ? "" : "s", old);
+	log_info("reloaded: generation %u, %s, %zu listening socket%s; "
+	    "generation %u serves until it does", pool_generation(m->pool),
+	    words, nls, nls == 1 ? "" : "s", old);
 	return 0;
 }
 
@@ -561,12 +612,22 @@ master_upgrade(struct master *m, int64_t now, char *err, size_t errlen)
 	for (i = 0; i < m->nlisteners; i++)
 		fds[i] = m->listeners[i].fd;
 	r = upgrade_begin(fds, m->nlisteners, m->nlisteners > 0 &&
-	    m->listeners[0].from_systemd, control_fd(m->ctl),
+	    m->listeners[0].from_systemd, control_fd(m->ctl), metricsd_fd(),
 	    m->conf->pidfile, now, err, errlen);
 	free(fds);
-	if (r == -1)
-		log_warnx("upgrade refused: %s", err);
 	return r;
+}
+
+/* A refusal is logged too: a SIGUSR2 has no one else to tell. */
+static int
+master_upgrade_logged(struct master *m, int64_t now, char *err,
+    size_t errlen)
+{
+	if (master_upgrade(m, now, err, errlen) == -1) {
+		log_warnx("upgrade refused: %s", err);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -654,7 +715,8 @@ master_command(void *arg, struct control_cmd *cmd)
 		if (!cmd->owner)
 			buf_printf(out, "error: permission denied: upgrade "
 			    "needs root\n");
-		else if (master_upgrade(m, now, err, sizeof(err)) == -1)
+		else if (master_upgrade_logged(m, now, err, sizeof(err)) ==
+		    -1)
 			buf_printf(out, "error: %s\n", err);
 		else {
 			cmd->defer = UPGRADE_TAG;
@@ -771,13 +833,14 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 {
 	struct master	 m;
 	struct totals	 t;
+	char		 words[64];
 	struct pollfd	 pfd[2 + CONTROL_POLLFDS + 1];
 	struct timespec	 ts;
 	sigset_t	 waitmask;
 	int64_t		 now, wait, ctl_deadline, md_deadline;
 	size_t		 i, nctl = 0, npfd = 2;
 	char		 err[1024];
-	int		 up_revents = 0;
+	int		 up_revents = 0, metrics_held;
 
 	memset(&m, 0, sizeof(m));
 	m.conf = conf;
@@ -786,6 +849,9 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 	m.pfh = pfh;
 	m.ctl = ctl;
 	master_install_handlers(&waitmask);
+	/* A new master: told by SIGCHLD when its old master is gone. */
+	upgrade_watch();
+	upgrade_settle(conf->pidfile);
 	control_set_handler(ctl, master_command, &m);
 	if (sandbox_ready(conf, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
@@ -812,9 +878,9 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		pool_await(m.pool, clock_ms() + m.serve_wait);
 	}
 
-	log_info("echod %s starting: %d worker%s, configuration %s",
-	    PACKAGE_VERSION, conf->prefork, conf->prefork == 1 ? "" : "s",
-	    conf->path);
+	worker_words(conf, ls, nls, words, sizeof(words));
+	log_info("echod %s starting: %s, configuration %s", PACKAGE_VERSION,
+	    words, conf->path);
 	for (i = 0; i < nls; i++)
 		log_info("listening on %s%s%s", ls[i].bound,
 		    ls[i].from_systemd ? " (from systemd)" : "",
@@ -843,13 +909,14 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 		if (got_sigchld) {
 			got_sigchld = 0;
 			pool_events(&m, pool_reap(m.pool, now), now);
+			upgrade_settle(m.conf->pidfile);
 		}
 		if (got_stop != 0)
 			begin_stop(&m, got_stop == SIGQUIT ? STOP_GRACEFUL :
 			    STOP_FAST, strsignal(got_stop), now);
 		if (got_sigusr2) {
 			got_sigusr2 = 0;
-			(void)master_upgrade(&m, now, err, sizeof(err));
+			(void)master_upgrade_logged(&m, now, err, sizeof(err));
 		}
 		/* One during a reload's trial waits until it is decided. */
 		if (got_sighup && !pool_on_trial(m.pool)) {
@@ -863,8 +930,16 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 				log_info("stopping: reload ignored");
 		}
 		pool_events(&m, pool_census(m.pool, now), now);
-		metricsd_service(m.conf, pfd[1].fd != -1 ? &pfd[1] : NULL, now,
-		    in_metrics, &m);
+		/*
+		 * A new master in a live upgrade starts its metrics process
+		 * only once it serves: until then the old master's answers
+		 * scrapes on the socket they share, alone, and a new master
+		 * that fails has shown no numbers of its own.
+		 */
+		metrics_held = daemon_starting() && upgrade_old_master() != 0;
+		if (!metrics_held)
+			metricsd_service(m.conf, pfd[1].fd != -1 ? &pfd[1] :
+			    NULL, now, in_metrics, &m);
 		control_service(m.ctl, pfd + 2, nctl, now);
 		pool_enforce_deadlines(m.pool, now);
 		if (m.stop == RUNNING)
@@ -875,7 +950,10 @@ master_run(struct config *conf, struct listener *ls, size_t nls,
 
 		nctl = control_pollfds(m.ctl, pfd + 2, now, &ctl_deadline);
 		wait = sooner(pool_next_wakeup(m.pool, now), ctl_deadline, now);
-		if (metricsd_pollfd(&pfd[1], now, &md_deadline) == 0)
+		if (metrics_held)
+			md_deadline = INT64_MAX;
+		if (metrics_held ||
+		    metricsd_pollfd(&pfd[1], now, &md_deadline) == 0)
 			pfd[1].fd = -1;
 		wait = sooner(wait, md_deadline, now);
 		if (upgrade_next_wakeup(now) >= 0)

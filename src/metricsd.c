@@ -24,8 +24,10 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -34,11 +36,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "clock.h"
 #include "conf.h"
+#include "coverage.h"
 #include "log.h"
 #include "metrics.h"
 #include "metricsd.h"
@@ -59,6 +63,7 @@
 
 /* The master's side. */
 static int	 listen_fd = -1;
+static int	 inherited_fd = -1;	/* from an old master, to match */
 static pid_t	 child;
 static int	 child_pidfd = -1;
 static int64_t	 child_started;
@@ -66,9 +71,64 @@ static int64_t	 next_start;
 static int64_t	 restart_delay = RESTART_DELAY_MIN_MS;
 
 /*
+ * A live upgrade (upgrade.c): the socket the old master's metrics
+ * process serves, handed to this new master, which matches it to its
+ * own "metrics listen on" in metricsd_listen().
+ */
+void
+metricsd_inherit(int fd)
+{
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+		log_warn("metrics: fcntl");
+	inherited_fd = fd;
+}
+
+/* The metrics socket, for an upgrade to hand over; -1: none. */
+int
+metricsd_fd(void)
+{
+	return listen_fd;
+}
+
+/* Whether fd is a TCP socket listening on exactly the address of la. */
+static int
+names(int fd, const struct listen_addr *la)
+{
+	struct sockaddr_storage		 ss;
+	const struct sockaddr_in	*sin = (const void *)&ss;
+	const struct sockaddr_in6	*sin6 = (const void *)&ss;
+	const struct sockaddr_in	*lsin = (const void *)&la->ss;
+	const struct sockaddr_in6	*lsin6 = (const void *)&la->ss;
+	socklen_t			 len = sizeof(ss);
+	int				 v, type;
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    ss.ss_family != la->ss.ss_family)
+		return 0;
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    type != SOCK_STREAM)
+		return 0;
+	len = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == -1 || !v)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return sin->sin_port == lsin->sin_port &&
+		    sin->sin_addr.s_addr == lsin->sin_addr.s_addr;
+	return sin6->sin6_port == lsin6->sin6_port &&
+	    sin6->sin6_scope_id == lsin6->sin6_scope_id &&
+	    IN6_ARE_ADDR_EQUAL(&sin6->sin6_addr, &lsin6->sin6_addr);
+}
+
+/*
  * The master binds the endpoint at start-up, as root (a port below 1024
  * is allowed), and keeps it for the metrics processes to come.  Nothing
- * to do without "metrics listen on".
+ * to do without "metrics listen on".  After a live upgrade, the old
+ * master's socket is kept if the configuration still names its address,
+ * so that both masters' metrics processes accept on the one socket and
+ * no scrape is refused while they change over; otherwise it is closed,
+ * and the configured address bound as at any start.
  */
 int
 metricsd_listen(const struct config *conf)
@@ -76,6 +136,19 @@ metricsd_listen(const struct config *conf)
 	const struct listen_addr	*la = &conf->metrics;
 	int				 one = 1;
 
+	if (inherited_fd != -1) {
+		if (conf->metrics_on && names(inherited_fd, la)) {
+			listen_fd = inherited_fd;
+			inherited_fd = -1;
+			log_info("metrics on http://%s/metrics (the old "
+			    "master's socket)", la->name);
+			return 0;
+		}
+		log_info("upgrade: the old master's metrics socket is no "
+		    "longer configured; closed");
+		close(inherited_fd);
+		inherited_fd = -1;
+	}
 	if (!conf->metrics_on)
 		return 0;
 	if ((listen_fd = socket(la->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
@@ -225,6 +298,14 @@ struct client {
 static struct client		 clients[METRICS_CLIENTS];
 static const struct scoreboard	*ro;
 static volatile int32_t		 violation;
+static volatile sig_atomic_t	 got_sigterm;
+
+static void
+on_sigterm(int sig)
+{
+	(void)sig;
+	got_sigterm = 1;
+}
 
 static void
 drop(struct client *c)
@@ -384,9 +465,10 @@ serve(const struct config *conf)
 {
 	struct pollfd		 pfd[1 + METRICS_CLIENTS];
 	struct sigaction	 sa;
-	sigset_t		 none;
+	struct timespec		 ts;
+	sigset_t		 none, term;
 	int64_t			 now, wait;
-	int			 i, lfd = listen_fd;
+	int			 i, busy, lfd = listen_fd;
 
 	title_set("metrics [%s]", conf->metrics.name);
 	memset(&sa, 0, sizeof(sa));
@@ -403,10 +485,21 @@ serve(const struct config *conf)
 	 */
 	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
-	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	/*
+	 * SIGTERM (the master stops, hands over to a new master in a live
+	 * upgrade, or dies: PR_SET_PDEATHSIG) ends it once the scrapes it
+	 * has accepted are answered: with the socket shared by the new
+	 * master's metrics process, none is cut, and those still queued
+	 * are the new one's.  It waits, blocked, for ppoll() alone: a
+	 * SIGTERM just before the wait is not missed.
+	 */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_SETMASK, &term, NULL);
+	sa.sa_handler = on_sigterm;
+	sigaction(SIGTERM, &sa, NULL);
 	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
 
 	/* Only the read-only mapping is left: see scoreboard_create(). */
 	ro = scoreboard_readonly();
@@ -425,9 +518,15 @@ serve(const struct config *conf)
 
 	for (;;) {
 		now = clock_ms();
+		if (got_sigterm && lfd != -1) {
+			close(lfd);
+			lfd = -1;
+		}
 		pfd[0].fd = lfd;
 		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
 		wait = METRICS_READ_MS;
+		busy = 0;
 		for (i = 0; i < METRICS_CLIENTS; i++) {
 			struct client *c = &clients[i];
 
@@ -436,13 +535,22 @@ serve(const struct config *conf)
 			pfd[1 + i].fd = c->fd;
 			pfd[1 + i].events = c->writing ? POLLOUT : POLLIN;
 			pfd[1 + i].revents = 0;
-			if (c->fd != -1 && c->deadline - now < wait)
-				wait = c->deadline - now;
+			if (c->fd != -1) {
+				busy = 1;
+				if (c->deadline - now < wait)
+					wait = c->deadline - now;
+			}
 		}
-		if (poll(pfd, 1 + METRICS_CLIENTS, (int)wait) == -1) {
+		if (lfd == -1 && !busy) {
+			coverage_dump();
+			_exit(0);
+		}
+		ts.tv_sec = wait / 1000;
+		ts.tv_nsec = (wait % 1000) * 1000000;
+		if (ppoll(pfd, 1 + METRICS_CLIENTS, &ts, &none) == -1) {
 			if (errno == EINTR)
 				continue;
-			log_warn("metrics: poll");
+			log_warn("metrics: ppoll");
 			_exit(1);
 		}
 		for (i = 0; i < METRICS_CLIENTS; i++) {
@@ -458,7 +566,7 @@ serve(const struct config *conf)
 			if (c->fd != -1 && c->writing)
 				on_writable(c);
 		}
-		if (pfd[0].revents & POLLIN)
+		if (lfd != -1 && (pfd[0].revents & POLLIN))
 			accept_clients(lfd, clock_ms());
 	}
 }

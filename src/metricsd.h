@@ -16,7 +16,9 @@
 /* Run in the metrics process after fork(), before it serves. */
 typedef void	 metricsd_child_hook(void *);
 
+void	 metricsd_inherit(int);
 int	 metricsd_listen(const struct config *);
+int	 metricsd_fd(void);
 void	 metricsd_service(const struct config *, const struct pollfd *,
 	    int64_t, metricsd_child_hook *, void *);
 int	 metricsd_pollfd(struct pollfd *, int64_t, int64_t *);

@@ -14,6 +14,13 @@
  * Every datagram passes the reflection guard (udpguard.c) first; what
  * it drops is counted per reason in the worker's slot and logged once
  * per LOG_INTERVAL_MS at most.
+ *
+ * Answers go out on a duplicate of each socket (udpecho_prepare()),
+ * not on the descriptor the worker receives on: a SIGQUIT points that
+ * one at /dev/null (worker.c), and it may come between a recvmmsg()
+ * and its sendmmsg(); the batch taken from the socket is answered all
+ * the same, so that a reload, which drains every old UDP worker, loses
+ * no datagram.
  */
 
 #include <sys/types.h>
@@ -21,6 +28,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +69,10 @@ struct udp_state {
 };
 
 static struct udp_state	 us;
+/* Per socket: what the answers go out on, a duplicate of it. */
+static int		*send_fds;
+/* Per socket: bound to one address (not "*"). */
+static int		*bound_one;
 static char		 bufs[BATCH][DGRAM_MAX];
 
 /* What the kernel said of a received datagram (its control messages). */
@@ -120,9 +132,17 @@ put_cmsg(struct msghdr *mh, size_t *len, int level, int type,
  * with the class the request carried.  A datagram of an IPv4 peer, on
  * an IPv4 socket or a dual-stack one, is answered with IPv4's.  Returns
  * the reason to drop it (its destination), or -1.
+ *
+ * A datagram queued before the socket had IP_PKTINFO (systemd's socket,
+ * with the one that started echod in it) has its address, which Linux
+ * reads from the header, but neither interface nor spec_dst, which it
+ * records on arrival: on a socket bound to one address, which receives
+ * no broadcast, that address is its own; on a "*" one it cannot be told
+ * from a directed broadcast, and is dropped.
  */
 static int
-reply_cmsgs(struct msghdr *mh, const struct dgram_info *di, int v4)
+reply_cmsgs(struct msghdr *mh, const struct dgram_info *di, int v4,
+    int one)
 {
 	struct sockaddr_storage	 dst;
 	struct sockaddr_in	*sin = (struct sockaddr_in *)&dst;
@@ -141,8 +161,11 @@ reply_cmsgs(struct msghdr *mh, const struct dgram_info *di, int v4)
 		 * is that address; for a broadcast (or multicast) one, the
 		 * interface's: they differ.
 		 */
-		if (udpguard_dest(&dst) != -1 ||
-		    di->pi4.ipi_spec_dst.s_addr != di->pi4.ipi_addr.s_addr)
+		if (udpguard_dest(&dst) != -1)
+			return UDP_DROP_DEST;
+		if (di->pi4.ipi_spec_dst.s_addr != di->pi4.ipi_addr.s_addr &&
+		    !(one && di->pi4.ipi_ifindex == 0 &&
+		    di->pi4.ipi_spec_dst.s_addr == htonl(INADDR_ANY)))
 			return UDP_DROP_DEST;
 		memset(&pi4, 0, sizeof(pi4));
 		pi4.ipi_spec_dst = di->pi4.ipi_addr;
@@ -193,7 +216,7 @@ dropped(enum udp_drop why, const struct sockaddr_storage *src,
  * then the reply's header in out[*nout].
  */
 static void
-take(int i, in_port_t own, int64_t now, unsigned int *nout)
+take(int i, size_t k, in_port_t own, int64_t now, unsigned int *nout)
 {
 	struct msghdr		*mh = &us.in[i].msg_hdr;
 	struct sockaddr_storage	 src;
@@ -231,7 +254,8 @@ take(int i, in_port_t own, int64_t now, unsigned int *nout)
 	reply->msg_iov = &us.out_iov[*nout];
 	reply->msg_iovlen = 1;
 	reply->msg_control = us.out_cmsg[*nout].buf;
-	if ((why = reply_cmsgs(reply, &di, src.ss_family == AF_INET)) != -1) {
+	if ((why = reply_cmsgs(reply, &di, src.ss_family == AF_INET,
+	    bound_one[k])) != -1) {
 		if (us.a->conf->udp_guard) {
 			dropped(why, &src, srclen, now);
 			return;
@@ -275,13 +299,14 @@ answer(int fd, unsigned int n)
 }
 
 /*
- * One batch from fd: blocking for the first datagram unless flags says
- * MSG_DONTWAIT.  Returns -1 when the socket is gone (drained: the
+ * One batch from socket k: blocking for the first datagram unless flags
+ * says MSG_DONTWAIT.  Returns -1 when the socket is gone (drained: the
  * SIGQUIT handler pointed it at /dev/null) or broken.
  */
 static int
-batch(int fd, in_port_t own, int flags)
+batch(size_t k, int flags)
 {
+	int		 fd = us.a->fds[k];
 	unsigned int	 nout = 0;
 	int		 i, n;
 	int64_t		 now;
@@ -302,9 +327,54 @@ batch(int fd, in_port_t own, int flags)
 	}
 	now = clock_ms();
 	for (i = 0; i < n; i++)
-		take(i, own, now, &nout);
+		take(i, k, us.a->ports[k], now, &nout);
 	if (nout > 0)
-		answer(fd, nout);
+		answer(send_fds[k], nout);
+	return 0;
+}
+
+static int
+unspecified(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in	*sin = (const void *)ss;
+	const struct sockaddr_in6	*sin6 = (const void *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return sin->sin_addr.s_addr == htonl(INADDR_ANY);
+	return ss->ss_family != AF_INET6 ||
+	    IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+}
+
+/*
+ * Before the sandbox, which refuses fcntl(): the duplicates the
+ * answers go out on, and what each socket is bound to.  Returns -1 if
+ * they cannot be made.
+ */
+int
+udpecho_prepare(const int *fds, size_t nfds)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	size_t			 i;
+
+	if ((send_fds = calloc(nfds, sizeof(*send_fds))) == NULL ||
+	    (bound_one = calloc(nfds, sizeof(*bound_one))) == NULL) {
+		log_warn("calloc");
+		return -1;
+	}
+	for (i = 0; i < nfds; i++) {
+		if ((send_fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0)) == -1) {
+			log_warn("udp worker: fcntl F_DUPFD_CLOEXEC");
+			return -1;
+		}
+		memset(&ss, 0, sizeof(ss));
+		sslen = sizeof(ss);
+		if (getsockname(fds[i], (struct sockaddr *)&ss, &sslen) == -1) {
+			log_warn("udp worker: getsockname");
+			return -1;
+		}
+		bound_one[i] = !unspecified(&ss);
+	}
 	return 0;
 }
 
@@ -326,7 +396,7 @@ udpecho_run(const struct udpecho_args *a)
 		us.out[i2].msg_hdr.msg_iov = &us.out_iov[i2];
 	}
 	if (a->nfds == 1) {
-		while (!*a->draining && batch(a->fds[0], a->ports[0], 0) == 0)
+		while (!*a->draining && batch(0, 0) == 0)
 			;
 		return;
 	}
@@ -355,7 +425,7 @@ udpecho_run(const struct udpecho_args *a)
 				continue;
 			if (pfd[i].revents & POLLNVAL)
 				goto out;
-			if (batch(a->fds[i], a->ports[i], MSG_DONTWAIT) == -1)
+			if (batch(i, MSG_DONTWAIT) == -1)
 				goto out;
 		}
 	}

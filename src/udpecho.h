@@ -26,6 +26,7 @@ struct udpecho_args {
 	volatile sig_atomic_t	*draining;	/* set by SIGQUIT */
 };
 
+int	udpecho_prepare(const int *, size_t);
 void	udpecho_run(const struct udpecho_args *);
 
 #endif /* ECHOD_UDPECHO_H */

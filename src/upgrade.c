@@ -9,7 +9,7 @@
  * masters accept on the very same sockets meanwhile, so that at no
  * moment is there nobody to accept.
  *
- * What crosses exec(), from descriptor 3 on, and ECHOD_UPGRADE="n s pid"
+ * What crosses exec(), from descriptor 3 on, and ECHOD_UPGRADE="n s pid m"
  * that says so (a variable of echod's own, not systemd's LISTEN_FDS, so
  * that the sockets are matched to the "listen on" lines and kept as
  * echod's, or as systemd's if they were: s is 1):
@@ -17,6 +17,12 @@
  *   3 .. 3+n-1   the listening sockets
  *   3+n          the control socket (listening)
  *   3+n+1        the new master's end of the start-up channel
+ *   3+n+2        the metrics socket (listening), if m is 1
+ *
+ * m comes last so that a binary of before it, which reads three fields,
+ * still takes the rest: it closes the metrics socket as a stray
+ * descriptor and binds its own, which fails while the old one holds the
+ * port, and the old master serves on.
  *
  * The pidfile, the nginx way: the old master renames it to
  * PIDFILE.oldbin before the exec, keeping its lock (the lock is on the
@@ -33,6 +39,8 @@
  */
 
 #include <sys/types.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -58,6 +66,7 @@ static char	 saved_path[PATH_MAX];
 
 /* The new master: its parent, the old master, while that one lives. */
 static pid_t	 old_pid;
+static int	 served;		/* it said so: the files are its own */
 
 /* The old master: the upgrade under way. */
 static pid_t	 child;			/* 0: none */
@@ -94,34 +103,112 @@ upgrade_save(int argc, char *argv[])
 		saved_argv = NULL;
 }
 
+/* Whether fd is a Unix socket made by the process pid (SO_PEERCRED). */
+static int
+made_by(int fd, pid_t pid)
+{
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	    len == sizeof(cred) && cred.pid == pid;
+}
+
 /*
  * The new master, first thing in main(): whether an old master handed
  * it descriptors.  Returns how many (from 3 on), 0 if none; *nls and
- * *from_systemd say what they are.
+ * *from_systemd say what they are, *metricsfd is the metrics socket's
+ * (-1: none).
  */
 int
-upgrade_inherited(size_t *nls, int *from_systemd)
+upgrade_inherited(size_t *nls, int *from_systemd, int *metricsfd)
 {
 	const char	*env = getenv(ENV_NAME);
 	unsigned long	 n;
 	long		 pid;
-	int		 s;
+	int		 s, m = 0, fields;
 
+	*metricsfd = -1;
 	if (env == NULL)
 		return 0;
-	if (sscanf(env, "%lu %d %ld", &n, &s, &pid) != 3 || n > 1024 ||
-	    pid <= 1) {
+	fields = sscanf(env, "%lu %d %ld %d", &n, &s, &pid, &m);
+	if (fields < 3 || n > 1024 || pid <= 1 || m < 0 || m > 1) {
 		unsetenv(ENV_NAME);
 		return 0;
 	}
 	unsetenv(ENV_NAME);
-	/* Started by echod? Not if the variable leaked to another command. */
-	if (getppid() != (pid_t)pid)
+	/*
+	 * Started by echod? Not if the variable leaked to another command.
+	 * The start-up channel says: its peer is the old master, which
+	 * made it, even if that one has died since (killed midway), when
+	 * getppid() could no longer tell.
+	 */
+	if (!made_by(3 + (int)n + 1, (pid_t)pid))
 		return 0;
 	old_pid = pid;
 	*nls = n;
 	*from_systemd = s != 0;
-	return (int)n + 2;
+	if (m)
+		*metricsfd = (int)(3 + n + 2);
+	return (int)n + 2 + m;
+}
+
+/*
+ * A PIDFILE.oldbin that no master holds locked is stale: its old master
+ * was killed (SIGKILL) midway through an upgrade and could not remove it.
+ * It names a dead process, so it goes; one still locked is a live old
+ * master's, and stays.  Called at every start and by a new master once
+ * its old master is gone.
+ */
+void
+upgrade_stale_oldbin(const char *path)
+{
+	char	 name[PATH_MAX + 8];
+	int	 fd;
+
+	if (snprintf(name, sizeof(name), "%s.oldbin", path) >=
+	    (int)sizeof(name))
+		return;
+	if ((fd = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return;
+	/* libbsd's pidfile_open() locks with flock(), as here. */
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		if (unlink(name) == -1)
+			log_warn("upgrade: unlink %s", name);
+		else
+			log_info("upgrade: removed %s, left by an old master "
+			    "that was killed", name);
+	}
+	close(fd);
+}
+
+/*
+ * The new master, once it runs its loop: the old master's death, whether
+ * it left after handing over or was killed, is told by SIGCHLD (which the
+ * master handles anyway, and which costs only a turn of the loop), so
+ * that upgrade_settle() can see it.
+ */
+void
+upgrade_watch(void)
+{
+	if (old_pid == 0)
+		return;
+	if (prctl(PR_SET_PDEATHSIG, SIGCHLD) == -1)
+		log_warn("upgrade: prctl PR_SET_PDEATHSIG");
+}
+
+/*
+ * The new master, after a SIGCHLD: once its old master is gone it is an
+ * ordinary master, and a PIDFILE.oldbin left behind is removed.
+ */
+void
+upgrade_settle(const char *path)
+{
+	if (old_pid == 0 || getppid() == old_pid)
+		return;
+	log_info("upgrade: the old master, pid %ld, is gone", (long)old_pid);
+	old_pid = 0;
+	upgrade_stale_oldbin(path);
 }
 
 /*
@@ -144,30 +231,45 @@ upgrade_old_master(void)
 }
 
 /*
+ * The new master, as its first generation serves and it says so on the
+ * start-up channel: from then on the old master hands over and never
+ * puts its pidfile back, so the pidfile and the control socket are this
+ * master's to remove, even if it stops while the old one still drains.
+ */
+void
+upgrade_served(void)
+{
+	served = 1;
+}
+
+/*
  * Whether this master may remove the pidfile and the control socket as
- * it ends: not an old master that handed over, nor a new one whose old
- * master still runs (it puts its own pidfile back).
+ * it ends: not an old master that handed over, nor a new one that has
+ * not served while its old master still runs (that one puts its own
+ * pidfile back).
  */
 int
 upgrade_owner(void)
 {
 	if (handed)
 		return 0;
-	return !(old_pid != 0 && getppid() == old_pid);
+	return served || !(old_pid != 0 && getppid() == old_pid);
 }
 
 static void __attribute__((__noreturn__))
-exec_new(const int *fds, size_t n, int from_systemd, int ctlfd, int end)
+exec_new(const int *fds, size_t n, int from_systemd, int ctlfd, int end,
+    int metricsfd)
 {
-	char	 env[64], msg[PATH_MAX + 64];
+	char	 env[80], msg[PATH_MAX + 64];
 	int	*tmp;
-	size_t	 i, total = n + 2;
+	size_t	 i, total = n + 2 + (metricsfd != -1);
 
 	if ((tmp = calloc(total, sizeof(int))) == NULL)
 		_exit(127);
 	/* Out of the way first, then into place: dup2() clears CLOEXEC. */
 	for (i = 0; i < total; i++) {
-		int	 fd = i < n ? fds[i] : i == n ? ctlfd : end;
+		int	 fd = i < n ? fds[i] : i == n ? ctlfd : i == n + 1 ?
+		    end : metricsfd;
 
 		if ((tmp[i] = fcntl(fd, F_DUPFD_CLOEXEC, (int)(3 + total))) ==
 		    -1)
@@ -176,8 +278,8 @@ exec_new(const int *fds, size_t n, int from_systemd, int ctlfd, int end)
 	for (i = 0; i < total; i++)
 		if (dup2(tmp[i], (int)(3 + i)) == -1)
 			_exit(127);
-	snprintf(env, sizeof(env), "%zu %d %ld", n, from_systemd,
-	    (long)getppid());
+	snprintf(env, sizeof(env), "%zu %d %ld %d", n, from_systemd,
+	    (long)getppid(), metricsfd != -1);
 	if (setenv(ENV_NAME, env, 1) == -1)
 		_exit(127);
 	if (saved_cwd[0] != '\0')
@@ -190,12 +292,14 @@ exec_new(const int *fds, size_t n, int from_systemd, int ctlfd, int end)
 }
 
 /*
- * The old master: start the new one.  Returns -1 with err if it cannot
- * even be started (and then changes nothing).
+ * The old master: start the new one, with the listening sockets fds, the
+ * control socket ctlfd and the metrics socket metricsfd (-1: none).
+ * Returns -1 with err if it cannot even be started (and then changes
+ * nothing).
  */
 int
 upgrade_begin(const int *fds, size_t n, int from_systemd, int ctlfd,
-    const char *path, int64_t now, char *err, size_t errlen)
+    int metricsfd, const char *path, int64_t now, char *err, size_t errlen)
 {
 	pid_t	 pid;
 	int	 sv[2];
@@ -225,7 +329,7 @@ upgrade_begin(const int *fds, size_t n, int from_systemd, int ctlfd,
 		return -1;
 	}
 	if (pid == 0)
-		exec_new(fds, n, from_systemd, ctlfd, sv[1]);
+		exec_new(fds, n, from_systemd, ctlfd, sv[1], metricsfd);
 	close(sv[1]);
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1)
 		log_warn("fcntl");

@@ -27,16 +27,20 @@
 
 /* Both masters. */
 void	upgrade_save(int, char *[]);
+void	upgrade_stale_oldbin(const char *);
 int	upgrade_busy(void);
 int	upgrade_owner(void);
 pid_t	upgrade_old_master(void);
 
 /* The new master, at start: what it inherited (descriptors from 3 on). */
-int	upgrade_inherited(size_t *, int *);
+int	upgrade_inherited(size_t *, int *, int *);
+void	upgrade_watch(void);
+void	upgrade_served(void);
+void	upgrade_settle(const char *);
 
 /* The old master. */
-int	upgrade_begin(const int *, size_t, int, int, const char *, int64_t,
-	    char *, size_t);
+int	upgrade_begin(const int *, size_t, int, int, int, const char *,
+	    int64_t, char *, size_t);
 int	upgrade_fd(void);
 int	upgrade_poll(int, int64_t, char *, size_t);
 int64_t	upgrade_next_wakeup(int64_t);

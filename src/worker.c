@@ -1128,6 +1128,8 @@ worker_run(const struct worker_args *wa)
 	/* Before the limits, which count the descriptors held. */
 	if (!wa->udp)
 		open_splice_pipe();
+	else if (udpecho_prepare(ws.drain_fds, ws.ndrain_fds) == -1)
+		worker_exit(WORKER_EXIT_SETUP);
 	limits_apply(wa->conf);
 	if (privdrop(wa->conf) == -1) {
 		log_warnx("worker cannot drop privileges; exiting");

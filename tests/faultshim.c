@@ -35,6 +35,10 @@
  *                    that the first call the sandbox sees is execve().
  *   exec-on-recvmmsg a UDP worker that receives a datagram from 127.0.0.2
  *                    runs "sh -c $ECHOD_FAULT_EXEC", as exec-on-accept.
+ *   trunc-on-recvmmsg
+ *                    recvmmsg() says each datagram from 127.0.0.3 did not
+ *                    fit (MSG_TRUNC), as one larger than the UDP worker's
+ *                    buffer would, which no datagram over IP can be.
  *   kill-when-busy   a worker that accepts a connection from 127.0.0.3
  *                    dies by SIGKILL in its next clock_gettime(), the
  *                    time stamp of its slot as it turns busy: a kill -9
@@ -277,12 +281,16 @@ recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
 {
 	static int	(*real_recvmmsg)(int, struct mmsghdr *, unsigned int,
 			    int, struct timespec *);
-	int		 got;
+	int		 got, i;
 
 	if (real_recvmmsg == NULL)
 		real_recvmmsg = (int (*)(int, struct mmsghdr *, unsigned int,
 		    int, struct timespec *))dlsym(RTLD_NEXT, "recvmmsg");
 	got = real_recvmmsg(fd, v, n, flags, timeout);
+	if (got > 0 && fault_is("trunc-on-recvmmsg"))
+		for (i = 0; i < got; i++)
+			if (from_127_0_0(v[i].msg_hdr.msg_name, 3))
+				v[i].msg_hdr.msg_flags |= MSG_TRUNC;
 	if (got > 0 && fault_is("exec-on-recvmmsg") &&
 	    from_127_0_0(v[0].msg_hdr.msg_name, 2))
 		execl("/bin/sh", "sh", "-c", getenv("ECHOD_FAULT_EXEC"),

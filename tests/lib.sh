@@ -297,10 +297,11 @@ trap 'exit 1' INT TERM
 
 # The masters of this configuration, two for a while in a live upgrade:
 # processes with a master's title whose parent is none (a worker just
-# forked still has its master's).
+# forked still has its master's).  A master upgraded from one that
+# t_upgrade_fail's wrapper started runs as echod.real.
 masters() {
 	local all p n=0
-	all=" $(pgrep -d ' ' -f "^echod: master .*$CONF") "
+	all=" $(pgrep -d ' ' -f "^echod(\\.real)?: master .*$CONF") "
 	for p in $all; do
 		case "$all" in
 		*" $(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null) "*) ;;

@@ -139,6 +139,29 @@ wait_for 5 "a new metrics process" respawned
 log_has "metrics process $md ended; restarting" || fail "the death was not logged"
 ok "killed with -9: started again, and serving ($(metricsd))"
 
+# SIGTERM (a stop, or the hand-over of a live upgrade) ends it only once
+# the scrapes it has accepted are answered: one that has sent half its
+# request when the signal comes still gets its answer.
+md=$(metricsd)
+exec {half}<>"/dev/tcp/127.0.0.1/$MPORT"
+printf 'GET /metrics HTTP/1.1\r\n' >&$half
+sockets() {
+	ls -l "/proc/$md/fd" 2>/dev/null | grep -c 'socket:'
+}
+wait_for 5 "the metrics process to accept the half request" \
+    eval '[ "$(sockets)" -ge 2 ]'
+kill -TERM "$md"
+wait_for 5 "the metrics process to close its listening socket" \
+    eval '[ "$(sockets)" -eq 1 ]'
+printf 'Host: echod\r\n\r\n' >&$half
+timeout 5 cat <&$half >"$T/half.txt"
+exec {half}>&-
+head -n 1 "$T/half.txt" | grep -q '^HTTP/1.1 200 OK' ||
+    fail "the scrape accepted before SIGTERM: $(head -n 1 "$T/half.txt")"
+wait_for 5 "the metrics process to end after its last answer" exited "$md"
+wait_for 5 "a new metrics process" respawned
+ok "SIGTERM: the accepted scrape answered, then it ended (and was started again)"
+
 md=$(metricsd)
 kill -TERM "$(master_pid)"
 wait_for 5 "echod to stop" eval '! pidfile_ready'
