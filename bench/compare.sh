@@ -24,10 +24,12 @@
 # turn, so that a change in the machine's load falls on all of them.
 # The ratios against the floor are taken round by round (each server
 # against the floor of the same round), then their median and range.
-# The server's CPU is the utime+stime of all its processes, and of the
-# children it reaped, from /proc before and after each scenario (so the
-# fork-per-connection servers are charged for their children), divided
-# by every connection or byte of the run, warm-up included.
+# The server's CPU is the run time of all its processes' threads as the
+# scheduler counts it (/proc/PID/task/TID/schedstat), and what its
+# reaped children used (cutime+cstime, so the fork-per-connection
+# servers are charged for their children), before and after each
+# scenario, divided by every connection or byte of the run, warm-up
+# included.
 #
 # Where the machine has 2 CPUs or more, the servers run on CPUs 1 to
 # N-1 and echobench on CPU 0 (taskset; Go then runs with GOMAXPROCS of
@@ -117,17 +119,23 @@ wait_port() {
 }
 
 CLK_TCK=$(getconf CLK_TCK)
-# cpu_ticks PID: utime+stime of PID and its descendants, plus what PID
-# has reaped of its children (cutime+cstime).
-cpu_ticks() {
+# cpu_ns PID: the CPU time, in ns, of PID and its descendants (two
+# levels), every thread, as the scheduler counts it
+# (/proc/PID/task/TID/schedstat), plus what PID has reaped of its
+# children (cutime+cstime).  Not utime+stime: those are sampled at the
+# tick, and miss a pool of many workers that each run for a few us at a
+# time (echod as shipped: 0 ticks where the scheduler counted 77 ms).
+# What children reaped during the run used is still in ticks.
+cpu_ns() {
 	local root=$1 p sum=0 t
 	for p in $root $(pgrep -P "$root") \
 	    $(for c in $(pgrep -P "$root"); do pgrep -P "$c"; done); do
-		t=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) ||
-		    continue
+		t=$(cat /proc/"$p"/task/*/schedstat 2>/dev/null |
+		    awk '{ s += $1 } END { printf "%.0f", s }')
 		sum=$((sum + ${t:-0}))
 	done
-	t=$(awk '{ print $16 + $17 }' "/proc/$root/stat")
+	t=$(awk -v hz="$CLK_TCK" '{ printf "%.0f", ($16 + $17) * 1e9 / hz }' \
+	    "/proc/$root/stat")
 	echo $((sum + t))
 }
 
@@ -252,13 +260,13 @@ stop_server() {
 measure() {
 	local name=$1 mode=$2 before after
 	shift 2
-	before=$(cpu_ticks "$SERVER")
+	before=$(cpu_ns "$SERVER")
 	$PIN_CLIENT "$ECHOBENCH" "$mode" -j -d "$DURATION" -w "$WARMUP" \
 	    "$@" 127.0.0.1 "$PORT" >"$T/out.json" 2>>"$T/echobench.err" ||
 	    true
-	after=$(cpu_ticks "$SERVER")
-	jq --argjson cpu "$(( after - before ))" --argjson hz "$CLK_TCK" \
-	    '. + { cpu_s: ($cpu / $hz) }' "$T/out.json" \
+	after=$(cpu_ns "$SERVER")
+	jq --argjson cpu "$(( after - before ))" \
+	    '. + { cpu_s: ($cpu / 1e9) }' "$T/out.json" \
 	    >"$T/$name.$mode.json"
 }
 

@@ -70,14 +70,23 @@ wait_port() {
 }
 
 CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() {
+# cpu_ns PID: the CPU time, in ns, of PID and its descendants (two
+# levels), every thread, as the scheduler counts it
+# (/proc/PID/task/TID/schedstat), plus what PID has reaped of its
+# children (cutime+cstime).  Not utime+stime: those are sampled at the
+# tick, and miss a pool of many workers that each run for a few us at a
+# time (echod as shipped: 0 ticks where the scheduler counted 77 ms).
+# What children reaped during the run used is still in ticks.
+cpu_ns() {
 	local root=$1 p sum=0 t
-	for p in $root $(pgrep -P "$root"); do
-		t=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) ||
-		    continue
+	for p in $root $(pgrep -P "$root") \
+	    $(for c in $(pgrep -P "$root"); do pgrep -P "$c"; done); do
+		t=$(cat /proc/"$p"/task/*/schedstat 2>/dev/null |
+		    awk '{ s += $1 } END { printf "%.0f", s }')
 		sum=$((sum + ${t:-0}))
 	done
-	t=$(awk '{ print $16 + $17 }' "/proc/$root/stat")
+	t=$(awk -v hz="$CLK_TCK" '{ printf "%.0f", ($16 + $17) * 1e9 / hz }' \
+	    "/proc/$root/stat")
 	echo $((sum + t))
 }
 
@@ -152,13 +161,12 @@ stop_server() {
 measure() {
 	local mode=$2 before after
 	shift 2
-	before=$(cpu_ticks "$SERVER")
+	before=$(cpu_ns "$SERVER")
 	$PIN_CLIENT "$ECHOBENCH" "$mode" -j -T "$CLIENT_CPUS" \
 	    -d "$DURATION" -w "$WARMUP" "$@" 127.0.0.1 "$PORT" \
 	    >"$T/out.json" 2>>"$T/echobench.err" || true
-	after=$(cpu_ticks "$SERVER")
-	cpu=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" \
-	    'BEGIN { print t / hz }')
+	after=$(cpu_ns "$SERVER")
+	cpu=$(awk -v t=$((after - before)) 'BEGIN { print t / 1e9 }')
 }
 
 round() {
