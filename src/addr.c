@@ -5,12 +5,75 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <netdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "addr.h"
+
+/* The decimal digits of v at p, which has room for 5; returns their end. */
+static char *
+put_decimal(char *p, unsigned v)
+{
+	char	 d[5];
+	int	 n = 0;
+
+	do {
+		d[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v != 0 && n < (int)sizeof(d));
+	while (n > 0)
+		*p++ = d[--n];
+	return p;
+}
+
+/*
+ * What getnameinfo(NI_NUMERICHOST | NI_NUMERICSERV) and a format make
+ * of an IPv4 address, or of an IPv6 one without a scope, written by
+ * hand: a worker shows its client's address in its title on every
+ * connection, and getnameinfo() with snprintf() was most of a
+ * connection's user-space time (BENCHMARKS.md, "Where a connection's
+ * time goes").  Returns -1 for what it leaves to getnameinfo(): other
+ * families, a scope (an interface name to look up), too small a buffer.
+ */
+static int
+format_fast(const struct sockaddr *sa, socklen_t salen, char *buf,
+    size_t len)
+{
+	const struct sockaddr_in	*sin = (const void *)sa;
+	const struct sockaddr_in6	*sin6 = (const void *)sa;
+	const uint8_t			*a;
+	char				 tmp[ADDR_NAME_MAX], *p = tmp;
+	int				 i;
+
+	if (sa->sa_family == AF_INET && salen >= sizeof(*sin)) {
+		a = (const uint8_t *)&sin->sin_addr;
+		for (i = 0; i < 4; i++) {
+			p = put_decimal(p, a[i]);
+			*p++ = i < 3 ? '.' : ':';
+		}
+		p = put_decimal(p, ntohs(sin->sin_port));
+	} else if (sa->sa_family == AF_INET6 && salen >= sizeof(*sin6) &&
+	    sin6->sin6_scope_id == 0) {
+		*p++ = '[';
+		if (inet_ntop(AF_INET6, &sin6->sin6_addr, p,
+		    sizeof(tmp) - 9) == NULL)
+			return -1;
+		p += strlen(p);
+		*p++ = ']';
+		*p++ = ':';
+		p = put_decimal(p, ntohs(sin6->sin6_port));
+	} else
+		return -1;
+	if ((size_t)(p - tmp) >= len)
+		return -1;
+	memcpy(buf, tmp, p - tmp);
+	buf[p - tmp] = '\0';
+	return 0;
+}
 
 /*
  * "192.0.2.7:2000" or "[2001:db8::7]:2000", exactly as the address is:
@@ -23,6 +86,8 @@ addr_format(const struct sockaddr *sa, socklen_t salen, char *buf,
 {
 	char	 host[NI_MAXHOST], serv[NI_MAXSERV];
 
+	if (format_fast(sa, salen, buf, len) == 0)
+		return;
 	if (getnameinfo(sa, salen, host, sizeof(host), serv, sizeof(serv),
 	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		strlcpy(buf, "?", len);

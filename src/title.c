@@ -41,6 +41,8 @@ static size_t	 args_len;	/* the arguments' bytes, NULs included */
 static size_t	 area_len;	/* with the environment's after them */
 static size_t	 dirty;		/* bytes from area on not known to be NUL */
 static char	 prefix[64];	/* "echod: " */
+static size_t	 prefix_len;
+static int	 prefixed;	/* the area starts with the prefix */
 
 static int
 inside(const char *p, const char *start, size_t len)
@@ -73,6 +75,7 @@ title_init(int argc, char *argv[], char *envp[])
 
 	setproctitle_init(argc, argv, envp);
 	(void)snprintf(prefix, sizeof(prefix), "%s: ", getprogname());
+	prefix_len = strlen(prefix);
 
 	/*
 	 * Only what has been copied elsewhere may be written over: if
@@ -95,10 +98,37 @@ title_init(int argc, char *argv[], char *envp[])
 	dirty = area_len;
 }
 
+/* The title is the first len bytes of the area: end it there. */
+static void
+title_end(size_t len)
+{
+	if (dirty > len)
+		memset(area + len, '\0', dirty - len);
+	else
+		area[len] = '\0';
+	dirty = len + 1;
+	/* Shorter than the arguments: the kernel is to stop at its NUL. */
+	if (len + 1 < args_len) {
+		area[args_len - 1] = ' ';
+		dirty = args_len;
+	}
+}
+
 /*
- * "echod: " and the title.  Called by the workers on every connection,
- * so it writes only what it must, and makes no system call.
+ * The title, len bytes of buf (which starts with the prefix), written
+ * over the area: only what it must, and no system call.
  */
+static void
+title_write(const char *buf, size_t len)
+{
+	if (len > area_len - 1)
+		len = area_len - 1;
+	memcpy(area, buf, len);
+	prefixed = len >= prefix_len;
+	title_end(len);
+}
+
+/* "echod: " and the title. */
 void
 title_set(const char *fmt, ...)
 {
@@ -115,19 +145,31 @@ title_set(const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	len = strnlen(buf, sizeof(buf));
-	if (len > area_len - 1)
-		len = area_len - 1;
+	title_write(buf, strnlen(buf, sizeof(buf)));
+}
 
-	memcpy(area, buf, len);
-	if (dirty > len)
-		memset(area + len, '\0', dirty - len);
-	else
-		area[len] = '\0';
-	dirty = len + 1;
-	/* Shorter than the arguments: the kernel is to stop at its NUL. */
-	if (len + 1 < args_len) {
-		area[args_len - 1] = ' ';
-		dirty = args_len;
+/*
+ * The same for a title that is a string already, without a format:
+ * the workers set theirs twice per connection, and vsnprintf() was a
+ * good part of a connection's user-space time (BENCHMARKS.md, "Where a
+ * connection's time goes").  Where the prefix is in the area already,
+ * and the title fits after it, only the title is written.
+ */
+void
+title_set_str(const char *title)
+{
+	char	 buf[TITLE_MAX];
+	size_t	 tlen;
+
+	if (area == NULL)
+		return;
+	tlen = strnlen(title, sizeof(buf) - 1 - prefix_len);
+	if (prefixed && prefix_len + tlen <= area_len - 1) {
+		memcpy(area + prefix_len, title, tlen);
+		title_end(prefix_len + tlen);
+		return;
 	}
+	memcpy(buf, prefix, prefix_len);
+	memcpy(buf + prefix_len, title, tlen);
+	title_write(buf, prefix_len + tlen);
 }

@@ -9,5 +9,6 @@
 void	title_init(int, char *[], char *[]);
 void	title_set(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
+void	title_set_str(const char *);
 
 #endif /* ECHOD_TITLE_H */

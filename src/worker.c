@@ -280,11 +280,30 @@ become_idle(int64_t now)
 {
 	if (ws.draining) {
 		slot_enter_at(SLOT_DRAINING, 0, now);
-		title_set("worker [draining]");
+		title_set_str("worker [draining]");
 		return;
 	}
 	slot_enter_at(SLOT_IDLE, MAP_IDLE, now);
-	title_set("worker [idle]");
+	title_set_str("worker [idle]");
+}
+
+/*
+ * "worker [192.0.2.7:51234]": composed without a format, as it is on
+ * every connection (title_set_str()).
+ */
+static void
+title_peer(const struct sockaddr_storage *ss, socklen_t sslen)
+{
+	static const char	 head[] = "worker [";
+	char			 title[sizeof(head) + ADDR_NAME_MAX + 1];
+	size_t			 n;
+
+	memcpy(title, head, sizeof(head) - 1);
+	addr_format_peer(ss, sslen, title + sizeof(head) - 1, ADDR_NAME_MAX);
+	n = strlen(title);
+	title[n] = ']';
+	title[n + 1] = '\0';
+	title_set_str(title);
 }
 
 /*
@@ -311,7 +330,6 @@ become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
     const uint8_t key[16])
 {
 	struct map_count	 mc;
-	char			 peer[ADDR_NAME_MAX];
 
 	memcpy(&ws.self->peer, ss, sslen);
 	memcpy(ws.self->peer_key, key, sizeof(ws.self->peer_key));
@@ -321,8 +339,7 @@ become_busy(const struct sockaddr_storage *ss, socklen_t sslen,
 	SLOT_ADD(accepted, 1);
 	slot_enter(SLOT_BUSY, MAP_BUSY);
 	scoreboard_map_count(ws.sb, &mc);
-	addr_format_peer(ss, sslen, peer, sizeof(peer));
-	title_set("worker [%s]", peer);
+	title_peer(ss, sslen);
 	if (mc.idle < (uint32_t)ws.args->conf->min_spare)
 		wake_master();
 	return mc.busy;
@@ -341,14 +358,12 @@ show_client(const struct sockaddr_storage *client, socklen_t clientlen,
     const uint8_t key[16])
 {
 	const struct sockaddr_storage	*via = &ws.self->peer;
-	char				 peer[ADDR_NAME_MAX];
 
 	memcpy(ws.self->via_key, ws.self->peer_key, sizeof(ws.self->via_key));
 	__atomic_store_n(&ws.self->via_port, addr_port(via), __ATOMIC_RELAXED);
 	memcpy(&ws.self->peer, client, clientlen);
 	memcpy(ws.self->peer_key, key, sizeof(ws.self->peer_key));
-	addr_format_peer(client, clientlen, peer, sizeof(peer));
-	title_set("worker [%s]", peer);
+	title_peer(client, clientlen);
 }
 
 /*
@@ -390,6 +405,11 @@ show_client(const struct sockaddr_storage *client, socklen_t clientlen,
  *
  * With "hard", N binds at any load, and every connection counts.
  *
+ * now is the time of the count of busy workers, in ms, or -1 to read
+ * the clock here: a plain listener's count is of the accept(), whose
+ * time the slot has, and one clock read fewer per connection matters
+ * in a pool near max-workers, where this looks at every connection.
+ *
  * Each worker writes its client's key and sets its busy bit before it
  * counts, and the counts are sequentially consistent
  * (scoreboard_map_set()): of two workers that take a connection at the
@@ -398,12 +418,12 @@ show_client(const struct sockaddr_storage *client, socklen_t clientlen,
  * though two that arrive together may then both be refused.
  */
 static uint32_t
-over_address_limit(const uint8_t key[16], uint32_t busy)
+over_address_limit(const uint8_t key[16], uint32_t busy, int64_t now)
 {
 	const struct config	*conf = ws.args->conf;
 	uint32_t		 share = conf->max_conns_per_address, room;
 	uint32_t		 max = conf->max_workers;
-	int64_t			 now, look;
+	int64_t			 look;
 
 	if (share == 0)
 		return 0;
@@ -415,7 +435,8 @@ over_address_limit(const uint8_t key[16], uint32_t busy)
 		return 0;
 	if (share > room)
 		share = room > 0 ? room : 1;
-	now = clock_ms();
+	if (now == -1)
+		now = clock_ms();
 	if (scoreboard_peers(ws.sb, key, ws.args->slot, now - ADDRESS_HELD_MS,
 	    share) >= share)
 		return share;
@@ -851,7 +872,7 @@ serve_proxied(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	scoreboard_map_count(ws.sb, &mc);
-	if ((share = over_address_limit(key, mc.busy)) != 0) {
+	if ((share = over_address_limit(key, mc.busy, -1)) != 0) {
 		refuse(fd, client, clientlen, share, mc.busy);
 		return connection_done();
 	}
@@ -877,7 +898,8 @@ serve_accepted(int fd, const struct sockaddr_storage *ss, socklen_t sslen,
 		return serve_proxied(fd, ss, sslen);
 	addr_key(ss, key);
 	busy = become_busy(ss, sslen, key);
-	if ((share = over_address_limit(key, busy)) != 0) {
+	/* The clock read of become_busy(), at the count it returned. */
+	if ((share = over_address_limit(key, busy, ws.self->since)) != 0) {
 		refuse(fd, ss, sslen, share, busy);
 		return connection_done();
 	}

@@ -48,6 +48,31 @@ check() {
 	[ "$n" -eq 2 ] || fail "$how: $n workers"
 }
 
+# check_busy HOW: a worker serving a client is titled with the client's
+# address and port, exactly, and is "idle" again once the client is
+# gone (a shorter title over a longer one).
+check_busy() {
+	local how=$1 w cport
+	rm -f "$T/stop" "$T/ready"
+	background "$ECHOTEST" session -p "$PORT" -f "$T/stop" -r "$T/ready" \
+	    -t 60
+	wait_for 10 "$how: a session" test -f "$T/ready"
+	cport=$(ss -tnH state established "( dport = :$PORT )" |
+	    awk '{ n = split($3, a, ":"); print a[n]; exit }')
+	[ -n "$cport" ] || fail "$how: no client port in ss"
+	w=
+	for p in $(workers "$(master_pid)"); do
+		case $(title "$p") in
+		*"[127.0.0.1:$cport]") w=$p ;;
+		esac
+	done
+	[ -n "$w" ] || fail "$how: no worker titled [127.0.0.1:$cport]"
+	expect_title "$how: busy" "$w" "echod: worker [127.0.0.1:$cport]"
+	touch "$T/stop"
+	wait "$LAST_BG" || fail "$how: the session failed"
+	expect_title "$how: idle again" "$w" "echod: worker [idle]"
+}
+
 # run HOW ARGV0 PROGRAM ARGS...: start PROGRAM in the foreground as
 # ARGV0, wait for its pidfile and workers.
 run() {
@@ -80,9 +105,11 @@ MASTER="echod: master [gen 1, 2 workers] $CONF"
 # systemd's ExecStart: the full path, longer than a worker's title.
 run "full path" "$ECHOD" "$ECHOD" -d -f "$CONF"
 check "full path" echod "$CONF"
+check_busy "full path"
 kill -HUP "$(master_pid)"
 check "after a reload" echod "$CONF" 2
-ok "full path (echod -d -f FILE), and after a reload (gen 2)"
+check_busy "after a reload"
+ok "full path (echod -d -f FILE), and after a reload (gen 2); a busy worker shows its client"
 stop
 
 run "relative path" ./echod sh -c 'cd "$(dirname "$1")" &&
@@ -102,6 +129,7 @@ a=$(x $((${#MASTER} - 7)))
 for argv0 in "/$(x 13)/echod" "/$a/echod" "/$(x 19)/echod"; do
 	run "argv[0] of ${#argv0} bytes" "$argv0" "$ECHOD" -d -f "$CONF"
 	check "argv[0] of ${#argv0} bytes" echod "$CONF"
+	check_busy "argv[0] of ${#argv0} bytes"
 	stop
 done
 ok "argv[0] as long as a worker's title, as the master's; the arguments as long as the master's title"
