@@ -2,7 +2,7 @@
  * echobench: a load generator for any Echo Protocol (RFC 862) server.
  *
  *   echobench rr|stream|connect|hold [-j] [-c conns] [-d seconds]
- *       [-w seconds] [-s size] [-t timeout] host port
+ *       [-w seconds] [-s size] [-T threads] [-t timeout] host port
  *   echobench udp [-j] [-c sockets] [-d seconds | -n count] [-r rate]
  *       [-w seconds] [-s size] [-t timeout] host port
  *
@@ -27,8 +27,13 @@
  * connection that is refused, reset, closed by the server, or silent for
  * the timeout.
  *
- * One process, one thread, epoll, non-blocking sockets.  Nothing is
- * allocated once the run has begun.
+ * One process, epoll, non-blocking sockets.  Nothing is allocated once
+ * the run has begun.  With -T, the C connections of rr, stream, connect
+ * and hold are shared out among that many threads (the first C mod T
+ * threads take one more), each with its own epoll set, connections and
+ * counters, so that a server on several CPUs is not measured against
+ * what one client thread can drive; their counters and latency
+ * histograms are added together at the end, and reported as one run.
  */
 
 #include <sys/types.h>
@@ -41,6 +46,7 @@
 #include <err.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -88,13 +94,14 @@ struct conn {
 static struct {
 	enum mode	 mode;
 	int		 json;
-	size_t		 conns;
+	size_t		 conns;		/* in all threads */
+	size_t		 threads;	/* -T */
 	long long	 duration, warmup, timeout;	/* seconds */
 	size_t		 size;
 	const char	*host;
 } opt;
 
-static struct {
+struct stats {
 	long		 count;		/* round trips, cycles, hold's rounds */
 	uint64_t	 bytes;		/* stream: echoed and checked */
 	long		 errors;
@@ -103,25 +110,41 @@ static struct {
 	int64_t		 all_served;	/* hold: us, 0 until then */
 	int64_t		 max;		/* us */
 	uint64_t	 hist[HIST_BUCKETS];
-} st;
+};
 
+/*
+ * Shared by the threads, and only read once they run: the options, the
+ * server's address, the pattern, and when the run began.  Errors shown
+ * are counted over all threads, so that -T does not multiply them.
+ */
 static struct addrinfo	*addr;
-static struct conn	*conns;
-static unsigned char	*pattern, *rxbuf;
+static unsigned char	*pattern;
 static size_t		 rxlen;
-static int		 ep = -1;
-static uint64_t		 next_id;
-static size_t		 nopen;		/* connections with a descriptor */
-static int		 draining;	/* the run is over: no new work */
-static struct conn	*queue_head, *queue_tail;
-static size_t		 nqueued;
+static int64_t		 t0;
+static long		 shown;
+
+/*
+ * Each thread's own: its counters, its share of the connections (slice
+ * is its number, from 0), its epoll set and queue.  The first thread is
+ * main()'s; the others' counters are added into its st at the end.
+ */
+static __thread struct stats	 st;
+static __thread size_t		 slice, nconns;
+static __thread struct conn	*conns;
+static __thread unsigned char	*rxbuf;
+static __thread int		 ep = -1;
+static __thread uint64_t	 next_id;
+static __thread size_t		 nopen;	/* connections with a descriptor */
+static __thread int		 draining;	/* the run is over: no new work */
+static __thread struct conn	*queue_head, *queue_tail;
+static __thread size_t		 nqueued;
 
 /*
  * The clock, in us: now is read once per turn of the loop.  Statistics
  * cover what starts at or after measure_from and ends before end; stop
  * is when the drain began.
  */
-static int64_t		 now, t0, measure_from, end = INT64_MAX, stop;
+static __thread int64_t	 now, measure_from, end = INT64_MAX, stop;
 
 /* clock.c's clock, which echod keeps time by too. */
 static int64_t
@@ -255,6 +278,18 @@ conn_close(struct conn *c)
 	nopen--;
 }
 
+/* Whether to show this error: the first few of all threads, then a note. */
+static int
+show_error(void)
+{
+	long	 n;
+
+	n = __atomic_add_fetch(&shown, 1, __ATOMIC_RELAXED);
+	if (n == SHOWN_ERRORS + 1)
+		fprintf(stderr, "echobench: more errors, not shown\n");
+	return n <= SHOWN_ERRORS;
+}
+
 /*
  * A connection failed: say why (the first few times), count it under
  * its kind, and close it.  In connect mode the slot opens a new
@@ -266,15 +301,15 @@ fail(struct conn *c, long *counter, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	if (++st.errors <= SHOWN_ERRORS) {
+	st.errors++;
+	if (show_error()) {
 		fprintf(stderr, "echobench: connection %llu: ",
 		    (unsigned long long)c->id);
 		va_start(ap, fmt);
 		vfprintf(stderr, fmt, ap);
 		va_end(ap);
 		fputc('\n', stderr);
-	} else if (st.errors == SHOWN_ERRORS + 1)
-		fprintf(stderr, "echobench: more errors, not shown\n");
+	}
 	(*counter)++;
 	if (opt.mode == HOLD && !c->served)
 		st.lost++;
@@ -444,7 +479,8 @@ conn_open(struct conn *c)
 	struct epoll_event	 ev;
 	int			 one = 1;
 
-	c->id = ++next_id;
+	/* Thread k numbers its connections k+1, k+1+T, k+1+2T, ... */
+	c->id = next_id++ * opt.threads + slice + 1;
 	c->sent = c->received = 0;
 	c->txpos = c->rxpos = c->id * 0x9e3779b97f4a7c15ULL % PERIOD;
 	c->served = c->out = 0;
@@ -587,7 +623,7 @@ check_timeouts(void)
 	struct conn	*c;
 	size_t		 i;
 
-	for (i = 0; i < opt.conns; i++) {
+	for (i = 0; i < nconns; i++) {
 		c = &conns[i];
 		if (c->state == BUSY && now - c->heard > opt.timeout * US)
 			fail(c, &st.timeouts, "nothing back for %lld s, %llu "
@@ -612,7 +648,7 @@ start_drain(void)
 	stop = now < end ? now : end;
 	queue_head = queue_tail = NULL;
 	nqueued = 0;
-	for (i = 0; i < opt.conns; i++) {
+	for (i = 0; i < nconns; i++) {
 		c = &conns[i];
 		if (c->state == IDLE)
 			c->state = CLOSED;
@@ -644,14 +680,14 @@ run(void)
 	size_t			 i;
 	int			 n, k;
 
-	now = t0 = now_us();
+	now = now_us();
 	if (opt.mode == HOLD)
 		measure_from = opt.warmup == 0 ? t0 : INT64_MAX;
 	else {
 		measure_from = t0 + opt.warmup * US;
 		end = measure_from + opt.duration * US;
 	}
-	for (i = 0; i < opt.conns; i++)
+	for (i = 0; i < nconns; i++)
 		conn_open(&conns[i]);
 
 	for (;;) {
@@ -663,7 +699,7 @@ run(void)
 		}
 		/* hold measures from when every connection was served. */
 		if (opt.mode == HOLD && st.all_served == 0 &&
-		    st.served + st.lost >= (long)opt.conns) {
+		    st.served + st.lost >= (long)nconns) {
 			st.all_served = now;
 			if (opt.warmup > 0)
 				measure_from = now + opt.warmup * US;
@@ -718,7 +754,8 @@ json_where(double secs)
 	printf("\"host\":");
 	json_string(opt.host);
 	printf(",\"port\":%u,\"size\":%zu,\"duration\":%.3f,"
-	    "\"warmup\":%lld", port_number(), opt.size, secs, opt.warmup);
+	    "\"warmup\":%lld,\"threads\":%zu", port_number(), opt.size, secs,
+	    opt.warmup, opt.threads);
 }
 
 static void
@@ -800,10 +837,13 @@ report_text(double secs)
 		    (long long)percentile(0.99), (long long)percentile(0.999));
 		return;
 	}
-	printf("%s: %zu %s%s to %s port %u, %zu-byte %s, %.3f s measured "
-	    "after %lld s of warm-up\n", mode_names[opt.mode], opt.conns,
+	printf("%s: %zu %s%s", mode_names[opt.mode], opt.conns,
 	    opt.mode == CONNECT ? "slot" : "connection",
-	    opt.conns == 1 ? "" : "s", opt.host, port_number(), opt.size,
+	    opt.conns == 1 ? "" : "s");
+	if (opt.threads > 1)
+		printf(" in %zu threads", opt.threads);
+	printf(" to %s port %u, %zu-byte %s, %.3f s measured "
+	    "after %lld s of warm-up\n", opt.host, port_number(), opt.size,
 	    opt.mode == STREAM ? "sends" : "messages", secs, opt.warmup);
 	if (opt.mode == STREAM) {
 		printf("    %llu bytes echoed and checked, %.1f MB/s\n",
@@ -913,14 +953,14 @@ udp_error(const char *fmt, ...)
 {
 	va_list	 ap;
 
-	if (++st.errors <= SHOWN_ERRORS) {
+	st.errors++;
+	if (show_error()) {
 		fputs("echobench: ", stderr);
 		va_start(ap, fmt);
 		vfprintf(stderr, fmt, ap);
 		va_end(ap);
 		fputc('\n', stderr);
-	} else if (st.errors == SHOWN_ERRORS + 1)
-		fprintf(stderr, "echobench: more errors, not shown\n");
+	}
 }
 
 static void
@@ -1302,6 +1342,81 @@ udp_main(void)
 	return st.errors == 0 ? 0 : 1;
 }
 
+/* A thread of -T, and what it leaves for main() to add up. */
+struct result {
+	pthread_t	 thread;
+	size_t		 slice;
+	struct stats	 st;
+	int64_t		 measure_from, stop;
+};
+
+/*
+ * One thread's share of the connections, from set-up to the end of the
+ * drain.  The first C mod T threads take one connection more.
+ */
+static void *
+run_slice(void *arg)
+{
+	struct result	*r = arg;
+	size_t		 i;
+
+	slice = r->slice;
+	nconns = opt.conns / opt.threads + (slice < opt.conns % opt.threads);
+	if ((rxbuf = malloc(rxlen)) == NULL ||
+	    (conns = calloc(nconns, sizeof(*conns))) == NULL)
+		err(2, "malloc");
+	for (i = 0; i < nconns; i++)
+		conns[i].fd = -1;
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		err(2, "epoll_create1");
+	run();
+	close(ep);
+	free(conns);
+	free(rxbuf);
+	if (slice > 0)
+		r->st = st;
+	r->measure_from = measure_from;
+	r->stop = stop;
+	return NULL;
+}
+
+/*
+ * Another thread's counters added into main()'s, as if one thread had
+ * run them all: counts and histograms summed (so the percentiles are of
+ * every sample), the largest maximum; hold is all served once every
+ * thread's connections are, when the last of them was.  The measured
+ * time runs from the earliest start to the latest stop (the same for
+ * every thread but in hold).
+ */
+static void
+merge(const struct result *r)
+{
+	size_t	 i;
+
+	st.count += r->st.count;
+	st.bytes += r->st.bytes;
+	st.errors += r->st.errors;
+	st.refused += r->st.refused;
+	st.reset += r->st.reset;
+	st.closed += r->st.closed;
+	st.corrupt += r->st.corrupt;
+	st.timeouts += r->st.timeouts;
+	st.served += r->st.served;
+	st.lost += r->st.lost;
+	if (st.all_served == 0 || r->st.all_served == 0)
+		st.all_served = 0;
+	else if (r->st.all_served > st.all_served)
+		st.all_served = r->st.all_served;
+	if (r->st.max > st.max)
+		st.max = r->st.max;
+	for (i = 0; i < HIST_BUCKETS; i++)
+		st.hist[i] += r->st.hist[i];
+	if (r->measure_from < measure_from)
+		measure_from = r->measure_from;
+	if (r->stop > stop)
+		stop = r->stop;
+}
+
 static void
 raise_nofile(size_t want)
 {
@@ -1323,7 +1438,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: echobench rr|stream|connect|hold [-j] "
 	    "[-c conns] [-d seconds] [-w seconds]\n"
-	    "                 [-s size] [-t timeout] host port\n"
+	    "                 [-s size] [-T threads] [-t timeout] host port\n"
 	    "       echobench udp [-j] [-c sockets] [-d seconds | -n count] "
 	    "[-r rate]\n"
 	    "                 [-w seconds] [-s size] [-t timeout] host port\n");
@@ -1351,8 +1466,10 @@ main(int argc, char *argv[])
 	static const long long	 warmup_default[] = { 1, 1, 1, 0, 1 };
 	static const long long	 size_default[] = { 64, 65536, 64, 64, 64 };
 	struct addrinfo		 hints;
+	struct result		*results;
 	double			 secs;
 	long long		 c = -1, d = -1, w = -1, s = -1, t = -1;
+	long long		 threads = 1;
 	size_t			 i;
 	int			 ch, error, m, rc;
 
@@ -1365,7 +1482,7 @@ main(int argc, char *argv[])
 	opt.mode = m;
 	optind = 2;
 	while ((ch = getopt(argc, argv, m == UDP ? "c:d:jn:r:s:t:w:" :
-	    "c:d:js:t:w:")) != -1) {
+	    "c:d:js:T:t:w:")) != -1) {
 		switch (ch) {
 		case 'c':
 			c = number(ch, optarg, 1, 1000000);
@@ -1384,6 +1501,9 @@ main(int argc, char *argv[])
 			break;
 		case 's':
 			s = number(ch, optarg, 1, MAX_SIZE);
+			break;
+		case 'T':
+			threads = number(ch, optarg, 1, 1024);
 			break;
 		case 't':
 			t = number(ch, optarg, 1, 3600);
@@ -1406,6 +1526,10 @@ main(int argc, char *argv[])
 	opt.host = argv[optind];
 	if (opt_count > 0 && d != -1)
 		usage();
+	opt.threads = threads;
+	if (opt.threads > opt.conns)
+		errx(2, "-T %zu: more threads than the %zu connections",
+		    opt.threads, opt.conns);
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -1414,7 +1538,7 @@ main(int argc, char *argv[])
 	    != 0)
 		errx(2, "%s port %s: %s", opt.host, argv[optind + 1],
 		    gai_strerror(error));
-	raise_nofile(opt.conns + 16);
+	raise_nofile(opt.conns + opt.threads + 16);
 	pattern_init();
 	/* Reads take what is there, up to S or 64 KiB, whichever is more. */
 	rxlen = opt.size > 65536 ? opt.size : 65536;
@@ -1431,24 +1555,28 @@ main(int argc, char *argv[])
 		freeaddrinfo(addr);
 		return rc;
 	}
-	if ((rxbuf = malloc(rxlen)) == NULL ||
-	    (conns = calloc(opt.conns, sizeof(*conns))) == NULL)
-		err(2, "malloc");
-	for (i = 0; i < opt.conns; i++)
-		conns[i].fd = -1;
-	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		err(2, "epoll_create1");
-
-	run();
+	if ((results = calloc(opt.threads, sizeof(*results))) == NULL)
+		err(2, "calloc");
+	t0 = now_us();
+	for (i = 1; i < opt.threads; i++) {
+		results[i].slice = i;
+		if ((error = pthread_create(&results[i].thread, NULL,
+		    run_slice, &results[i])) != 0)
+			errc(2, error, "pthread_create");
+	}
+	run_slice(&results[0]);
+	for (i = 1; i < opt.threads; i++) {
+		if ((error = pthread_join(results[i].thread, NULL)) != 0)
+			errc(2, error, "pthread_join");
+		merge(&results[i]);
+	}
 	secs = measure_from < stop ? (stop - measure_from) / 1e6 : 0.0;
 	if (opt.json)
 		report_json(secs);
 	else
 		report_text(secs);
 
-	close(ep);
-	free(conns);
-	free(rxbuf);
+	free(results);
 	free(pattern);
 	freeaddrinfo(addr);
 	if (opt.mode == HOLD && st.served != (long)opt.conns)

@@ -83,6 +83,56 @@ expect_ok hold rounds -c 4
     fail "hold: its fields changed: $(cat "$T/out")"
 ok "hold: 4 of 4 connections served, no error"
 
+# -T: the connections shared out among threads and their results
+# added up.  echod's own totals say how many connections and bytes there
+# were; echobench counts all of them but those that ended after the
+# measured time, at most two per connection (one may end after it but
+# before the loop sees the time, and start another), so a thread's
+# results left out show.
+command -v jq >/dev/null 2>&1 || fail "jq is needed (apt-get install jq)"
+total() {
+	"$ECHODCTL" -s "$CTL" -j status | jq -r ".totals.$1"
+}
+quiet() {
+	[ "$(total active)" -eq 0 ]
+}
+wait_for 10 "no connection active" quiet
+before=$(total accepted)
+expect_ok connect connects -c 4 -T 2
+[ "$(field .threads)" -eq 2 ] && [ "$(field .connections)" -eq 4 ] ||
+    fail "connect -c 4 -T 2: $(cat "$T/out")"
+latency_ok || fail "connect -T 2: latency_us: $(cat "$T/out")"
+wait_for 10 "no connection active" quiet
+n=$(( $(total accepted) - before ))
+counted=$(field .connects)
+[ "$counted" -le "$n" ] && [ "$n" -le $((counted + 8)) ] ||
+    fail "connect -c 4 -T 2: $counted connections counted, echod accepted $n"
+ok "connect -c 4 -T 2: $counted of echod's $n connections counted, in 2 threads"
+
+before=$(total bytes_in)
+expect_ok rr round_trips -c 3 -T 2
+[ "$(field .threads)" -eq 2 ] && [ "$(field .connections)" -eq 3 ] ||
+    fail "rr -c 3 -T 2: $(cat "$T/out")"
+latency_ok || fail "rr -T 2: latency_us: $(cat "$T/out")"
+wait_for 10 "no connection active" quiet
+n=$(( ($(total bytes_in) - before) / 64 ))
+counted=$(field .round_trips)
+[ "$counted" -le "$n" ] && [ "$n" -le $((counted + 6)) ] ||
+    fail "rr -c 3 -T 2: $counted round trips counted, echod echoed $n"
+ok "rr -c 3 -T 2: $counted of echod's $n round trips counted, in 2 threads"
+
+expect_ok hold rounds -c 4 -T 3
+[ "$(field .served)" -eq 4 ] && [ "$(field .connections)" -eq 4 ] ||
+    fail "hold -c 4 -T 3: served $(field .served) of 4"
+ok "hold -c 4 -T 3: 4 of 4 served"
+
+bench rr -c 2 -T 3 -d 1 -w 0 127.0.0.1 "$PORT"
+[ "$rc" -eq 2 ] && grep -q 'more threads than' "$T/err" ||
+    fail "rr -c 2 -T 3: exit $rc: $(cat "$T/err")"
+bench udp -T 2 127.0.0.1 "$PORT"
+[ "$rc" -eq 2 ] || fail "udp -T 2: exit $rc, not 2"
+ok "-T: more threads than connections, or udp, is a usage error"
+
 bench rr -d 1 -w 0 127.0.0.1 "$PORT"
 [ "$rc" -eq 0 ] && grep -q '^rr: 1 connection to 127.0.0.1' "$T/out" &&
     grep -q ' 0 errors' "$T/out" || fail "rr summary: $(cat "$T/out")"
