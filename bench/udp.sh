@@ -17,7 +17,8 @@
 #            per process
 #
 # For each, with echobench udp: the round-trip rate with 8 sockets, one
-# datagram in flight on each, of 64 and of 1400 bytes; the round-trip
+# datagram in flight on each, of 64 and of 1400 bytes, and with 64
+# sockets of 64 bytes (enough in flight for a batch to form); the round-trip
 # time p50/p99 of one socket; the server's CPU per datagram (utime+stime
 # of all its processes and of the children it reaped, from /proc, over
 # the 64-byte run, warm-up included); the loss at a fixed offered rate
@@ -28,6 +29,10 @@
 # once, in turn, so that a change in the machine's load falls on all.
 #
 #   bench/udp.sh      (DURATION and WARMUP in seconds, default 5 and 1)
+#
+# With PIN=1 (the default on a machine of 2 CPUs or more) echobench runs
+# on CPU 0 and the servers on the others (taskset), so that the client
+# and the server do not take each other's CPU; PIN=0 shares them all.
 #
 # Everything runs over IPv6 loopback, ::1: openbsd-inetd's internal
 # services refuse datagrams from 127.0.0.0/8 (its dg_badinput() takes
@@ -45,6 +50,13 @@ WARMUP=${WARMUP:-1}
 ROUNDS=${ROUNDS:-5}
 RATE=${RATE:-20000}
 NCPU=$(nproc)
+PIN=${PIN:-$([ "$NCPU" -ge 2 ] && echo 1 || echo 0)}
+CLI=
+SRV=
+if [ "$PIN" = 1 ] && [ "$NCPU" -ge 2 ]; then
+	CLI="taskset -c 0"
+	SRV="taskset -c 1-$((NCPU - 1))"
+fi
 ADDR=::1
 [ -x "$ECHOD" ] && [ -x "$ECHOBENCH" ] && [ -x "$FLOOR" ] || {
 	echo "build first: make all bench/udp_floor" >&2
@@ -130,7 +142,7 @@ check_echod() {
 start_echod() {
 	PORT=$(freeport)
 	sed -i "s/port [0-9]* udp/port $PORT udp/" "$T/echod.conf"
-	"$ECHOD" -d -f "$T/echod.conf" 2>>"$T/echod.log" &
+	$SRV "$ECHOD" -d -f "$T/echod.conf" 2>>"$T/echod.log" &
 	SERVER=$!
 	wait_echo "$PORT"
 }
@@ -152,7 +164,7 @@ start_inetd() {
 	PORT=7
 	echo "[$ADDR]:echo dgram udp6 wait root internal" >"$T/inetd.conf"
 	# -d: in the foreground; its debug lines go nowhere.
-	inetd -d "$T/inetd.conf" >/dev/null 2>&1 &
+	$SRV inetd -d "$T/inetd.conf" >/dev/null 2>&1 &
 	SERVER=$!
 	wait_echo "$PORT"
 }
@@ -160,7 +172,7 @@ start_inetd() {
 start_socat() {
 	PORT=$(freeport)
 	# -T 1: a child that got no answer from PIPE does not stay.
-	socat -T 1 "UDP6-RECVFROM:$PORT,bind=[$ADDR],fork" PIPE &
+	$SRV socat -T 1 "UDP6-RECVFROM:$PORT,bind=[$ADDR],fork" PIPE &
 	SERVER=$!
 	wait_echo "$PORT"
 }
@@ -183,21 +195,21 @@ build_go() {
 
 start_go() {
 	PORT=$(freeport)
-	"$GO_SERVER" "[$ADDR]:$PORT" &
+	$SRV "$GO_SERVER" "[$ADDR]:$PORT" &
 	SERVER=$!
 	wait_echo "$PORT"
 }
 
 start_floor() {
 	PORT=$(freeport)
-	"$FLOOR" -a "$ADDR" -p "$PORT" -n "$NCPU" -t 3600 >/dev/null &
+	$SRV "$FLOOR" -a "$ADDR" -p "$PORT" -n "$NCPU" -t 3600 >/dev/null &
 	SERVER=$!
 	wait_echo "$PORT"
 }
 
 start_reuse() {
 	PORT=$(freeport)
-	"$FLOOR" -R -a "$ADDR" -p "$PORT" -n "$NCPU" -t 3600 >/dev/null &
+	$SRV "$FLOOR" -R -a "$ADDR" -p "$PORT" -n "$NCPU" -t 3600 >/dev/null &
 	SERVER=$!
 	wait_echo "$PORT"
 }
@@ -214,7 +226,7 @@ run() {
 	local name=$1 tag=$2 before after
 	shift 2
 	before=$(cpu_ticks "$SERVER")
-	"$ECHOBENCH" udp -j -d "$DURATION" -w "$WARMUP" "$@" "$ADDR" \
+	$CLI "$ECHOBENCH" udp -j -d "$DURATION" -w "$WARMUP" "$@" "$ADDR" \
 	    "$PORT" >"$T/out.json" 2>/dev/null || true
 	after=$(cpu_ticks "$SERVER")
 	jq --argjson cpu "$(( after - before ))" --argjson hz "$CLK_TCK" \
@@ -226,6 +238,7 @@ round() {
 	local s=$1
 	run "$s" max64 -c 8 -s 64
 	run "$s" max1400 -c 8 -s 1400
+	run "$s" cap64 -c 64 -s 64
 	run "$s" lat -c 1 -s 64
 	run "$s" loss -c 1 -s 64 -r "$RATE"
 	half=$(jq -r '.rate / 2 | floor' "$T/$s.max64")
@@ -235,6 +248,7 @@ round() {
 	jq -r .loss_pct "$T/$s.half" >>"$T/$s.half_pct"
 	jq -r .rate "$T/$s.max64" >>"$T/$s.rate64"
 	jq -r .rate "$T/$s.max1400" >>"$T/$s.rate1400"
+	jq -r .rate "$T/$s.cap64" >>"$T/$s.cap64r"
 	jq -r .latency_us.p50 "$T/$s.lat" >>"$T/$s.p50"
 	jq -r .latency_us.p99 "$T/$s.lat" >>"$T/$s.p99"
 	# Over the whole run, the warm-up's datagrams too.
@@ -243,11 +257,12 @@ round() {
 	    else 0 end' "$T/$s.max64" >>"$T/$s.cpu"
 	jq -r .loss_pct "$T/$s.loss" >>"$T/$s.loss_pct"
 	jq -r '.corrupt + .duplicates' "$T/$s.max64" "$T/$s.max1400" \
-	    "$T/$s.lat" "$T/$s.loss" "$T/$s.half" >>"$T/$s.bad"
+	    "$T/$s.cap64" "$T/$s.lat" "$T/$s.loss" "$T/$s.half" \
+	    >>"$T/$s.bad"
 	# A datagram lost in a round-trip run stalls its socket for the
 	# timeout (1 s): what the rates above paid for.
 	jq -s 'map(.lost) | add' "$T/$s.max64" "$T/$s.max1400" \
-	    "$T/$s.lat" >>"$T/$s.rrlost"
+	    "$T/$s.cap64" "$T/$s.lat" >>"$T/$s.rrlost"
 }
 
 # stat NAME FIGURE FORMAT: "median (min-max)" of the rounds.
@@ -264,6 +279,11 @@ median() {
 
 echo "machine: $NCPU CPUs, $(uname -sr), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -n "$CLI" ]; then
+	echo "pinned: echobench on CPU 0, the servers on CPUs 1-$((NCPU - 1))"
+else
+	echo "not pinned: echobench and the servers share the CPUs"
+fi
 echo "each run: ${DURATION} s measured after ${WARMUP} s of warm-up;" \
     "$ROUNDS rounds, median (min-max)"
 echo
@@ -288,13 +308,15 @@ for r in $(seq "$ROUNDS"); do
 done
 echo
 
-printf '%-6s %-22s %-22s %-14s %-19s %-17s %-22s %-22s %-22s %s\n' \
-    server "64 B dgram/s" "1400 B dgram/s" "rtt p50 us" "rtt p99 us" \
+printf '%-6s %-22s %-22s %-22s %-14s %-19s %-17s %-22s %-22s %-22s %s\n' \
+    server "64 B dgram/s" "1400 B dgram/s" "64 B x64 dgram/s" \
+    "rtt p50 us" "rtt p99 us" \
     "CPU us/dgram" "loss % at $RATE/s" "max/2: dgram/s" "loss % at max/2" \
     "lost in rr runs"
 for s in $servers; do
-	printf '%-6s %-22s %-22s %-14s %-19s %-17s %-22s %-22s %-22s %s\n' \
+	printf '%-6s %-22s %-22s %-22s %-14s %-19s %-17s %-22s %-22s %-22s %s\n' \
 	    "$s" "$(stat "$s" rate64 %.0f)" "$(stat "$s" rate1400 %.0f)" \
+	    "$(stat "$s" cap64r %.0f)" \
 	    "$(stat "$s" p50 %.0f)" "$(stat "$s" p99 %.0f)" \
 	    "$(stat "$s" cpu %.1f)" "$(stat "$s" loss_pct %.3f)" \
 	    "$(stat "$s" half_rate %.0f)" "$(stat "$s" half_pct %.3f)" \
@@ -315,7 +337,11 @@ if [ -n "$ECHOD_UDP" ]; then
 	    "the SO_REUSEPORT floor"
 	[ -n "$INETD" ] && echo "echod's 64-byte rate:" \
 	    "$(ratio "$(median echod rate64)" "$(median inetd rate64)")x" \
-	    "inetd's (target 2x)"
+	    "inetd's (target 2x); with 64 sockets:" \
+	    "$(ratio "$(median echod cap64r)" "$(median inetd cap64r)")x"
+	echo "echod's 64-byte rate with 64 sockets:" \
+	    "$(ratio "$(median echod cap64r)" "$(median floor cap64r)")x" \
+	    "the shared-socket floor"
 	echo "echod's loss at half its 64-byte rate" \
 	    "($(median echod half_rate)/s): $(median echod half_pct)%" \
 	    "(median; target under 0.1%)"
