@@ -78,7 +78,7 @@ freeport() {
 	local p
 	for _ in $(seq 50); do
 		p=$("$ECHOTEST" freeport 2>/dev/null) ||
-		    p=$(shuf -i 20000-40000 -n 1)
+		    p=$(shuf -i 20000-32000 -n 1)
 		ss -ltnH "sport = :$p" | grep -q . || break
 	done
 	echo "$p"

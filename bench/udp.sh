@@ -87,7 +87,7 @@ trap cleanup EXIT
 
 freeport() {
 	"$top/tests/echotest" freeport -H "$ADDR" 2>/dev/null ||
-	    shuf -i 20000-40000 -n 1
+	    shuf -i 20000-32000 -n 1
 }
 
 # wait_echo PORT: until a datagram to [::1]:PORT comes back (5 s).

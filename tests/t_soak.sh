@@ -1,14 +1,14 @@
 # Reload and stop under fire (CI-sized): 8 clients connecting nonstop and
-# 4 long streams checking every byte, while the master gets 100 reloads
-# flipping between 3 and 6 workers and 50 kill -9 of idle workers.  Goal:
+# 4 long streams checking every byte, while the master gets 50 reloads
+# flipping between 3 and 6 workers and 25 kill -9 of idle workers.  Goal:
 # no failed connection, no lost or corrupted byte.  (A busy worker's
 # death takes its client with it, so only idle workers are killed.)
 # "make soak" runs it full-sized: SOAK_RELOADS, SOAK_KILLS and
 # SOAK_STREAM_BYTES (per stream) say how much.
 . "$TESTS_SRCDIR/lib.sh"
 
-RELOADS=${SOAK_RELOADS:-100}
-KILLS=${SOAK_KILLS:-50}
+RELOADS=${SOAK_RELOADS:-50}
+KILLS=${SOAK_KILLS:-25}
 STREAM_BYTES=${SOAK_STREAM_BYTES:-20000000}
 # The clients' own deadline: generous, since killing only idle workers
 # under nonstop clients can take a second per kill.
