@@ -52,6 +52,25 @@ upgrade_fails() {
 	ok "$1: $out"
 }
 
+# begin_upgrade ctl|usr2: asks $master for an upgrade (echodctl in the
+# background, its answer in $T/up.out and its pid in $up; or SIGUSR2)
+# and waits for the new master it starts, whose pid goes in $new.
+begin_upgrade() {
+	local started
+	started=$(grep -c "echod[.a-z]*\[$master\]: upgrade: started" "$LOG")
+	if [ "$1" = ctl ]; then
+		"$ECHODCTL" -s "$CTL" upgrade >"$T/up.out" 2>&1 &
+		up=$!
+		BG_PIDS="$BG_PIDS $up"
+	else
+		kill -USR2 "$master"
+	fi
+	wait_for 5 "a new master" eval '[ "$(grep -c \
+	    "echod[.a-z]*\[$master\]: upgrade: started" "$LOG")" -gt "$started" ]'
+	new=$(sed -n "s/^echod[.a-z]*\[$master\]: upgrade: started .* as pid \([0-9]*\)$/\1/p" \
+	    "$LOG" | tail -n 1)
+}
+
 write_conf "prefork 2" "drain-timeout 30"
 WANT_WORKERS=2 start_echod
 master=$(master_pid)
@@ -83,14 +102,7 @@ upgrade_fails "exits at once" "status 126"
 # it is under way, a second upgrade and a reload are refused; then it
 # is killed with -9, and the upgrade is reported failed.
 install "LD_PRELOAD=$FAULTSHIM ECHOD_FAULT=slow-setup ECHOD_FAULT_DELAY_MS=4000 exec $REAL \"\$@\""
-started=$(grep -c "echod\[$master\]: upgrade: started" "$LOG")
-"$ECHODCTL" -s "$CTL" upgrade >"$T/up.out" 2>&1 &
-up=$!
-BG_PIDS="$BG_PIDS $up"
-wait_for 5 "the new master started" eval \
-    '[ "$(grep -c "echod\[$master\]: upgrade: started" "$LOG")" -gt "$started" ]'
-new=$(sed -n "s/^echod\[$master\]: upgrade: started .* as pid \([0-9]*\)$/\1/p" \
-    "$LOG" | tail -n 1)
+begin_upgrade ctl
 alive "$new" || fail "no new master"
 out=$("$ECHODCTL" -s "$CTL" upgrade 2>&1) && fail "second upgrade: $out"
 echo "$out" | grep -q "under way" || fail "second upgrade: $out"
@@ -110,14 +122,7 @@ still_serving "kill -9 of the new master"
 ok "kill -9 of the new master: $(cat "$T/up.out")"
 
 # SIGTERM to the old master while the new one proves itself: both go.
-started=$(grep -c "echod\[$master\]: upgrade: started" "$LOG")
-"$ECHODCTL" -s "$CTL" upgrade >"$T/up.out" 2>&1 &
-up=$!
-BG_PIDS="$BG_PIDS $up"
-wait_for 5 "another new master" eval \
-    '[ "$(grep -c "echod\[$master\]: upgrade: started" "$LOG")" -gt "$started" ]'
-new=$(sed -n "s/^echod\[$master\]: upgrade: started .* as pid \([0-9]*\)$/\1/p" \
-    "$LOG" | tail -n 1)
+begin_upgrade ctl
 kill -TERM "$master"
 wait_gone 10 "both masters after SIGTERM" "$master" "$new"
 wait "$up"
@@ -138,12 +143,7 @@ session=$!
 BG_PIDS="$BG_PIDS $session"
 wait_for 10 "a long connection" test -e "$T/ready"
 install "LD_PRELOAD=$FAULTSHIM ECHOD_FAULT=slow-setup ECHOD_FAULT_DELAY_MS=2000 exec $REAL \"\$@\""
-started=$(grep -c "echod\[$master\]: upgrade: started" "$LOG")
-kill -USR2 "$master"
-wait_for 5 "a new master" eval \
-    '[ "$(grep -c "echod\[$master\]: upgrade: started" "$LOG")" -gt "$started" ]'
-new=$(sed -n "s/^echod\[$master\]: upgrade: started .* as pid \([0-9]*\)$/\1/p" \
-    "$LOG" | tail -n 1)
+begin_upgrade usr2
 kill -QUIT "$master"
 wait_gone 10 "the new master after SIGQUIT" "$new"
 alive "$master" || fail "SIGQUIT: the old master left its connection"
@@ -162,12 +162,7 @@ WANT_WORKERS=2 start_echod
 master=$(master_pid)
 inode=$(listen_inode)
 install "LD_PRELOAD=$FAULTSHIM ECHOD_FAULT=slow-setup ECHOD_FAULT_DELAY_MS=2000 exec $REAL \"\$@\""
-started=$(grep -c "echod\[$master\]: upgrade: started" "$LOG")
-kill -USR2 "$master"
-wait_for 5 "a new master" eval \
-    '[ "$(grep -c "echod\[$master\]: upgrade: started" "$LOG")" -gt "$started" ]'
-new=$(sed -n "s/^echod\[$master\]: upgrade: started .* as pid \([0-9]*\)$/\1/p" \
-    "$LOG" | tail -n 1)
+begin_upgrade usr2
 kill -9 "$master"
 wait_for 10 "the new master's pidfile" eval '[ "$(master_pid)" = "$new" ]'
 wait_for 10 "its 2 workers" has_workers 2
@@ -289,12 +284,7 @@ wait_for 10 "2 workers" has_workers 2
 master=$(master_pid)
 # The new master is slow to begin its loop; its workers crash.
 echo slow-setup >"$GATE"
-started=$(grep -c "echod[.a-z]*\[$master\]: upgrade: started" "$LOG")
-kill -USR2 "$master"
-wait_for 5 "a new master" eval \
-    '[ "$(grep -c "echod[.a-z]*\[$master\]: upgrade: started" "$LOG")" -gt "$started" ]'
-new=$(sed -n "s/^echod[.a-z]*\[$master\]: upgrade: started .* as pid \([0-9]*\)$/\1/p" \
-    "$LOG" | tail -n 1)
+begin_upgrade usr2
 echo crash-setup >"$GATE"
 kill -9 "$master"
 wait_gone 30 "the new master, whose workers cannot start" "$new"
