@@ -14,7 +14,9 @@
  *     clients is met by one round of forks, not by a rate that doubles
  *     each second.  Each round starts START_BATCH workers at most, in
  *     START_TURN_MS at most, so that signals and echodctl are seen
- *     between rounds.
+ *     between rounds; while the workers of one round are still setting
+ *     up, the next looks at the queue again and starts for what they
+ *     will not take (poolplan.c).
  *   - Shrink.  While more than max-spare workers are idle and the pool
  *     is above prefork, half of the surplus is told to stop (SIGQUIT) at
  *     each RETIRE_INTERVAL_MS, beginning RETIRE_HOLDOFF_MS after the
@@ -47,6 +49,7 @@
 #include "log.h"
 #include "pool.h"
 #include "poolplan.h"
+#include "rlimits.h"
 #include "sandbox.h"
 #include "scoreboard.h"
 #include "worker.h"
@@ -484,8 +487,9 @@ start_failed(struct pool *p, int64_t now, const char *why)
 	return 0;
 }
 
+/* highest_fd: the master's highest descriptor (limits_highest_fd()). */
 static int
-spawn_worker(struct pool *p, int64_t now, int udp)
+spawn_worker(struct pool *p, int64_t now, int udp, int highest_fd)
 {
 	struct worker_args	 wa;
 	struct slot		*slot;
@@ -518,6 +522,7 @@ spawn_worker(struct pool *p, int64_t now, int udp)
 	wa.scoreboard = p->sb;
 	wa.slot = i;
 	wa.wake_fd = p->wake[1];
+	wa.highest_fd = highest_fd;
 
 	switch (pid = fork()) {
 	case -1:
@@ -648,12 +653,15 @@ static void
 adjust_udp(struct pool *p, int64_t now)
 {
 	size_t	 started = 0;
+	int	 highest_fd;
 
-	if (p->nudp == 0 || p->stopping || now < p->next_start)
+	if (p->nudp == 0 || p->stopping || now < p->next_start ||
+	    p->counts.udp >= (size_t)p->conf->udp_workers)
 		return;
+	highest_fd = limits_highest_fd();
 	while (p->counts.udp < (size_t)p->conf->udp_workers &&
 	    started < START_BATCH) {
-		if (spawn_worker(p, now, 1) == -1)
+		if (spawn_worker(p, now, 1, highest_fd) == -1)
 			break;
 		started++;
 		if (p->start_failures > 0) {
@@ -676,7 +684,7 @@ pool_adjust(struct pool *p, int64_t now)
 	struct poolplan		 plan;
 	uint64_t		 finished;
 	size_t			 started = 0;
-	int			 cut = 0;
+	int			 cut = 0, highest_fd = -1;
 
 	adjust_udp(p, now);
 	if (p->nlisteners == 0)
@@ -685,7 +693,8 @@ pool_adjust(struct pool *p, int64_t now)
 	memset(&in, 0, sizeof(in));
 	in.current = p->counts.current;
 	in.spare = p->counts.spare;
-	if (poolplan_wants_queue(&ps, in.spare))
+	in.starting = p->counts.current - p->counts.ready;
+	if (poolplan_wants_queue(&ps, in.spare - in.starting))
 		in.queued = listeners_queued(p->listeners, p->nlisteners);
 	/*
 	 * Connections ended since the last decision: every accept() the
@@ -707,8 +716,11 @@ pool_adjust(struct pool *p, int64_t now)
 	}
 	if (plan.max_reached)
 		note_max_workers(p, now);
+	/* One look for the round: the master opens nothing during it. */
+	if (plan.start > 0 && !p->stopping)
+		highest_fd = limits_highest_fd();
 	while (started < plan.start && !p->stopping) {
-		if (spawn_worker(p, now, 0) == -1)
+		if (spawn_worker(p, now, 0, highest_fd) == -1)
 			break;
 		started++;
 		if (plan.probe) {

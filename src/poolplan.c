@@ -11,12 +11,22 @@
 
 /*
  * Whether this turn's decision needs the length of the accept queues
- * (a system call per listener): only when the pool is short of spares.
+ * (a system call per listener): only when the pool is short of workers
+ * waiting in accept().  Those still starting are not counted: in a
+ * burst the master would otherwise fork one round, see that round's
+ * workers as spares while they set up, and sit idle until most of them
+ * had taken a client, however long the queue behind them.
  */
 int
-poolplan_wants_queue(const struct poolplan_settings *s, size_t spare)
+poolplan_wants_queue(const struct poolplan_settings *s, size_t waiting)
 {
-	return s->min_spare > 0 && spare < s->min_spare + 1;
+	return s->min_spare > 0 && waiting < s->min_spare + 1;
+}
+
+static size_t
+waiting(const struct poolplan_input *in)
+{
+	return in->spare > in->starting ? in->spare - in->starting : 0;
 }
 
 /*
@@ -50,7 +60,7 @@ keeping_up(const struct poolplan_settings *s, const struct poolplan_input *in,
 		st->window = now;
 		st->window_finished = 0;
 	}
-	if (!poolplan_wants_queue(s, in->spare))
+	if (!poolplan_wants_queue(s, waiting(in)))
 		return 0;
 	finished = st->last_finished + st->window_finished;
 	dt = st->last_window + (now - st->window);
@@ -91,10 +101,11 @@ poolplan_decide(const struct poolplan_settings *s,
 		want = s->prefork - in->current;
 	/*
 	 * 2. Short of spares: min-spare of them, and a worker for every
-	 * queued client, unless the pool keeps up.  (With min-spare 0 the
-	 * pool is fixed at prefork, as in Stevens' model.)
+	 * queued client, unless the pool keeps up.  The spares still
+	 * starting count, since each will take a queued client.  (With
+	 * min-spare 0 the pool is fixed at prefork, as in Stevens' model.)
 	 */
-	if (poolplan_wants_queue(s, in->spare) && !up) {
+	if (poolplan_wants_queue(s, waiting(in)) && !up) {
 		need = s->min_spare + in->queued;
 		if (need > in->spare && need - in->spare > want)
 			want = need - in->spare;

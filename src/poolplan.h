@@ -48,6 +48,7 @@ struct poolplan_settings {
 struct poolplan_input {
 	size_t		 current;	/* the generation's serving workers */
 	size_t		 spare;		/* of those, idle or starting */
+	size_t		 starting;	/* of the spares, still starting */
 	size_t		 queued;	/* clients in the accept queues */
 	uint64_t	 finished;	/* connections ended since the last look */
 	int		 failures;	/* start-up failures in a row */

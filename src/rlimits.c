@@ -28,9 +28,14 @@
  */
 #define WORKER_SPARE_FDS	4
 
-/* The highest open descriptor, from /proc; -1 if it cannot be read. */
-static int
-highest_open_fd(void)
+/*
+ * The highest open descriptor, from /proc; -1 if it cannot be read.
+ * The master reads it once per round of starts (pool.c) rather than
+ * every worker once: a directory read is a fifth of a new worker's
+ * system calls.
+ */
+int
+limits_highest_fd(void)
 {
 	DIR		*dir;
 	struct dirent	*de;
@@ -74,15 +79,16 @@ cap_limit(int resource, const char *name, rlim_t want, int exact)
 }
 
 /*
- * Before the privilege drop and chroot, while /proc/self/fd can still be
- * read.
+ * highest: the highest descriptor the worker holds, or may hold, as
+ * the caller knows it; -1 to read it here, before the privilege drop
+ * and chroot, while /proc/self/fd can still be read.
  */
 void
-limits_apply(const struct config *conf)
+limits_apply(const struct config *conf, int highest)
 {
-	int	 highest;
-
-	if ((highest = highest_open_fd()) != -1)
+	if (highest == -1)
+		highest = limits_highest_fd();
+	if (highest != -1)
 		cap_limit(RLIMIT_NOFILE, "RLIMIT_NOFILE",
 		    (rlim_t)highest + 1 + WORKER_SPARE_FDS, 0);
 	else

@@ -7,7 +7,8 @@
 
 #include "conf.h"
 
-void	limits_apply(const struct config *);
+int	limits_highest_fd(void);
+void	limits_apply(const struct config *, int);
 void	limits_allow_core(const struct config *);
 void	limits_check(const struct config *);
 

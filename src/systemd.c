@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #ifdef HAVE_LIBSYSTEMD
+#include <dlfcn.h>
 #include <systemd/sd-daemon.h>
 #endif
 
@@ -64,12 +65,60 @@ static int64_t	 next_status;
 static char	 status[512];		/* as last sent */
 static char	 reload_error[384];	/* since the last good reload */
 
+#ifdef HAVE_LIBSYSTEMD
+/*
+ * libsystemd is opened only when systemd started echod (NOTIFY_SOCKET,
+ * LISTEN_PID or LISTEN_FDS), not linked: it and the six libraries it
+ * needs are 35 of the master's 83 mappings, and every fork copies every
+ * mapping, so linked they made each worker's start a third dearer
+ * (BENCHMARKS.md, the burst).  The prototypes are the header's.
+ */
+#define LIBSYSTEMD_SONAME	"libsystemd.so.0"
+
+static struct {
+	int		  tried;
+	void		 *handle;
+	__typeof__(sd_notify)		*notify;
+	__typeof__(sd_listen_fds)	*listen_fds;
+	__typeof__(sd_is_socket_inet)	*is_socket_inet;
+} lib;
+
+/* Whether libsystemd is there to use; said once if it is not. */
+static int
+libsystemd_open(void)
+{
+	if (lib.tried)
+		return lib.handle != NULL;
+	lib.tried = 1;
+	if ((lib.handle = dlopen(LIBSYSTEMD_SONAME, RTLD_NOW | RTLD_LOCAL))
+	    == NULL) {
+		log_warnx("systemd: cannot open %s: %s", LIBSYSTEMD_SONAME,
+		    dlerror());
+		return 0;
+	}
+	/* POSIX's way from a void * to a function pointer (dlsym(3)). */
+	*(void **)&lib.notify = dlsym(lib.handle, "sd_notify");
+	*(void **)&lib.listen_fds = dlsym(lib.handle, "sd_listen_fds");
+	*(void **)&lib.is_socket_inet = dlsym(lib.handle,
+	    "sd_is_socket_inet");
+	if (lib.notify == NULL || lib.listen_fds == NULL ||
+	    lib.is_socket_inet == NULL) {
+		log_warnx("systemd: %s lacks sd_notify, sd_listen_fds or "
+		    "sd_is_socket_inet", LIBSYSTEMD_SONAME);
+		dlclose(lib.handle);
+		lib.handle = NULL;
+		return 0;
+	}
+	return 1;
+}
+#endif
+
 static int
 notify_enabled(void)
 {
 	if (notify == -1) {
 #ifdef HAVE_LIBSYSTEMD
-		notify = getenv("NOTIFY_SOCKET") != NULL;
+		notify = getenv("NOTIFY_SOCKET") != NULL && libsystemd_open();
 #else
 		notify = 0;
 #endif
@@ -92,7 +141,8 @@ send_state(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 #ifdef HAVE_LIBSYSTEMD
-	r = sd_notify(0, msg);
+	if (libsystemd_open())
+		r = lib.notify(0, msg);
 #endif
 	/* Once: systemd gone away is no reason to fill the log. */
 	if (r < 0 && !warned) {
@@ -259,7 +309,12 @@ systemd_listen_fds(void)
 #ifdef HAVE_LIBSYSTEMD
 	int	 n;
 
-	if ((n = sd_listen_fds(1)) < 0) {
+	/* Not started by systemd: nothing to open libsystemd for. */
+	if (getenv("LISTEN_PID") == NULL && getenv("LISTEN_FDS") == NULL)
+		return 0;
+	if (!libsystemd_open())
+		return 0;
+	if ((n = lib.listen_fds(1)) < 0) {
 		errno = -n;
 		log_warn("socket activation: sd_listen_fds");
 		return 0;
@@ -283,9 +338,14 @@ systemd_check_fds(int first, int n, char *err, size_t errlen)
 #ifdef HAVE_LIBSYSTEMD
 	int	 fd;
 
+	if (n > 0 && !libsystemd_open()) {
+		snprintf(err, errlen, "socket activation: cannot open %s",
+		    LIBSYSTEMD_SONAME);
+		return -1;
+	}
 	for (fd = first; fd < first + n; fd++) {
-		if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0 &&
-		    sd_is_socket_inet(fd, AF_UNSPEC, SOCK_DGRAM, -1, 0) <= 0) {
+		if (lib.is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0 &&
+		    lib.is_socket_inet(fd, AF_UNSPEC, SOCK_DGRAM, -1, 0) <= 0) {
 			snprintf(err, errlen, "socket activation: descriptor "
 			    "%d is not a listening TCP socket nor a UDP one",
 			    fd);

@@ -1117,6 +1117,27 @@ udp_worker(const struct worker_args *wa)
 	exit(ws.draining ? 0 : 1);
 }
 
+/*
+ * The highest descriptor a TCP worker holds: what it inherited, at most
+ * the master's highest, and what it opened since.  A UDP worker's reply
+ * sockets are udpecho.c's: it reads /proc (-1), once in its life.
+ */
+static int
+highest_held(const struct worker_args *wa)
+{
+	int	 own[] = { wa->highest_fd, ws.dead_fd, ws.splice_pipe[0],
+	    ws.splice_pipe[1], ws.epoll_fd, ws.drain_event };
+	size_t	 i;
+	int	 highest = -1;
+
+	if (wa->udp || wa->highest_fd == -1)
+		return -1;
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (own[i] > highest)
+			highest = own[i];
+	return highest;
+}
+
 void
 worker_run(const struct worker_args *wa)
 {
@@ -1155,7 +1176,7 @@ worker_run(const struct worker_args *wa)
 		open_splice_pipe();
 	else if (udpecho_prepare(ws.drain_fds, ws.ndrain_fds) == -1)
 		worker_exit(WORKER_EXIT_SETUP);
-	limits_apply(wa->conf);
+	limits_apply(wa->conf, highest_held(wa));
 	if (privdrop(wa->conf) == -1) {
 		log_warnx("worker cannot drop privileges; exiting");
 		worker_exit(WORKER_EXIT_SETUP);

@@ -25,6 +25,7 @@ struct worker_args {
 	size_t			 slot;		/* its own, in scoreboard */
 	int			 wake_fd;	/* the master's wake pipe */
 	int			 udp;	/* a UDP worker: listeners are UDP */
+	int			 highest_fd;	/* the master's; -1: unknown */
 };
 
 /*

@@ -304,6 +304,40 @@ t_turn_cut(void)
 }
 
 /*
+ * A burst: the workers of the last round are still starting when the
+ * master looks again.  They count as spares, each to take one queued
+ * client, but the master reads the queue anyway and starts for the
+ * rest, instead of waiting for them to have set up.
+ */
+static void
+t_starting_spares(void)
+{
+	struct poolplan_settings s = { 4, 2, 8, 16384 };
+	struct poolplan_state	 st;
+	struct poolplan_input	 in;
+	struct poolplan		 p;
+
+	memset(&st, 0, sizeof(st));
+	in = counts(4, 0, 4000);
+	poolplan_decide(&s, &in, &st, T0, &p);
+	CHECK_EQ(p.start, START_BATCH);
+	poolplan_started(&st, 30, 1);	/* 30 forks took START_TURN_MS */
+	/* The 30 are still starting; 3,970 clients wait behind them. */
+	in = counts(34, 30, 4000);
+	in.starting = 30;
+	CHECK(poolplan_wants_queue(&s, in.spare - in.starting));
+	poolplan_decide(&s, &in, &st, T0 + START_TURN_MS, &p);
+	CHECK_EQ(p.start, START_BATCH);
+	/* Enough on their way for the queue: nobody more. */
+	in = counts(64, 30, 20);
+	in.starting = 30;
+	poolplan_decide(&s, &in, &st, T0 + 2 * START_TURN_MS, &p);
+	CHECK_EQ(p.start, 0);
+	/* Spares waiting in accept(): the queue is not even asked for. */
+	CHECK(!poolplan_wants_queue(&s, 30));
+}
+
+/*
  * Eight clients that connect, echo and close, as fast as they can, on
  * a pool of 4 (min-spare 2): the workers are nearly always busy and the
  * queue is rarely empty, but it empties within moments.  A pool that
@@ -627,6 +661,8 @@ main(void)
 	run("growth: only rounds that started", t_doubling_needs_starts);
 	run("growth: START_BATCH per round", t_batch);
 	run("growth: a round cut by START_TURN_MS", t_turn_cut);
+	run("growth: spares still starting do not hold it back",
+	    t_starting_spares);
 	run("keeping up: short connections start nobody", t_keeping_up);
 	run("keeping up: a burst or held clients still grow",
 	    t_burst_while_keeping_up);
