@@ -201,6 +201,15 @@ poolplan_next_look(const struct poolplan_settings *s,
 		look = st->last_growth + RETIRE_HOLDOFF_MS;
 		if (look < st->next_retire)
 			look = st->next_retire;
+		/*
+		 * Due already: the decision just taken had no surplus to
+		 * retire.  The next such look is an interval away, not at
+		 * once, or the master's loop would spin for as long as the
+		 * pool rests above prefork.  (A retirement stays due: the
+		 * first look that finds a surplus, whatever woke it, acts.)
+		 */
+		if (look <= now)
+			look = now + RETIRE_INTERVAL_MS;
 		if (look < when)
 			when = look;
 	}

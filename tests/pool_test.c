@@ -338,6 +338,36 @@ t_starting_spares(void)
 }
 
 /*
+ * Grown, and at rest with no surplus (up to max-spare idle): nothing to
+ * retire, and the next look is an interval away, not due at once.  A
+ * look that stays due makes the master's loop spin (a full CPU while
+ * the pool rests between prefork and max-spare).
+ */
+static void
+t_rest_above_prefork(void)
+{
+	struct poolplan_settings s = defaults();
+	struct poolplan_state	 st;
+	struct poolplan_input	 in;
+	struct poolplan		 p;
+	int64_t			 now = T0 + RETIRE_HOLDOFF_MS;
+
+	memset(&st, 0, sizeof(st));
+	st.last_growth = T0;
+	in = counts(8, 7, 0);
+	poolplan_decide(&s, &in, &st, now, &p);
+	CHECK_EQ(p.start, 0);
+	CHECK_EQ(p.retire, 0);
+	CHECK(poolplan_next_look(&s, &st, 8, now) > now);
+	CHECK_EQ(poolplan_next_look(&s, &st, 8, now), now + RETIRE_INTERVAL_MS);
+	/* Idle workers beyond max-spare at that look: half of them go. */
+	now += RETIRE_INTERVAL_MS;
+	in = counts(14, 12, 0);
+	poolplan_decide(&s, &in, &st, now, &p);
+	CHECK_EQ(p.retire, 2);
+}
+
+/*
  * Eight clients that connect, echo and close, as fast as they can, on
  * a pool of 4 (min-spare 2): the workers are nearly always busy and the
  * queue is rarely empty, but it empties within moments.  A pool that
@@ -663,6 +693,8 @@ main(void)
 	run("growth: a round cut by START_TURN_MS", t_turn_cut);
 	run("growth: spares still starting do not hold it back",
 	    t_starting_spares);
+	run("shrinking: at rest above prefork, the next look is ahead",
+	    t_rest_above_prefork);
 	run("keeping up: short connections start nobody", t_keeping_up);
 	run("keeping up: a burst or held clients still grow",
 	    t_burst_while_keeping_up);
