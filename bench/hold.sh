@@ -2,7 +2,7 @@
 # The burst of held connections: echod's adaptive pool, as shipped,
 # against the machine's own floor for the same burst.
 #
-#   bench/hold.sh [-r rounds] [CONNS]     (default: 3 rounds of 10000; root)
+#   bench/hold.sh [-r rounds] [CONNS]     (default: 5 rounds of 10000; root)
 #
 # Each round runs, one after the other on the same port, C clients that
 # connect at once and each make one round trip per second for DURATION
@@ -40,7 +40,7 @@ ECHODCTL=${ECHODCTL:-$top/src/echodctl}
 ECHOBENCH=${ECHOBENCH:-$top/src/echobench}
 FLOOR=${FLOOR:-$top/bench/tcp_floor}
 DURATION=${DURATION:-10}
-rounds=3
+rounds=5
 while getopts r: opt; do
 	case $opt in
 	r) rounds=$OPTARG ;;
