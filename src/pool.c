@@ -16,7 +16,8 @@
  *     START_TURN_MS at most, so that signals and echodctl are seen
  *     between rounds; while the workers of one round are still setting
  *     up, the next looks at the queue again and starts for what they
- *     will not take (poolplan.c).
+ *     will not take, START_INFLIGHT of them setting up at once at most
+ *     (poolplan.c).
  *   - Shrink.  While more than max-spare workers are idle and the pool
  *     is above prefork, half of the surplus is told to stop (SIGQUIT) at
  *     each RETIRE_INTERVAL_MS, beginning RETIRE_HOLDOFF_MS after the

@@ -82,7 +82,7 @@ poolplan_decide(const struct poolplan_settings *s,
     const struct poolplan_input *in, struct poolplan_state *st, int64_t now,
     struct poolplan *out)
 {
-	size_t	 want = 0, need, room, surplus;
+	size_t	 want = 0, need, room, surplus, prefork_need, inflight;
 	int	 up;
 
 	memset(out, 0, sizeof(*out));
@@ -131,6 +131,18 @@ poolplan_decide(const struct poolplan_settings *s,
 		st->growth_step = 0;
 	if (want > room)
 		want = room;
+	/*
+	 * 5. Beyond prefork, START_INFLIGHT workers setting up at once at
+	 * most.  More would not serve the queue sooner, on the same CPUs,
+	 * but would crowd every other process off them: echodctl, asked
+	 * during a burst, waited behind hundreds of new workers.  Those
+	 * that finish take their clients and wake the master for more.
+	 */
+	prefork_need = in->current < s->prefork ? s->prefork - in->current : 0;
+	inflight = in->starting < START_INFLIGHT ?
+	    START_INFLIGHT - in->starting : 0;
+	if (want > prefork_need && want > inflight)
+		want = prefork_need > inflight ? prefork_need : inflight;
 
 	/* Batches: one probe while failing, START_BATCH at most. */
 	st->more = 0;

@@ -21,6 +21,8 @@
  */
 #define START_BATCH		256
 #define START_TURN_MS		10
+/* Workers setting up at once, beyond prefork, at most. */
+#define START_INFLIGHT		16
 /* Shrinking: no sooner than this after the pool last grew, then this often. */
 #define RETIRE_HOLDOFF_MS	1000
 #define RETIRE_INTERVAL_MS	500

@@ -253,22 +253,26 @@ t_doubling_needs_starts(void)
 	CHECK_EQ(st.growth_step, 5);
 }
 
-/* START_BATCH at most per round, and the next look is at once. */
+/*
+ * START_BATCH at most per round, and the next look is at once: a
+ * prefork larger than a batch, which START_INFLIGHT does not bound.
+ */
 static void
 t_batch(void)
 {
-	struct poolplan_settings s = { 4, 2, 8, 16384 };
+	struct poolplan_settings s = { 1000, 2, 8, 16384 };
 	struct poolplan_state	 st;
 	struct poolplan_input	 in;
 	struct poolplan		 p;
 
 	memset(&st, 0, sizeof(st));
-	in = counts(4, 0, 1000);
+	in = counts(0, 0, 0);
 	poolplan_decide(&s, &in, &st, T0, &p);
 	CHECK_EQ(p.start, START_BATCH);
 	CHECK(st.more);
-	CHECK_EQ(poolplan_next_look(&s, &st, 4, T0), T0);
-	in = counts(4 + START_BATCH, 0, 1000 - START_BATCH);
+	CHECK_EQ(poolplan_next_look(&s, &st, 0, T0), T0);
+	in = counts(START_BATCH, START_BATCH, 0);
+	in.starting = START_BATCH;
 	poolplan_started(&st, p.start, 0);
 	poolplan_decide(&s, &in, &st, T0, &p);
 	CHECK_EQ(p.start, START_BATCH);
@@ -287,19 +291,19 @@ t_turn_cut(void)
 	struct poolplan		 p;
 
 	memset(&st, 0, sizeof(st));
-	in = counts(4, 0, 100);
+	in = counts(4, 0, 12);
 	poolplan_decide(&s, &in, &st, T0, &p);
-	CHECK_EQ(p.start, 102);
+	CHECK_EQ(p.start, 14);
 	CHECK(!st.more);
-	poolplan_started(&st, 30, 1);	/* 30 forks took START_TURN_MS */
+	poolplan_started(&st, 5, 1);	/* 5 forks took START_TURN_MS */
 	CHECK(st.more);
-	CHECK_EQ(poolplan_next_look(&s, &st, 34, T0 + START_TURN_MS),
+	CHECK_EQ(poolplan_next_look(&s, &st, 9, T0 + START_TURN_MS),
 	    T0 + START_TURN_MS);
-	/* The 30 took their clients at once: still short, so on it goes. */
-	in = counts(34, 0, 70);
+	/* The 5 took their clients at once: still short, so on it goes. */
+	in = counts(9, 0, 7);
 	poolplan_decide(&s, &in, &st, T0 + START_TURN_MS, &p);
-	CHECK_EQ(p.start, 72);
-	poolplan_started(&st, 72, 0);
+	CHECK_EQ(p.start, 10);		/* 2 + 7, or twice the 5 */
+	poolplan_started(&st, 10, 0);
 	CHECK(!st.more);
 }
 
@@ -307,7 +311,8 @@ t_turn_cut(void)
  * A burst: the workers of the last round are still starting when the
  * master looks again.  They count as spares, each to take one queued
  * client, but the master reads the queue anyway and starts for the
- * rest, instead of waiting for them to have set up.
+ * rest, instead of waiting for them to have set up, up to
+ * START_INFLIGHT of them setting up at once.
  */
 static void
 t_starting_spares(void)
@@ -320,14 +325,27 @@ t_starting_spares(void)
 	memset(&st, 0, sizeof(st));
 	in = counts(4, 0, 4000);
 	poolplan_decide(&s, &in, &st, T0, &p);
-	CHECK_EQ(p.start, START_BATCH);
-	poolplan_started(&st, 30, 1);	/* 30 forks took START_TURN_MS */
-	/* The 30 are still starting; 3,970 clients wait behind them. */
-	in = counts(34, 30, 4000);
-	in.starting = 30;
+	CHECK_EQ(p.start, START_INFLIGHT);
+	poolplan_started(&st, 10, 1);	/* 10 forks took START_TURN_MS */
+	/* The 10 are still starting; 3,990 clients wait behind them. */
+	in = counts(14, 10, 4000);
+	in.starting = 10;
 	CHECK(poolplan_wants_queue(&s, in.spare - in.starting));
 	poolplan_decide(&s, &in, &st, T0 + START_TURN_MS, &p);
-	CHECK_EQ(p.start, START_BATCH);
+	CHECK_EQ(p.start, START_INFLIGHT - 10);
+	poolplan_started(&st, p.start, 0);
+	/* START_INFLIGHT setting up: the next starts wait for them. */
+	in = counts(4 + START_INFLIGHT, START_INFLIGHT, 4000);
+	in.starting = START_INFLIGHT;
+	poolplan_decide(&s, &in, &st, T0 + START_TURN_MS + 1, &p);
+	CHECK_EQ(p.start, 0);
+	CHECK(poolplan_next_look(&s, &st, 4 + START_INFLIGHT,
+	    T0 + START_TURN_MS + 1) > T0 + START_TURN_MS + 1);
+	/* Half of them set up and took clients: as many start again. */
+	in = counts(4 + START_INFLIGHT, START_INFLIGHT / 2, 4000);
+	in.starting = START_INFLIGHT / 2;
+	poolplan_decide(&s, &in, &st, T0 + START_TURN_MS + 2, &p);
+	CHECK_EQ(p.start, START_INFLIGHT / 2);
 	/* Enough on their way for the queue: nobody more. */
 	in = counts(64, 30, 20);
 	in.starting = 30;
@@ -441,7 +459,7 @@ t_burst_while_keeping_up(void)
 	in.finished = 100;
 	poolplan_decide(&s, &in, &st, T0 + KEEP_UP_WINDOW_MS + 5, &p);
 	CHECK(!st.keeping_up);
-	CHECK_EQ(p.start, START_BATCH);
+	CHECK_EQ(p.start, START_INFLIGHT);
 	/* Held: nothing ends, and the pool grows however long it looks. */
 	memset(&st, 0, sizeof(st));
 	in = counts(4, 0, 10);
@@ -549,18 +567,18 @@ t_shrink_holdoff(void)
 	struct poolplan		 p;
 
 	memset(&st, 0, sizeof(st));
-	in = counts(4, 0, 30);
+	in = counts(4, 0, 12);
 	poolplan_decide(&s, &in, &st, T0, &p);
-	CHECK_EQ(p.start, 32);
+	CHECK_EQ(p.start, 14);
 	poolplan_started(&st, p.start, 0);
-	in = counts(36, 36, 0);		/* the clients left at once */
+	in = counts(18, 18, 0);		/* the clients left at once */
 	poolplan_decide(&s, &in, &st, T0 + RETIRE_HOLDOFF_MS - 1, &p);
 	CHECK_EQ(p.retire, 0);
-	CHECK_EQ(poolplan_next_look(&s, &st, 36, T0 + 1),
+	CHECK_EQ(poolplan_next_look(&s, &st, 18, T0 + 1),
 	    T0 + RETIRE_HOLDOFF_MS);
 	poolplan_decide(&s, &in, &st, T0 + RETIRE_HOLDOFF_MS, &p);
-	CHECK_EQ(p.retire, 14);		/* (36 - 8 + 1) / 2 */
-	CHECK_EQ(poolplan_next_look(&s, &st, 22, T0 + RETIRE_HOLDOFF_MS),
+	CHECK_EQ(p.retire, 5);		/* (18 - 8 + 1) / 2 */
+	CHECK_EQ(poolplan_next_look(&s, &st, 13, T0 + RETIRE_HOLDOFF_MS),
 	    T0 + RETIRE_HOLDOFF_MS + RETIRE_INTERVAL_MS);
 }
 
@@ -639,7 +657,7 @@ t_burst(void)
 	int			 turn;
 
 	memset(&st, 0, sizeof(st));
-	for (turn = 0; turn < 20 && (waiting > 0 || workers - busy < 2);
+	for (turn = 0; turn < 40 && (waiting > 0 || workers - busy < 2);
 	    turn++, now += 5) {
 		take = workers - busy < waiting ? workers - busy : waiting;
 		busy += take;
@@ -654,7 +672,8 @@ t_burst(void)
 		workers += p.start;
 	}
 	CHECK_EQ(waiting, 0);
-	CHECK(turn <= 6);
+	/* START_INFLIGHT a turn, since they have set up by the next. */
+	CHECK(turn <= 300 / START_INFLIGHT + 3);
 	CHECK(workers >= 302 && workers <= 400);
 
 	/* The clients leave; the master looks whenever it said it would. */
