@@ -29,6 +29,16 @@ waiting(const struct poolplan_input *in)
 	return in->spare > in->starting ? in->spare - in->starting : 0;
 }
 
+/* Whether queued clients are served within KEEP_UP_MS at this rate. */
+static int
+serves_within(size_t queued, uint64_t finished, int64_t dt)
+{
+	if (finished == 0 || dt <= 0)
+		return 0;
+	/* queued / (finished / dt) <= KEEP_UP_MS, without a division. */
+	return (uint64_t)queued * (uint64_t)dt <= finished * KEEP_UP_MS;
+}
+
 /*
  * Whether a pool short of spares keeps up with its clients anyway
  * (KEEP_UP_MS): the queue is served within moments by workers that are
@@ -64,10 +74,15 @@ keeping_up(const struct poolplan_settings *s, const struct poolplan_input *in,
 		return 0;
 	finished = st->last_finished + st->window_finished;
 	dt = st->last_window + (now - st->window);
-	if (finished == 0 || dt == 0)
-		return 0;
-	/* queued / (finished / dt) <= KEEP_UP_MS, without a division. */
-	return (uint64_t)in->queued * (uint64_t)dt <= finished * KEEP_UP_MS;
+	if (serves_within(in->queued, finished, dt))
+		return 1;
+	/*
+	 * Or by this window alone: a window before it that was a rest
+	 * made clients that began to connect and close look like a
+	 * trickle, and the pool grew to 20 for 8 of them before it saw
+	 * them finish.
+	 */
+	return serves_within(in->queued, st->window_finished, now - st->window);
 }
 
 /* Whether wake-ups may wait until the pool is looked at again. */

@@ -386,6 +386,32 @@ t_rest_above_prefork(void)
 }
 
 /*
+ * Clients that begin to connect and close after a pool has rested: the
+ * rest is no window of the rate (it would make them look like a
+ * trickle); the first look that sees them finish sees it keep up.
+ */
+static void
+t_keeping_up_after_rest(void)
+{
+	struct poolplan_settings s = defaults();
+	struct poolplan_state	 st;
+	struct poolplan_input	 in;
+	struct poolplan		 p;
+
+	memset(&st, 0, sizeof(st));
+	in = counts(4, 4, 0);
+	poolplan_decide(&s, &in, &st, T0, &p);	/* at rest: the window opens */
+	in = counts(4, 1, 0);			/* a second later, 3 busy */
+	poolplan_decide(&s, &in, &st, T0 + 1000, &p);
+	CHECK_EQ(p.start, 1);			/* min-spare: no rate yet */
+	in = counts(5, 1, 7);			/* 14 ended in 1 ms */
+	in.finished = 14;
+	poolplan_decide(&s, &in, &st, T0 + 1001, &p);
+	CHECK_EQ(p.start, 0);
+	CHECK(st.keeping_up);
+}
+
+/*
  * Eight clients that connect, echo and close, as fast as they can, on
  * a pool of 4 (min-spare 2): the workers are nearly always busy and the
  * queue is rarely empty, but it empties within moments.  A pool that
@@ -714,6 +740,8 @@ main(void)
 	    t_starting_spares);
 	run("shrinking: at rest above prefork, the next look is ahead",
 	    t_rest_above_prefork);
+	run("keeping up: a rest before the clients is no window",
+	    t_keeping_up_after_rest);
 	run("keeping up: short connections start nobody", t_keeping_up);
 	run("keeping up: a burst or held clients still grow",
 	    t_burst_while_keeping_up);
