@@ -167,15 +167,22 @@ PY
 }
 
 run_echod() {	# run_echod ROUND
-	local r=$1 bench sampler master n sampled=""
-	"$ECHOD" -f "$dir/echod.conf"
+	local r=$1 bench sampler master n sampled="" i
+	# In the foreground, its log kept: what a worker or the master says
+	# during a round with errors is shown below the table.
+	"$ECHOD" -d -f "$dir/echod.conf" 2> "$dir/echod.$r.log" &
+	for i in $(seq 100); do
+		"$ECHODCTL" -s "$dir/echod.sock" -t 1 status >/dev/null 2>&1 &&
+		    break
+		sleep 0.05
+	done
 	rm -f "$dir/stop"
 	time_status "$dir/status.$r" &
 	sampler=$!
 	time_master "$dir/master.$r" &
 	master=$!
 	"$ECHOBENCH" hold -j -c "$c" -d "$DURATION" 127.0.0.1 "$port" \
-	    > "$dir/echod.$r.json" &
+	    > "$dir/echod.$r.json" 2> "$dir/echod.$r.err" &
 	bench=$!
 	echo "0 1" > "$dir/pss.$r"
 	echo "-" > "$dir/ecpu.$r"	# unless the pool reaches C workers
@@ -197,6 +204,7 @@ run_echod() {	# run_echod ROUND
 	wait "$master" || true
 	kill -TERM "$(cat "$dir/echod.pid")"
 	for _ in $(seq 300); do [ -e "$dir/echod.pid" ] || break; sleep 0.1; done
+	wait
 }
 
 run_floor() {	# run_floor ROUND
@@ -269,6 +277,12 @@ for r in $(seq "$rounds"); do
 	echo "$e" >> "$dir/e.all"; echo "$f" >> "$dir/f.all"
 	cat "$dir/ratio.$r" >> "$dir/ratio.all"
 	echo "${smax:-0}" >> "$dir/smax.all"
+	if [ "$(field errors "$dir/echod.$r.json")" != 0 ]; then
+		echo "       echobench: $(head -n 3 "$dir/echod.$r.err" | tr '\n' ' ')"
+		echo "       echod's log, but for starts and the stop:"
+		grep -Ev 'starting:|listening on|stop|killed by signal 15|exited with status 0' \
+		    "$dir/echod.$r.log" | head -n 5 | sed 's/^/         /'
+	fi
 	printf '       server CPU until all were served: echod %s ms, floor %s ms\n' \
 	    "$(cat "$dir/ecpu.$r")" "$(cat "$dir/fcpu.$r")"
 	cat "$dir/ecpu.$r" >> "$dir/ecpu.all"; cat "$dir/fcpu.$r" >> "$dir/fcpu.all"
