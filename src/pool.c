@@ -654,15 +654,13 @@ static void
 adjust_udp(struct pool *p, int64_t now)
 {
 	size_t	 started = 0;
-	int	 highest_fd;
 
-	if (p->nudp == 0 || p->stopping || now < p->next_start ||
-	    p->counts.udp >= (size_t)p->conf->udp_workers)
+	if (p->nudp == 0 || p->stopping || now < p->next_start)
 		return;
-	highest_fd = limits_highest_fd();
+	/* -1: a UDP worker reads its descriptors itself (highest_held()). */
 	while (p->counts.udp < (size_t)p->conf->udp_workers &&
 	    started < START_BATCH) {
-		if (spawn_worker(p, now, 1, highest_fd) == -1)
+		if (spawn_worker(p, now, 1, -1) == -1)
 			break;
 		started++;
 		if (p->start_failures > 0) {

@@ -141,8 +141,8 @@ send_state(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 #ifdef HAVE_LIBSYSTEMD
-	if (libsystemd_open())
-		r = lib.notify(0, msg);
+	/* Every caller asked notify_enabled(), which opened libsystemd. */
+	r = lib.notify(0, msg);
 #endif
 	/* Once: systemd gone away is no reason to fill the log. */
 	if (r < 0 && !warned) {
