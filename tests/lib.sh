@@ -68,6 +68,25 @@ now_ms() {
 	echo $((t / 1000))
 }
 
+# cpu_ticks PID: the CPU time, in clock ticks, PID has used (user and
+# system; 100 a second on Linux).
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# ticks_over PID MS: the clock ticks PID uses over the next MS ms, for
+# the tests that catch a busy loop (a spinning process uses one tick per
+# 10 ms).
+ticks_over() {
+	local start t0
+	start=$(cpu_ticks "$1")
+	t0=$(now_ms)
+	until [ $(( $(now_ms) - t0 )) -ge "$2" ]; do
+		sleep 0.1
+	done
+	echo $(( $(cpu_ticks "$1") - start ))
+}
+
 # wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND until it succeeds,
 # or fail once SECONDS have passed.
 wait_for() {

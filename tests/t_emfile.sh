@@ -21,10 +21,6 @@ done
 soft=$(prlimit --pid "$w" --nofile --noheadings --output SOFT)
 hard=$(prlimit --pid "$w" --nofile --noheadings --output HARD)
 prlimit --pid "$w" --nofile="$free:$hard" || skip "cannot set the worker's limit"
-
-cpu_ticks() {
-	awk '{ print $14 + $15 }' "/proc/$w/stat"
-}
 # accept() takes its descriptor number before it blocks: if the worker
 # was blocked in accept() already, client A still gets in; either way
 # the worker's next accept() fails with EMFILE.
@@ -35,12 +31,7 @@ wait_for 10 "EMFILE logged" log_has "accept \(pausing, logged once per 10 s\): T
 background "$ECHOTEST" echo -p "$PORT" -n 65536 -t 60
 client=$LAST_BG
 # Watch the worker for a while: a busy loop would burn a tick per 10 ms.
-start=$(cpu_ticks)
-t0=$(now_ms)
-until [ $(( $(now_ms) - t0 )) -ge 1500 ]; do
-	sleep 0.1
-done
-used=$(( $(cpu_ticks) - start ))
+used=$(ticks_over "$w" 1500)
 [ "$used" -le 15 ] || fail "the worker used $used ticks in 1.5 s: a busy loop"
 alive "$client" || fail "client B was served with no descriptor free"
 [ "$(grep -c "Too many open files" "$LOG")" -eq 1 ] || fail "not logged once"

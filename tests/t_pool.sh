@@ -25,17 +25,9 @@ ok "after the burst the pool shrank back to $(nworkers) workers"
 # Resting above prefork, the master waits: it looks at the pool twice a
 # second, not in a loop (which took a full CPU).  Its CPU ticks over a
 # second of rest; a spinning master uses about 100.
-master_ticks() {
-	awk '{ print $14 + $15 }' "/proc/$(master_pid)/stat"
-}
 [ "$(nworkers)" -gt 4 ] ||
     fail "the pool shrank to $(nworkers), below max-spare idle ones"
-start=$(master_ticks)
-t0=$(now_ms)
-until [ $(( $(now_ms) - t0 )) -ge 1000 ]; do
-	sleep 0.1
-done
-used=$(( $(master_ticks) - start ))
+used=$(ticks_over "$(master_pid)" 1000)
 [ "$used" -le 10 ] ||
     fail "the master used $used ticks in 1 s at rest with $(nworkers) workers"
 ok "at rest with $(nworkers) workers the master waits ($used ticks in 1 s)"

@@ -28,11 +28,6 @@ reload() {
 	[ "$rc" -eq "$1" ] ||
 	    fail "echodctl reload exited $rc, want $1: $(cat "$T/reload.out")"
 }
-# The CPU time, in clock ticks, a process has used.
-cpu_ticks() {
-	awk '{ print $14 + $15 }' "/proc/$1/stat"
-}
-
 # systemd is told too (echotest stands in for it, as in t_notify).
 NOTIFY=
 if with_libsystemd "the rollback's notification"; then
